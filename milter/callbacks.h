@@ -1,0 +1,3 @@
+#ifndef OG_CALLBACKS_H
+#define OG_CALLBACKS_H
+#endif

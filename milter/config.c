@@ -1,0 +1,2 @@
+/* config: placeholder until the module lands */
+#include "config.h"

@@ -1,0 +1,3 @@
+#ifndef OG_DAEMON_H
+#define OG_DAEMON_H
+#endif

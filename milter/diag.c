@@ -1,0 +1,2 @@
+/* diag: placeholder until the module lands */
+#include "diag.h"

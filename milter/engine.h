@@ -1,0 +1,60 @@
+/*
+ * engine - score one message against a compiled rule set.
+ *
+ * Pure apart from the rate table it counts in: given the facts, the identity
+ * and the scope, it decides whether the message is judged at all (inbound and
+ * exempt mail is neither counted nor acted on), counts it in every rate rule,
+ * adds up the scores of the rules that hit and maps the total to an action
+ * through the thresholds.  Local submissions cannot be tempfailed or rejected
+ * usefully (sendmail(1) has already exited 0, a tempfail loops in maildrop),
+ * so for them those actions become quarantine.
+ */
+#ifndef OG_ENGINE_H
+#define OG_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "facts.h"
+#include "identity.h"
+#include "ratelimit.h"
+#include "rules.h"
+#include "scope.h"
+
+struct og_hit {
+	const struct og_rule *rule;   /* borrowed from the rule set */
+	uint64_t figure;              /* recipients, or the count in the window */
+	uint64_t limit;
+	const char *key;              /* identity key counted (rate rules), borrowed; NULL otherwise */
+};
+
+struct og_verdict {
+	enum og_scope_reason scope;   /* OG_SCOPE_INBOUND: not judged */
+	bool exempt;                  /* an identity key is exempt: not judged */
+	const char *exempt_key;       /* borrowed from the identity */
+	int score;
+	enum og_action action;        /* from the thresholds */
+	enum og_action applied;       /* what outguard does (local: tempfail/reject -> quarantine) */
+	struct og_hit hit[OG_RULES_MAX];
+	size_t n_hits;
+	bool internal_error;          /* counting failed (out of memory) */
+};
+
+/*
+ * Judge one message.  NOW is the time in seconds.  Fills V; V borrows from
+ * RULES and ID, which must outlive it.  Returns 0, or -1 on an internal error
+ * (V->internal_error set; the caller applies its fail policy).
+ */
+int og_engine_evaluate(const struct og_rules *rules, const struct og_facts *f,
+                       const struct og_identity *id, enum og_scope_reason scope,
+                       struct og_ratetable *rates, int64_t now, struct og_verdict *v);
+
+/*
+ * One line naming the hits, for headers, replies and syslog:
+ *   "score=20 account-rcpts-1h=612/500(sasl:alice@example.com) many-recipients=60/50"
+ * Written into BUF (always terminated). Returns BUF.
+ */
+char *og_verdict_summary(const struct og_verdict *v, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,2 @@
+/* evidence: placeholder until the module lands */
+#include "evidence.h"

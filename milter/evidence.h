@@ -1,0 +1,49 @@
+/*
+ * evidence - one JSON Lines record per judged message, for security staff.
+ *
+ * og_evidence_format() builds the record (pure, jansson); og_evidence_append()
+ * writes it as one whole line with a single write(2) on an O_APPEND file
+ * under a mutex, so lines of many threads never interleave.  A failed write
+ * is counted and logged once per burst, never fatal: filtering goes on.
+ * og_evidence_request_reopen() (async-signal-safe, for SIGUSR1 after
+ * logrotate) makes the next append reopen the file by name.
+ *
+ * Record fields (see outguard(8), EVIDENCE):
+ *   time, queue_id, action, applied, score, scope, keys{account,domain,script,client},
+ *   identity_source, stamp{uid,user,cwd}, client{addr,name,helo}, auth, sender, from,
+ *   message_id, subject, rcpt_count, rcpt_sample[], rcpt_domains, hits[{rule,check,
+ *   figure,limit,key,window,score}], exempt, rules (digest), truncated
+ */
+#ifndef OG_EVIDENCE_H
+#define OG_EVIDENCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "facts.h"
+#include "identity.h"
+
+struct og_evidence;
+
+/* Open PATH for appending (created 0640). NULL with a reason in ERR on failure. */
+struct og_evidence *og_evidence_open(const char *path, char *err, size_t errlen);
+void og_evidence_close(struct og_evidence *e);
+
+/*
+ * The record as a JSON object text without the newline; caller frees.
+ * NOW_MS is the time in milliseconds since the epoch.  NULL if out of memory.
+ */
+char *og_evidence_format(const struct og_facts *f, const struct og_identity *id,
+                         const struct og_verdict *v, const char *rules_digest,
+                         int64_t now_ms);
+
+/* Append LINE (no newline; one is added) as one write. 0 or -1 (counted). */
+int og_evidence_append(struct og_evidence *e, const char *line);
+
+/* Ask for a reopen at the next append. Safe to call from a signal handler. */
+void og_evidence_request_reopen(void);
+/* Writes that failed since start. */
+uint64_t og_evidence_errors(const struct og_evidence *e);
+
+#endif

@@ -1,0 +1,2 @@
+/* facts: placeholder until the module lands */
+#include "facts.h"

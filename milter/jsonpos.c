@@ -1,0 +1,2 @@
+/* jsonpos: placeholder until the module lands */
+#include "jsonpos.h"

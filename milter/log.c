@@ -1,0 +1,2 @@
+/* log: placeholder until the module lands */
+#include "log.h"

@@ -1,0 +1,3 @@
+#ifndef OG_MTA_H
+#define OG_MTA_H
+#endif

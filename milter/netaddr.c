@@ -1,0 +1,2 @@
+/* netaddr: placeholder until the module lands */
+#include "netaddr.h"

@@ -1,0 +1,26 @@
+/*
+ * netaddr - IPv4/IPv6 addresses and CIDR networks for the scope's
+ * trusted client networks and the exemption lists.
+ */
+#ifndef OG_NETADDR_H
+#define OG_NETADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct og_cidr {
+	int family;           /* AF_INET or AF_INET6 */
+	uint8_t addr[16];     /* network bytes, host part cleared */
+	unsigned prefix;      /* 0..32 or 0..128 */
+};
+
+/* Parse "192.0.2.0/24", "2001:db8::/32" or a bare address (full prefix).
+ * Returns false with a reason in ERR (e.g. "prefix 40 is longer than 32"). */
+bool og_cidr_parse(const char *text, struct og_cidr *out, char *err, size_t errlen);
+/* Is the textual address ADDR (v4, v6, or v4-mapped v6) inside NET? */
+bool og_cidr_contains(const struct og_cidr *net, const char *addr);
+/* Is ADDR inside any of the N networks? */
+bool og_cidr_list_contains(const struct og_cidr *nets, size_t n, const char *addr);
+
+#endif

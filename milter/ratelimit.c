@@ -1,0 +1,2 @@
+/* ratelimit: placeholder until the module lands */
+#include "ratelimit.h"

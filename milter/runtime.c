@@ -1,0 +1,2 @@
+/* runtime: placeholder until the module lands */
+#include "runtime.h"

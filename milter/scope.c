@@ -1,0 +1,2 @@
+/* scope: placeholder until the module lands */
+#include "scope.h"

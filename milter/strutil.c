@@ -1,0 +1,2 @@
+/* strutil: placeholder until the module lands */
+#include "strutil.h"
