@@ -19,6 +19,7 @@
 
 #include "diag.h"
 #include "identity.h"
+#include "netaddr.h"
 
 #define OG_RULES_MAX 128         /* rules per file */
 
@@ -59,10 +60,14 @@ struct og_rules {
 	size_t n_rules;
 	/* score thresholds: the highest one reached decides the action; 0 = unused */
 	int threshold[OG_ACT__COUNT];
-	/* exact keys never acted on or counted: "sasl:lists@example.com", "ip:192.0.2.9",
-	   "php:1001:newsletter.php", "uid:1001" ... */
-	char **exempt;
-	size_t n_exempt;
+	/* exemptions: messages matching one are neither counted nor acted on.
+	   exempt_keys are exact identity keys ("sasl:lists@example.com", "uid:1001",
+	   "local:www-data", "php:1001:newsletter.php", "domain:example.com");
+	   exempt_clients are client addresses or networks. */
+	char **exempt_keys;
+	size_t n_exempt_keys;
+	struct og_cidr *exempt_clients;
+	size_t n_exempt_clients;
 	/* reply texts */
 	char *tempfail_text;       /* shown with 451 4.7.1 */
 	char *reject_text;         /* shown with 550 5.7.1 */
@@ -81,8 +86,13 @@ struct og_rules *og_rules_load_string(const char *text, const char *label, struc
 struct og_rules *og_rules_retain(struct og_rules *r);
 void og_rules_release(struct og_rules *r);
 
-/* Is KEY (e.g. "sasl:bob@example.com") exempt? */
-bool og_rules_is_exempt(const struct og_rules *r, const char *key);
+/*
+ * The exemption that covers a message with identity ID from client address
+ * CLIENT_ADDR (may be NULL), or NULL.  The result is a key of ID, or
+ * CLIENT_ADDR itself for a client exemption (borrowed, not to be freed).
+ */
+const char *og_rules_exempt_match(const struct og_rules *r, const struct og_identity *id,
+                                  const char *client_addr);
 
 /* "accept", "tag", "quarantine", "tempfail", "reject" and the reverse (-1). */
 const char *og_action_name(enum og_action a);
