@@ -1,0 +1,37 @@
+#!/bin/sh
+# Drive the real outguard binary with miltertest(8), one Lua script per case
+# (t/milter/*.lua), each against a fresh daemon on a unix socket in a
+# temporary directory.  A case may bring its own rules as <case>.rules.json;
+# the others run on rules/default.json.  Skips (77) without miltertest.
+srcdir=${top_srcdir:?}
+builddir=${top_builddir:?}
+MILTERTEST=${MILTERTEST:-$(command -v miltertest)}
+if [ -z "$MILTERTEST" ] || [ ! -x "$MILTERTEST" ]; then
+	echo "skip: miltertest not installed (apt-get install miltertest)"
+	exit 77
+fi
+tmp=$(mktemp -d "$builddir/t/tmp-miltertest-XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT INT TERM
+status=0
+for script in "$srcdir"/t/milter/*.lua; do
+	name=$(basename "$script" .lua)
+	[ "$name" = common ] && continue
+	dir="$tmp/$name"
+	mkdir -p "$dir"
+	rules="$srcdir/rules/default.json"
+	[ -f "$srcdir/t/milter/$name.rules.json" ] && rules="$srcdir/t/milter/$name.rules.json"
+	cat > "$dir/outguard.conf" <<CONF
+{ "socket": "unix:$dir/outguard.sock", "rules": "$rules",
+  "evidence_file": "$dir/evidence.jsonl", "on_error": "tempfail",
+  "scope": { "originating_daemons": ["ORIGINATING"] } }
+CONF
+	if "$MILTERTEST" -D filter="$builddir/outguard" -D conf="$dir/outguard.conf" \
+		-D sock="unix:$dir/outguard.sock" -D srcdir="$srcdir" -s "$script" >"$dir/out" 2>&1; then
+		echo "ok - $name"
+	else
+		echo "not ok - $name"
+		sed 's/^/    /' "$dir/out"
+		status=1
+	fi
+done
+exit $status

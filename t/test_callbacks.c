@@ -1,0 +1,353 @@
+/*
+ * The milter callbacks driven through a fake MTA seam (t/fake_mta.c): what
+ * outguard asks of the MTA for each kind of message, without a socket.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "callbacks.h"
+#include "fake_mta.h"
+#include "log.h"
+#include "runtime.h"
+
+static char dir[256];
+static struct smfiDesc desc;
+
+static const char *const rules_quarantine =
+	"{ \"outguard_rules\": 1,\n"
+	"  \"thresholds\": { \"tag\": 5, \"quarantine\": 10, \"tempfail\": 25 },\n"
+	"  \"exempt\": { \"keys\": [\"sasl:lists@example.com\"] },\n"
+	"  \"rules\": [\n"
+	"    { \"id\": \"many-recipients\", \"check\": \"recipients\", \"limit\": 50, \"score\": 10 }\n"
+	"  ] }\n";
+
+static const char *const rules_tempfail =
+	"{ \"outguard_rules\": 1,\n"
+	"  \"thresholds\": { \"tag\": 5, \"quarantine\": 8, \"tempfail\": 10 },\n"
+	"  \"replies\": { \"tempfail\": \"Slow down, please\" },\n"
+	"  \"rules\": [\n"
+	"    { \"id\": \"many-recipients\", \"check\": \"recipients\", \"limit\": 50, \"score\": 10 }\n"
+	"  ] }\n";
+
+static void write_file(const char *name, const char *text)
+{
+	char path[512];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+/* A runtime judging with RULES; the config lives in the test's directory. */
+static struct og_runtime *start(const char *rules)
+{
+	static struct og_runtime rt;
+	struct og_diag d;
+	char path[512];
+
+	write_file("rules.json", rules);
+	write_file("outguard.conf",
+	           "{ \"socket\": \"inet:1@127.0.0.1\", \"rules\": \"rules.json\",\n"
+	           "  \"evidence_file\": \"evidence.jsonl\", \"on_error\": \"tempfail\",\n"
+	           "  \"scope\": { \"originating_daemons\": [\"ORIGINATING\"] } }\n");
+	snprintf(path, sizeof(path), "%s/outguard.conf", dir);
+	og_diag_init(&d);
+	if (og_runtime_init(&rt, path, &d) < 0)
+		fail_msg("runtime: %s", d.n > 0 ? d.msgs[0] : "?");
+	og_diag_free(&d);
+	og_callbacks_init(&rt);
+	og_callbacks_describe(&desc);
+	return &rt;
+}
+
+static int setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "%s", "tmp-callbacks-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	*state = start(rules_quarantine);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[600];
+
+	og_runtime_destroy(*state);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void connect_from(SMFICTX *ctx, const char *addr, unsigned port, const char *daemon)
+{
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	inet_pton(AF_INET, addr, &sin.sin_addr);
+	fake_macro(ctx, "{daemon_name}", daemon);
+	assert_int_equal(desc.xxfi_connect(ctx, (char *)"client.example", (struct sockaddr *)&sin),
+	                 SMFIS_CONTINUE);
+	assert_int_equal(desc.xxfi_helo(ctx, (char *)"client.example"), SMFIS_CONTINUE);
+}
+
+/* One message: MAIL, N recipients, a few headers, EOM; returns EOM's code. */
+static sfsistat message(SMFICTX *ctx, const char *sender, int n_rcpt, const char *extra_name,
+                        const char *extra_value)
+{
+	char *from[] = { (char *)sender, NULL };
+	char rcpt[64], *rv[] = { rcpt, NULL };
+
+	fake_clear_actions(ctx);
+	assert_int_equal(desc.xxfi_envfrom(ctx, from), SMFIS_CONTINUE);
+	for (int i = 0; i < n_rcpt; i++) {
+		snprintf(rcpt, sizeof(rcpt), "<user%d@remote.example>", i);
+		assert_int_equal(desc.xxfi_envrcpt(ctx, rv), SMFIS_CONTINUE);
+	}
+	assert_int_equal(desc.xxfi_header(ctx, (char *)"From", (char *)"a@example.com"), SMFIS_CONTINUE);
+	assert_int_equal(desc.xxfi_header(ctx, (char *)"Subject", (char *)"hello"), SMFIS_CONTINUE);
+	if (extra_name != NULL)
+		assert_int_equal(desc.xxfi_header(ctx, (char *)extra_name, (char *)extra_value),
+		                 SMFIS_CONTINUE);
+	assert_int_equal(desc.xxfi_eoh(ctx), SMFIS_CONTINUE);
+	return desc.xxfi_eom(ctx);
+}
+
+/* The last evidence line, or "" (static buffer). */
+static const char *last_evidence(void)
+{
+	static char line[8192];
+	char path[512], buf[8192];
+	FILE *fp;
+
+	line[0] = '\0';
+	snprintf(path, sizeof(path), "%s/evidence.jsonl", dir);
+	if ((fp = fopen(path, "r")) == NULL)
+		return line;
+	while (fgets(buf, sizeof(buf), fp) != NULL)
+		memcpy(line, buf, sizeof(line));
+	fclose(fp);
+	return line;
+}
+
+static void test_authenticated_blast_is_quarantined(void **state)
+{
+	SMFICTX ctx;
+	const char *h;
+	(void)state;
+
+	memset(&ctx, 0, sizeof(ctx));
+	connect_from(&ctx, "127.0.0.2", 40001, "mx");
+	fake_macro(&ctx, "{auth_authen}", "bob@example.com");
+	fake_macro(&ctx, "i", "4F2A1A7219B");
+	assert_int_equal(message(&ctx, "<bob@example.com>", 60, NULL, NULL), SMFIS_CONTINUE);
+	assert_true(ctx.quarantined);
+	h = fake_added(&ctx, "X-Outguard");
+	assert_non_null(h);
+	assert_string_equal(h, "quarantine; score=10 many-recipients=60/50; account=sasl:bob@example.com");
+	assert_string_equal(ctx.quarantine_reason, h);
+	assert_non_null(strstr(last_evidence(), "\"queue_id\":\"4F2A1A7219B\""));
+	assert_non_null(strstr(last_evidence(), "\"applied\":\"quarantine\""));
+	assert_int_equal(desc.xxfi_close(&ctx), SMFIS_CONTINUE);
+	assert_null(ctx.priv);
+}
+
+static void test_inbound_passes_untouched(void **state)
+{
+	SMFICTX ctx;
+	char before[8192];
+	(void)state;
+
+	memset(&ctx, 0, sizeof(ctx));
+	snprintf(before, sizeof(before), "%s", last_evidence());
+	connect_from(&ctx, "127.0.0.3", 40002, "mx");
+	assert_int_equal(message(&ctx, "<someone@outside.example>", 60, NULL, NULL), SMFIS_CONTINUE);
+	assert_false(ctx.quarantined);
+	assert_int_equal(ctx.n_added, 0);
+	assert_int_equal(ctx.n_deleted, 0);
+	assert_string_equal(last_evidence(), before);     /* no record */
+	desc.xxfi_close(&ctx);
+}
+
+static void test_late_queue_id_is_read_again(void **state)
+{
+	SMFICTX ctx;
+	char *from[] = { (char *)"<carol@example.com>", NULL };
+	char *rv[] = { (char *)"<x@remote.example>", NULL };
+	(void)state;
+
+	memset(&ctx, 0, sizeof(ctx));
+	connect_from(&ctx, "127.0.0.2", 40003, "ORIGINATING");
+	fake_macro(&ctx, "{auth_authen}", "carol@example.com");
+	assert_int_equal(desc.xxfi_envfrom(&ctx, from), SMFIS_CONTINUE);
+	assert_int_equal(desc.xxfi_envrcpt(&ctx, rv), SMFIS_CONTINUE);
+	fake_macro(&ctx, "i", "LATE123");        /* Postfix sends i from DATA on */
+	assert_int_equal(desc.xxfi_eoh(&ctx), SMFIS_CONTINUE);
+	assert_int_equal(desc.xxfi_eom(&ctx), SMFIS_CONTINUE);
+	assert_non_null(strstr(last_evidence(), "\"queue_id\":\"LATE123\""));
+	desc.xxfi_close(&ctx);
+}
+
+static void test_abort_forgets_the_message(void **state)
+{
+	SMFICTX ctx;
+	char *from[] = { (char *)"<dave@example.com>", NULL };
+	char *rv[] = { (char *)"<x@remote.example>", NULL };
+	(void)state;
+
+	memset(&ctx, 0, sizeof(ctx));
+	connect_from(&ctx, "127.0.0.2", 40004, "mx");
+	fake_macro(&ctx, "{auth_authen}", "dave@example.com");
+	assert_int_equal(desc.xxfi_envfrom(&ctx, from), SMFIS_CONTINUE);
+	for (int i = 0; i < 50; i++)
+		desc.xxfi_envrcpt(&ctx, rv);
+	assert_int_equal(desc.xxfi_abort(&ctx), SMFIS_CONTINUE);
+	/* 50 forgotten + 1 new = 1: not above the limit */
+	assert_int_equal(message(&ctx, "<dave@example.com>", 1, NULL, NULL), SMFIS_CONTINUE);
+	assert_false(ctx.quarantined);
+	assert_non_null(strstr(last_evidence(), "\"rcpt_count\":1"));
+	/* a MAIL without EOM/abort before it starts afresh too */
+	assert_int_equal(desc.xxfi_envfrom(&ctx, from), SMFIS_CONTINUE);
+	for (int i = 0; i < 50; i++)
+		desc.xxfi_envrcpt(&ctx, rv);
+	assert_int_equal(message(&ctx, "<dave@example.com>", 1, NULL, NULL), SMFIS_CONTINUE);
+	assert_false(ctx.quarantined);
+	desc.xxfi_close(&ctx);
+}
+
+static void test_close_without_eom(void **state)
+{
+	SMFICTX ctx;
+	char *from[] = { (char *)"<erin@example.com>", NULL };
+	(void)state;
+
+	memset(&ctx, 0, sizeof(ctx));
+	connect_from(&ctx, "127.0.0.2", 40005, "mx");
+	fake_macro(&ctx, "{auth_authen}", "erin@example.com");
+	assert_int_equal(desc.xxfi_envfrom(&ctx, from), SMFIS_CONTINUE);
+	assert_int_equal(desc.xxfi_close(&ctx), SMFIS_CONTINUE);   /* leak checkers watch this */
+	assert_null(ctx.priv);
+	/* callbacks after close find no context and fail safe */
+	assert_int_equal(desc.xxfi_eom(&ctx), SMFIS_TEMPFAIL);
+	assert_string_equal(ctx.reply[0], "451");
+}
+
+static void test_forged_stamps_are_removed(void **state)
+{
+	SMFICTX ctx;
+	(void)state;
+
+	memset(&ctx, 0, sizeof(ctx));
+	connect_from(&ctx, "127.0.0.2", 40006, "mx");
+	fake_macro(&ctx, "{auth_authen}", "frank@example.com");
+	fake_clear_actions(&ctx);
+	assert_int_equal(message(&ctx, "<frank@example.com>", 1, "X-Outguard-Submitter",
+	                         "uid=0; user=root; cwd=/"), SMFIS_CONTINUE);
+	assert_int_equal(ctx.n_deleted, 1);
+	assert_string_equal(ctx.deleted_name[0], "X-Outguard-Submitter");
+	assert_int_equal(ctx.deleted_idx[0], 1);
+	assert_non_null(strstr(last_evidence(), "\"account\":\"sasl:frank@example.com\""));
+	desc.xxfi_close(&ctx);
+}
+
+static void test_exempt_account_passes(void **state)
+{
+	SMFICTX ctx;
+	(void)state;
+
+	memset(&ctx, 0, sizeof(ctx));
+	connect_from(&ctx, "127.0.0.2", 40007, "ORIGINATING");
+	fake_macro(&ctx, "{auth_authen}", "lists@example.com");
+	assert_int_equal(message(&ctx, "<lists@example.com>", 300, NULL, NULL), SMFIS_CONTINUE);
+	assert_false(ctx.quarantined);
+	assert_int_equal(ctx.n_added, 0);
+	assert_non_null(strstr(last_evidence(), "\"exempt\":\"sasl:lists@example.com\""));
+	desc.xxfi_close(&ctx);
+}
+
+static void test_quarantine_refused_becomes_tempfail(void **state)
+{
+	SMFICTX ctx;
+	(void)state;
+
+	memset(&ctx, 0, sizeof(ctx));
+	connect_from(&ctx, "127.0.0.2", 40008, "mx");
+	ctx.fail_quarantine = true;
+	fake_macro(&ctx, "{auth_authen}", "gina@example.com");
+	assert_int_equal(message(&ctx, "<gina@example.com>", 60, NULL, NULL), SMFIS_TEMPFAIL);
+	assert_string_equal(ctx.reply[0], "451");
+	assert_string_equal(ctx.reply[1], "4.7.1");
+	desc.xxfi_close(&ctx);
+}
+
+static void test_tempfail_smtp_quarantine_local(void **state)
+{
+	SMFICTX ctx;
+	struct og_diag d;
+	(void)state;
+
+	write_file("rules.json", rules_tempfail);
+	og_diag_init(&d);
+	assert_int_equal(og_runtime_reload(*state, &d), 0);
+	og_diag_free(&d);
+
+	memset(&ctx, 0, sizeof(ctx));
+	connect_from(&ctx, "127.0.0.2", 40009, "mx");
+	fake_macro(&ctx, "{auth_authen}", "hank@example.com");
+	assert_int_equal(message(&ctx, "<hank@example.com>", 60, NULL, NULL), SMFIS_TEMPFAIL);
+	assert_string_equal(ctx.reply[0], "451");
+	assert_string_equal(ctx.reply[1], "4.7.1");
+	assert_string_equal(ctx.reply[2], "Slow down, please");
+	assert_false(ctx.quarantined);
+	desc.xxfi_close(&ctx);
+
+	/* Postfix pickup: 127.0.0.1, port 0, sender without brackets */
+	memset(&ctx, 0, sizeof(ctx));
+	connect_from(&ctx, "127.0.0.1", 0, "mx");
+	fake_macro(&ctx, "i", "LOCAL1");
+	assert_int_equal(message(&ctx, "www-data@pfx.test", 60, "X-Outguard-Submitter",
+	                         "uid=33; user=www-data; cwd=/var/www/site"), SMFIS_CONTINUE);
+	assert_true(ctx.quarantined);
+	assert_int_equal(ctx.n_deleted, 1);             /* the real stamp does not leave either */
+	assert_non_null(strstr(last_evidence(), "\"account\":\"uid:33\""));
+	assert_non_null(strstr(last_evidence(), "\"action\":\"tempfail\""));
+	assert_non_null(strstr(last_evidence(), "\"applied\":\"quarantine\""));
+	desc.xxfi_close(&ctx);
+
+	write_file("rules.json", rules_quarantine);
+	og_diag_init(&d);
+	assert_int_equal(og_runtime_reload(*state, &d), 0);
+	og_diag_free(&d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_authenticated_blast_is_quarantined),
+		cmocka_unit_test(test_inbound_passes_untouched),
+		cmocka_unit_test(test_late_queue_id_is_read_again),
+		cmocka_unit_test(test_abort_forgets_the_message),
+		cmocka_unit_test(test_close_without_eom),
+		cmocka_unit_test(test_forged_stamps_are_removed),
+		cmocka_unit_test(test_exempt_account_passes),
+		cmocka_unit_test(test_quarantine_refused_becomes_tempfail),
+		cmocka_unit_test(test_tempfail_smtp_quarantine_local),
+	};
+
+	og_log_open("outguard", "mail", 0, 0);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
