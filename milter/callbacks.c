@@ -244,8 +244,8 @@ static sfsistat apply(SMFICTX *ctx, struct conn *c, const struct og_verdict *v,
 	const struct og_rules *r = c->policy->rules;
 	char header[1024];
 
-	if (v->scope == OG_SCOPE_INBOUND && c->facts.stamp_count == 0)
-		return SMFIS_CONTINUE;
+	if (v->scope == OG_SCOPE_INBOUND)
+		return SMFIS_CONTINUE;          /* not ours: untouched */
 	if (c->facts.stamp_count > 0 && remove_stamps(ctx, c) < 0)
 		og_warning("%s: could not remove the %s header", qid(c), OG_STAMP_HEADER);
 
