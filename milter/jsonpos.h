@@ -23,7 +23,10 @@ struct og_jsonpos_step {
  * Locate the value at PATH (N steps; N == 0 is the root) in TEXT of LEN bytes.
  * With WANT_KEY and a last step that is a key, return the position of the
  * key's opening quote instead of the value.  LINE and COL are 1-based,
- * COL counted in bytes.  Returns false if the path does not exist.
+ * COL counted in bytes.  Returns false if the path does not exist, if the
+ * text along the path (or the value itself) is not valid JSON, or if it
+ * nests deeper than 512 levels.  With duplicate keys the first one counts.
+ * Never reads past LEN; TEXT need not be NUL-terminated.  LINE/COL may be NULL.
  */
 bool og_jsonpos_locate(const char *text, size_t len,
                        const struct og_jsonpos_step *path, size_t n,

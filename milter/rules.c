@@ -1,2 +1,1257 @@
-/* rules: placeholder until the module lands */
+/*
+ * rules - load, validate and compile a rules file (outguard.rules(5)).
+ *
+ * The file is read whole (at most 4 MiB), parsed by jansson with duplicate
+ * keys rejected, then checked member by member against the schema below and
+ * compiled into struct og_rules.  Checking goes on after an error, so one
+ * run shows every problem in the file (up to MAX_ERRORS of them).
+ *
+ * Errors, each added to an og_diag as "FILE:LINE:COLUMN: text":
+ *   FILE: cannot read: REASON              (open/read failed)
+ *   FILE: file is too large (N bytes) ...  (over 4 MiB, refused unread)
+ *   FILE:1:1: empty file
+ *   FILE:L:C: <jansson's text>             (syntax errors, duplicate keys)
+ *   FILE:L:C: PATH: WHAT[ in rule "ID"][: expected WHAT]
+ *       unknown keys (position of the key), wrong types, values out of
+ *       range, unknown names, missing or unused keys, duplicate rule ids,
+ *       thresholds out of order, invalid exemptions and reply texts.
+ * Strings never hold a NUL byte: jansson refuses "\u0000" unless asked to
+ * allow it, so the C string functions see every string whole.
+ * Positions of semantic errors come from og_jsonpos_locate, on the error
+ * path only.  Offending values are quoted with non-printable bytes escaped
+ * and long values shortened, so a message is safe to log.
+ *
+ * A compiled set is immutable and reference counted; see rules.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "jsonpos.h"
 #include "rules.h"
+#include "strutil.h"
+
+#define RULES_FILE_MAX ((size_t)4 << 20)   /* 4 MiB */
+#define MAX_ERRORS     100                 /* per file; the rest are counted, not shown */
+#define QUOTE_MAX      48                  /* bytes of an offending value shown */
+#define QBUF           (4 * QUOTE_MAX + 8) /* room for QUOTE_MAX escaped bytes, quotes, "..." */
+#define PATH_DEPTH     4                   /* rules[i].field + an unknown key's step */
+
+#define FORMAT_VERSION 1
+#define ID_MAX         64
+#define REPLY_MAX      200
+#define THRESHOLD_MAX  100000
+#define LIMIT_MAX      1000000000
+#define SCORE_MAX      1000
+#define WINDOW_MAX     604800
+
+static const char default_tempfail[] =
+	"Too much mail from this account; try again later or contact support";
+static const char default_reject[] =
+	"Message refused by outbound spam policy; contact support";
+
+static const char *const action_names[OG_ACT__COUNT] = {
+	[OG_ACT_ACCEPT] = "accept",
+	[OG_ACT_TAG] = "tag",
+	[OG_ACT_QUARANTINE] = "quarantine",
+	[OG_ACT_TEMPFAIL] = "tempfail",
+	[OG_ACT_REJECT] = "reject",
+};
+
+#define N_CHECKS 2
+static const char *const check_names[N_CHECKS] = {
+	[OG_CHECK_RECIPIENTS] = "recipients",
+	[OG_CHECK_RATE] = "rate",
+};
+
+#define N_METRICS 2
+static const char *const metric_names[N_METRICS] = {
+	[OG_METRIC_MESSAGES] = "messages",
+	[OG_METRIC_RECIPIENTS] = "recipients",
+};
+
+const char *og_action_name(enum og_action a)
+{
+	return (unsigned)a < OG_ACT__COUNT ? action_names[a] : "unknown";
+}
+
+int og_action_from_name(const char *name)
+{
+	for (int a = 0; a < OG_ACT__COUNT; a++)
+		if (name != NULL && strcmp(name, action_names[a]) == 0)
+			return a;
+	return -1;
+}
+
+const char *og_check_name(enum og_check c)
+{
+	return (unsigned)c < N_CHECKS ? check_names[c] : "unknown";
+}
+
+const char *og_metric_name(enum og_metric m)
+{
+	return (unsigned)m < N_METRICS ? metric_names[m] : "unknown";
+}
+
+/* ---- the schema, one row per key ---- */
+
+/* Top level. */
+enum top_field { TF_VERSION, TF_DESCRIPTION, TF_THRESHOLDS, TF_REPLIES, TF_EXEMPT, TF_RULES };
+static const struct {
+	const char *name;
+	enum top_field field;
+} top_fields[] = {
+	{ "outguard_rules", TF_VERSION },     /* format version, required, 1 */
+	{ "description", TF_DESCRIPTION },    /* free text */
+	{ "thresholds", TF_THRESHOLDS },      /* score -> action */
+	{ "replies", TF_REPLIES },            /* SMTP reply texts */
+	{ "exempt", TF_EXEMPT },              /* keys and clients never judged */
+	{ "rules", TF_RULES },                /* the checks */
+};
+
+/* thresholds: one integer per action, 0 = unused, increasing in this order. */
+static const struct {
+	const char *name;
+	enum og_action action;
+	int dflt;
+} threshold_fields[] = {
+	{ "tag", OG_ACT_TAG, 5 },
+	{ "quarantine", OG_ACT_QUARANTINE, 10 },
+	{ "tempfail", OG_ACT_TEMPFAIL, 25 },
+	{ "reject", OG_ACT_REJECT, 0 },
+};
+
+/* replies: the text of a 451 and of a 550. */
+static const struct {
+	const char *name;
+	enum og_action action;
+	const char *dflt;
+} reply_fields[] = {
+	{ "tempfail", OG_ACT_TEMPFAIL, default_tempfail },
+	{ "reject", OG_ACT_REJECT, default_reject },
+};
+
+/* exempt: two lists. */
+enum exempt_field { EF_KEYS, EF_CLIENTS };
+static const struct {
+	const char *name;
+	enum exempt_field field;
+} exempt_fields[] = {
+	{ "keys", EF_KEYS },
+	{ "clients", EF_CLIENTS },
+};
+
+/* exempt.keys: identity keys as og_identity_of forms them (see identity.h). */
+enum key_syntax { KS_TEXT, KS_UID, KS_PHP, KS_ADDRESS };
+static const struct {
+	const char *prefix;
+	const char *form;        /* for "expected" */
+	enum key_syntax syntax;
+	bool fold;               /* identity folds this kind to lower case */
+} key_forms[] = {
+	{ "sasl:", "sasl:LOGIN", KS_TEXT, true },
+	{ "uid:", "uid:NUMBER", KS_UID, false },
+	{ "local:", "local:LOGIN", KS_TEXT, true },
+	{ "php:", "php:UID:FILE", KS_PHP, false },
+	{ "domain:", "domain:DOMAIN", KS_TEXT, true },
+	{ "ip:", "ip:ADDRESS", KS_ADDRESS, true },
+};
+#define KEY_FORMS_EXPECTED \
+	"sasl:LOGIN, uid:NUMBER, local:LOGIN, php:UID:FILE, domain:DOMAIN or ip:ADDRESS"
+
+/* A rule: which keys each check needs. */
+enum rule_field {
+	RF_ID, RF_CHECK, RF_DESCRIPTION, RF_LIMIT, RF_SCORE, RF_KEY, RF_COUNT, RF_WINDOW
+};
+enum need { OPTIONAL, REQUIRED, UNUSED };
+static const struct {
+	const char *name;
+	enum rule_field field;
+	unsigned char need[N_CHECKS];   /* indexed by enum og_check */
+} rule_fields[] = {
+	{ "id", RF_ID, { REQUIRED, REQUIRED } },
+	{ "check", RF_CHECK, { REQUIRED, REQUIRED } },
+	{ "description", RF_DESCRIPTION, { OPTIONAL, OPTIONAL } },
+	{ "limit", RF_LIMIT, { REQUIRED, REQUIRED } },
+	{ "score", RF_SCORE, { REQUIRED, REQUIRED } },
+	{ "key", RF_KEY, { UNUSED, REQUIRED } },
+	{ "count", RF_COUNT, { UNUSED, REQUIRED } },
+	{ "window", RF_WINDOW, { UNUSED, REQUIRED } },
+};
+#define ID_EXPECTED "1 to 64 of the characters A-Z a-z 0-9 _ . -"
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- checking state and messages ---- */
+
+struct loader {
+	const char *text;                 /* the file, for positions */
+	size_t len;
+	const char *label;                /* file name in messages */
+	struct og_diag *diag;
+	struct og_jsonpos_step path[PATH_DEPTH];  /* where the checker is */
+	size_t depth;
+	const char *rule_id;              /* valid id of the rule being checked, or NULL */
+	unsigned errors;
+	bool oom;
+	struct og_rules *r;               /* being compiled */
+};
+
+/* Flags of complain(). */
+enum {
+	AT_KEY = 1,          /* point at the key of the last step, not its value */
+	NAME_PARENT = 2,     /* the message names the object holding the last step */
+};
+
+static void push_key(struct loader *L, const char *key)
+{
+	if (L->depth < PATH_DEPTH)
+		L->path[L->depth] = (struct og_jsonpos_step){ .key = key, .index = 0 };
+	L->depth++;
+}
+
+static void push_index(struct loader *L, size_t index)
+{
+	if (L->depth < PATH_DEPTH)
+		L->path[L->depth] = (struct og_jsonpos_step){ .key = NULL, .index = index };
+	L->depth++;
+}
+
+static void pop(struct loader *L)
+{
+	L->depth--;
+}
+
+/* The first N steps of the current path as text: "rules[1].window", "top level". */
+static void path_text(const struct loader *L, size_t n, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (n == 0) {
+		snprintf(buf, size, "top level");
+		return;
+	}
+	for (size_t i = 0; i < n && i < PATH_DEPTH && off < size; i++) {
+		int w;
+
+		if (L->path[i].key != NULL)
+			w = snprintf(buf + off, size - off, "%s%s", i > 0 ? "." : "", L->path[i].key);
+		else
+			w = snprintf(buf + off, size - off, "[%zu]", L->path[i].index);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+/*
+ * S (LEN bytes) in double quotes, safe to log: '"' and '\' escaped, other
+ * bytes outside printable ASCII as \xHH, and at most QUOTE_MAX bytes shown
+ * with "..." after the closing quote when shortened.  BUF holds QBUF bytes.
+ */
+static void quote(const char *s, size_t len, char *buf, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (size < QBUF) {
+		if (size > 0)
+			buf[0] = '\0';
+		return;
+	}
+	buf[o++] = '"';
+	for (size_t i = 0; i < len && i < QUOTE_MAX; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)c;
+		} else if (c >= 0x20 && c < 0x7f) {
+			buf[o++] = (char)c;
+		} else {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		}
+	}
+	buf[o++] = '"';
+	if (len > QUOTE_MAX) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+}
+
+static void quote_str(const char *s, char *buf, size_t size)
+{
+	quote(s, strlen(s), buf, size);
+}
+
+/* A JSON value named by its type, with the value when short: "string \"60\"", "real 1.5". */
+static void describe(const json_t *v, char *buf, size_t size)
+{
+	char q[QBUF];
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		quote(json_string_value(v), json_string_length(v), q, sizeof(q));
+		snprintf(buf, size, "string %s", q);
+		return;
+	case JSON_INTEGER:
+		snprintf(buf, size, "integer %" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return;
+	case JSON_REAL:
+		snprintf(q, sizeof(q), "%.17g", json_real_value(v));
+		/* 60.0 prints as "60": keep it recognisable as a real */
+		snprintf(buf, size, "real %s%s", q, strpbrk(q, ".eEin") == NULL ? ".0" : "");
+		return;
+	case JSON_TRUE:
+		snprintf(buf, size, "boolean true");
+		return;
+	case JSON_FALSE:
+		snprintf(buf, size, "boolean false");
+		return;
+	case JSON_NULL:
+		snprintf(buf, size, "null");
+		return;
+	case JSON_OBJECT:
+		snprintf(buf, size, "object");
+		return;
+	case JSON_ARRAY:
+		snprintf(buf, size, "array");
+		return;
+	}
+	snprintf(buf, size, "value");
+}
+
+/*
+ * Report a problem at the current path:
+ *   FILE:LINE:COLUMN: PATH: WHAT[ in rule "ID"][: expected EXPECTED]
+ * After MAX_ERRORS messages one last line says the rest are not shown.
+ */
+static void complain(struct loader *L, unsigned flags, const char *expected, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void complain(struct loader *L, unsigned flags, const char *expected, const char *fmt, ...)
+{
+	char where[128], what[512];
+	size_t named = L->depth;
+	size_t depth = L->depth < PATH_DEPTH ? L->depth : PATH_DEPTH;
+	int line = 0, col = 0;
+	va_list ap;
+
+	L->errors++;
+	if (L->errors > MAX_ERRORS) {
+		if (L->errors == MAX_ERRORS + 1)
+			og_diag_add(L->diag, L->label, 0, 0,
+			            "too many errors: only the first %d are shown", MAX_ERRORS);
+		return;
+	}
+	if ((flags & NAME_PARENT) && named > 0)
+		named--;
+	path_text(L, named, where, sizeof(where));
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (!og_jsonpos_locate(L->text, L->len, L->path, depth, (flags & AT_KEY) != 0, &line, &col))
+		line = col = 0;
+	og_diag_add(L->diag, L->label, line, col, "%s: %s%s%s%s%s%s", where, what,
+	            L->rule_id != NULL ? " in rule \"" : "",
+	            L->rule_id != NULL ? L->rule_id : "",
+	            L->rule_id != NULL ? "\"" : "",
+	            expected != NULL ? ": expected " : "",
+	            expected != NULL ? expected : "");
+}
+
+static void wrong_type(struct loader *L, const json_t *v, const char *expected)
+{
+	char d[QBUF + 16];
+
+	describe(v, d, sizeof(d));
+	complain(L, 0, expected, "wrong type: %s", d);
+}
+
+/* KEY of the current object is not in its schema: point at the key itself. */
+static void unknown_key(struct loader *L, const char *key)
+{
+	char q[QBUF];
+
+	quote_str(key, q, sizeof(q));
+	push_key(L, key);
+	complain(L, AT_KEY | NAME_PARENT, NULL, "unknown key %s", q);
+	pop(L);
+}
+
+/* Remember an allocation failure; the load then fails with one message. */
+static void *oom(struct loader *L)
+{
+	L->oom = true;
+	return NULL;
+}
+
+/* An integer in [MIN, MAX] ("UNIT" names it in messages); false if reported. */
+static bool get_int(struct loader *L, const json_t *v, json_int_t min, json_int_t max,
+                    const char *unit, json_int_t *out)
+{
+	char expected[96];
+	json_int_t n;
+
+	if (!json_is_integer(v)) {
+		snprintf(expected, sizeof(expected), "an integer from %" JSON_INTEGER_FORMAT
+		         " to %" JSON_INTEGER_FORMAT "%s%s", min, max, unit ? " " : "", unit ? unit : "");
+		wrong_type(L, v, expected);
+		return false;
+	}
+	n = json_integer_value(v);
+	if (n < min || n > max) {
+		snprintf(expected, sizeof(expected), "%" JSON_INTEGER_FORMAT " to %" JSON_INTEGER_FORMAT
+		         "%s%s", min, max, unit ? " " : "", unit ? unit : "");
+		complain(L, 0, expected, "%" JSON_INTEGER_FORMAT " is out of range", n);
+		return false;
+	}
+	*out = n;
+	return true;
+}
+
+/* "\"a\", \"b\" or \"c\"" for the N names. */
+static void name_list(const char *const *names, int n, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < n && off < size; i++) {
+		int w = snprintf(buf + off, size - off, "%s\"%s\"",
+		                 i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+/* The index of V among the N NAMES; -1 if reported. WHAT names the kind of name. */
+static int get_name(struct loader *L, const json_t *v, const char *what,
+                    const char *const *names, int n)
+{
+	char expected[160], q[QBUF];
+
+	name_list(names, n, expected, sizeof(expected));
+	if (!json_is_string(v)) {
+		wrong_type(L, v, expected);
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		if (strcmp(json_string_value(v), names[i]) == 0)
+			return i;
+	quote(json_string_value(v), json_string_length(v), q, sizeof(q));
+	complain(L, 0, expected, "unknown %s %s", what, q);
+	return -1;
+}
+
+/* A free text (descriptions). Borrowed from V; NULL if reported. */
+static const char *get_text(struct loader *L, const json_t *v)
+{
+	if (!json_is_string(v)) {
+		wrong_type(L, v, "a string");
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+/* ---- top level, thresholds, replies ---- */
+
+static void check_version(struct loader *L, const json_t *v)
+{
+	if (!json_is_integer(v))
+		wrong_type(L, v, "the integer 1");
+	else if (json_integer_value(v) != FORMAT_VERSION)
+		complain(L, 0, "1", "unsupported format version %" JSON_INTEGER_FORMAT,
+		         json_integer_value(v));
+}
+
+/*
+ * thresholds: each 0..THRESHOLD_MAX; the non-zero ones must increase in the
+ * order tag, quarantine, tempfail, reject.  Each one is compared with the
+ * highest threshold before it, so every inversion is named once.
+ */
+static void check_thresholds(struct loader *L, const json_t *obj)
+{
+	bool ok[OG_ACT__COUNT] = { false };
+	const char *key;
+	json_t *v;
+	int prev = -1;
+
+	if (!json_is_object(obj)) {
+		wrong_type(L, obj, "an object");
+		return;
+	}
+	for (size_t i = 0; i < COUNT(threshold_fields); i++)
+		ok[threshold_fields[i].action] = true;
+	json_object_foreach((json_t *)obj, key, v) {
+		size_t i;
+		json_int_t n;
+
+		for (i = 0; i < COUNT(threshold_fields); i++)
+			if (strcmp(key, threshold_fields[i].name) == 0)
+				break;
+		if (i == COUNT(threshold_fields)) {
+			unknown_key(L, key);
+			continue;
+		}
+		push_key(L, key);
+		if (get_int(L, v, 0, THRESHOLD_MAX, NULL, &n))
+			L->r->threshold[threshold_fields[i].action] = (int)n;
+		else
+			ok[threshold_fields[i].action] = false;
+		pop(L);
+	}
+	for (size_t i = 0; i < COUNT(threshold_fields); i++) {
+		enum og_action a = threshold_fields[i].action;
+		int t = L->r->threshold[a];
+
+		if (!ok[a] || t == 0)
+			continue;
+		if (prev >= 0 && t <= L->r->threshold[prev])
+			complain(L, 0, NULL, "%s (%d) must be above %s (%d)", action_names[a], t,
+			         action_names[prev], L->r->threshold[prev]);
+		else
+			prev = (int)a;
+	}
+}
+
+/*
+ * A reply text: 1..REPLY_MAX printable ASCII characters on one line.
+ * Returns the text with every '%' doubled (libmilter's reply function
+ * drops a text holding a single '%'), caller frees; NULL if reported or
+ * out of memory.
+ */
+static char *check_reply(struct loader *L, const json_t *v)
+{
+	static const char expected[] = "1 to 200 printable ASCII characters on one line";
+	const char *s;
+	size_t len, pct = 0;
+	char *out, *o;
+
+	if (!json_is_string(v)) {
+		wrong_type(L, v, expected);
+		return NULL;
+	}
+	s = json_string_value(v);
+	len = json_string_length(v);
+	if (len == 0) {
+		complain(L, 0, expected, "empty text");
+		return NULL;
+	}
+	if (len > REPLY_MAX) {
+		complain(L, 0, expected, "text of %zu characters is too long", len);
+		return NULL;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\r' || c == '\n') {
+			complain(L, 0, expected, "line break at character %zu", i + 1);
+			return NULL;
+		}
+		if (c < 0x20 || c >= 0x7f) {
+			complain(L, 0, expected, "byte 0x%02x at character %zu is not printable ASCII",
+			         c, i + 1);
+			return NULL;
+		}
+		pct += c == '%';
+	}
+	if ((out = malloc(len + pct + 1)) == NULL)
+		return oom(L);
+	o = out;
+	for (size_t i = 0; i < len; i++) {
+		*o++ = s[i];
+		if (s[i] == '%')
+			*o++ = '%';
+	}
+	*o = '\0';
+	return out;
+}
+
+static char **reply_slot(struct og_rules *r, enum og_action a)
+{
+	return a == OG_ACT_TEMPFAIL ? &r->tempfail_text : &r->reject_text;
+}
+
+static void check_replies(struct loader *L, const json_t *obj)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(obj)) {
+		wrong_type(L, obj, "an object");
+		return;
+	}
+	json_object_foreach((json_t *)obj, key, v) {
+		size_t i;
+		char *text;
+
+		for (i = 0; i < COUNT(reply_fields); i++)
+			if (strcmp(key, reply_fields[i].name) == 0)
+				break;
+		if (i == COUNT(reply_fields)) {
+			unknown_key(L, key);
+			continue;
+		}
+		push_key(L, key);
+		if ((text = check_reply(L, v)) != NULL) {
+			char **slot = reply_slot(L->r, reply_fields[i].action);
+
+			free(*slot);
+			*slot = text;
+		}
+		pop(L);
+	}
+}
+
+/* ---- exemptions ---- */
+
+static bool all_digits(const char *s, size_t len)
+{
+	if (len == 0)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/* Is REST (after the prefix) well formed for SYNTAX? */
+static bool key_rest_ok(enum key_syntax syntax, const char *rest, size_t len)
+{
+	const char *colon;
+	struct og_cidr net;
+	char err[128];
+
+	switch (syntax) {
+	case KS_TEXT:
+		return len > 0;
+	case KS_UID:
+		return all_digits(rest, len);
+	case KS_PHP:
+		colon = memchr(rest, ':', len);
+		return colon != NULL && all_digits(rest, (size_t)(colon - rest)) &&
+		       colon + 1 < rest + len;
+	case KS_ADDRESS:
+		/* an address, not a network: those go in exempt.clients */
+		return len > 0 && memchr(rest, '/', len) == NULL &&
+		       og_cidr_parse(rest, &net, err, sizeof(err));
+	}
+	return false;
+}
+
+/* One exempt key; returns a copy in identity form (caller frees) or NULL if reported. */
+static char *check_exempt_key(struct loader *L, const json_t *v)
+{
+	char q[QBUF];
+	const char *s;
+	size_t len, i;
+	char *key;
+
+	if (!json_is_string(v)) {
+		wrong_type(L, v, KEY_FORMS_EXPECTED);
+		return NULL;
+	}
+	s = json_string_value(v);
+	len = json_string_length(v);
+	quote(s, len, q, sizeof(q));
+	for (i = 0; i < COUNT(key_forms); i++)
+		if (strncmp(s, key_forms[i].prefix, strlen(key_forms[i].prefix)) == 0)
+			break;
+	if (i == COUNT(key_forms)) {
+		complain(L, 0, KEY_FORMS_EXPECTED, "unknown kind of key %s", q);
+		return NULL;
+	}
+	{
+		size_t plen = strlen(key_forms[i].prefix);
+
+		if (!key_rest_ok(key_forms[i].syntax, s + plen, len - plen)) {
+			complain(L, 0, key_forms[i].syntax == KS_ADDRESS ?
+			         "ip:ADDRESS (networks go in exempt.clients)" : key_forms[i].form,
+			         "invalid key %s", q);
+			return NULL;
+		}
+		if ((key = og_strdup(s)) == NULL)
+			return oom(L);
+		if (key_forms[i].fold)
+			og_str_lower(key + plen);
+	}
+	return key;
+}
+
+static void check_exempt_keys(struct loader *L, const json_t *arr)
+{
+	struct og_rules *r = L->r;
+	size_t n = json_array_size(arr);
+
+	if (!json_is_array(arr)) {
+		wrong_type(L, arr, "an array of identity keys");
+		return;
+	}
+	if (n == 0)
+		return;
+	if ((r->exempt_keys = calloc(n, sizeof(*r->exempt_keys))) == NULL) {
+		oom(L);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *key;
+
+		push_index(L, i);
+		if ((key = check_exempt_key(L, json_array_get(arr, i))) != NULL)
+			r->exempt_keys[r->n_exempt_keys++] = key;
+		pop(L);
+	}
+}
+
+static void check_exempt_clients(struct loader *L, const json_t *arr)
+{
+	struct og_rules *r = L->r;
+	size_t n = json_array_size(arr);
+
+	if (!json_is_array(arr)) {
+		wrong_type(L, arr, "an array of addresses and networks");
+		return;
+	}
+	if (n == 0)
+		return;
+	if ((r->exempt_clients = calloc(n, sizeof(*r->exempt_clients))) == NULL) {
+		oom(L);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const json_t *v = json_array_get(arr, i);
+		char err[128], q[QBUF];
+
+		push_index(L, i);
+		if (!json_is_string(v)) {
+			wrong_type(L, v, "an address or a network");
+		} else if (og_cidr_parse(json_string_value(v), &r->exempt_clients[r->n_exempt_clients],
+		                         err, sizeof(err))) {
+			r->n_exempt_clients++;
+		} else {
+			quote(json_string_value(v), json_string_length(v), q, sizeof(q));
+			complain(L, 0, NULL, "%s is not an address or network (%s)", q, err);
+		}
+		pop(L);
+	}
+}
+
+static void check_exempt(struct loader *L, const json_t *obj)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(obj)) {
+		wrong_type(L, obj, "an object");
+		return;
+	}
+	json_object_foreach((json_t *)obj, key, v) {
+		size_t i;
+
+		for (i = 0; i < COUNT(exempt_fields); i++)
+			if (strcmp(key, exempt_fields[i].name) == 0)
+				break;
+		if (i == COUNT(exempt_fields)) {
+			unknown_key(L, key);
+			continue;
+		}
+		push_key(L, key);
+		if (exempt_fields[i].field == EF_KEYS)
+			check_exempt_keys(L, v);
+		else
+			check_exempt_clients(L, v);
+		pop(L);
+	}
+}
+
+/* ---- rules ---- */
+
+static bool id_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > ID_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* Line of rules[INDEX].id in the file, for "first at line N" (0 if unknown). */
+static int id_line(const struct loader *L, size_t index)
+{
+	const struct og_jsonpos_step path[3] = {
+		{ .key = "rules" }, { .key = NULL, .index = index }, { .key = "id" },
+	};
+	int line = 0, col = 0;
+
+	if (!og_jsonpos_locate(L->text, L->len, path, 3, false, &line, &col))
+		return 0;
+	return line;
+}
+
+/* rules[INDEX].id: valid and unique; stored in RULE (also when duplicate). */
+static void check_rule_id(struct loader *L, const json_t *v, size_t index, struct og_rule *rule)
+{
+	char q[QBUF];
+	const char *s;
+
+	if (!json_is_string(v)) {
+		wrong_type(L, v, ID_EXPECTED);
+		return;
+	}
+	s = json_string_value(v);
+	if (!id_ok(s, json_string_length(v))) {
+		quote(s, json_string_length(v), q, sizeof(q));
+		complain(L, 0, ID_EXPECTED, "invalid id %s", q);
+		return;
+	}
+	for (size_t j = 0; j < index; j++) {
+		if (L->r->rule[j].id != NULL && strcmp(L->r->rule[j].id, s) == 0) {
+			quote_str(s, q, sizeof(q));
+			complain(L, 0, NULL, "duplicate id %s (first at line %d)", q, id_line(L, j));
+			break;
+		}
+	}
+	if ((rule->id = og_strdup(s)) == NULL)
+		oom(L);
+}
+
+/* One member of a rule other than id and check, compiled into RULE. */
+static void check_rule_field(struct loader *L, enum rule_field field, const json_t *v,
+                             struct og_rule *rule)
+{
+	const char *kinds[OG_KEY__COUNT];
+	const char *text;
+	json_int_t n;
+	int i;
+
+	switch (field) {
+	case RF_ID:
+	case RF_CHECK:
+		break;          /* checked first, for the messages about the others */
+	case RF_DESCRIPTION:
+		if ((text = get_text(L, v)) != NULL && (rule->description = og_strdup(text)) == NULL)
+			oom(L);
+		break;
+	case RF_LIMIT:
+		if (get_int(L, v, 0, LIMIT_MAX, NULL, &n))
+			rule->limit = (uint64_t)n;
+		break;
+	case RF_SCORE:
+		if (get_int(L, v, 0, SCORE_MAX, NULL, &n))
+			rule->score = (int)n;
+		break;
+	case RF_KEY:
+		for (int k = 0; k < OG_KEY__COUNT; k++)
+			kinds[k] = og_key_kind_name((enum og_key_kind)k);
+		if ((i = get_name(L, v, "key kind", kinds, OG_KEY__COUNT)) >= 0)
+			rule->key = (enum og_key_kind)og_key_kind_from_name(kinds[i]);
+		break;
+	case RF_COUNT:
+		if ((i = get_name(L, v, "count", metric_names, N_METRICS)) >= 0)
+			rule->metric = (enum og_metric)i;
+		break;
+	case RF_WINDOW:
+		if (get_int(L, v, 1, WINDOW_MAX, "seconds", &n))
+			rule->window = (uint32_t)n;
+		break;
+	}
+}
+
+/* Is rule_fields[I] needed by CHECK?  With an unknown check (-1), only what every check needs. */
+static enum need need_of(size_t i, int check)
+{
+	if (check >= 0)
+		return (enum need)rule_fields[i].need[check];
+	for (int c = 0; c < N_CHECKS; c++)
+		if (rule_fields[i].need[c] != REQUIRED)
+			return OPTIONAL;
+	return REQUIRED;
+}
+
+/* rules[INDEX]: every problem reported, the rule compiled into RULE. */
+static void check_rule(struct loader *L, const json_t *obj, size_t index, struct og_rule *rule)
+{
+	const char *key;
+	json_t *v;
+	int check = -1;
+
+	L->rule_id = NULL;
+	if (!json_is_object(obj)) {
+		wrong_type(L, obj, "an object");
+		return;
+	}
+	/* id and check first: every other message names the rule, and the
+	   check decides which keys belong */
+	if ((v = json_object_get(obj, "id")) != NULL) {
+		push_key(L, "id");
+		check_rule_id(L, v, index, rule);
+		pop(L);
+		L->rule_id = rule->id;
+	}
+	if ((v = json_object_get(obj, "check")) != NULL) {
+		push_key(L, "check");
+		if ((check = get_name(L, v, "check", check_names, N_CHECKS)) >= 0)
+			rule->check = (enum og_check)check;
+		pop(L);
+	}
+	json_object_foreach((json_t *)obj, key, v) {
+		size_t i;
+
+		for (i = 0; i < COUNT(rule_fields); i++)
+			if (strcmp(key, rule_fields[i].name) == 0)
+				break;
+		if (i == COUNT(rule_fields)) {
+			unknown_key(L, key);
+			continue;
+		}
+		push_key(L, key);
+		if (check >= 0 && rule_fields[i].need[check] == UNUSED)
+			complain(L, AT_KEY, NULL, "not used by check \"%s\"", check_names[check]);
+		else
+			check_rule_field(L, rule_fields[i].field, v, rule);
+		pop(L);
+	}
+	for (size_t i = 0; i < COUNT(rule_fields); i++)
+		if (need_of(i, check) == REQUIRED && json_object_get(obj, rule_fields[i].name) == NULL)
+			complain(L, 0, NULL, "missing key \"%s\"", rule_fields[i].name);
+	L->rule_id = NULL;
+}
+
+static void check_rules(struct loader *L, const json_t *arr)
+{
+	struct og_rules *r = L->r;
+	size_t n = json_array_size(arr);
+
+	if (!json_is_array(arr)) {
+		wrong_type(L, arr, "an array of rules");
+		return;
+	}
+	if (n > OG_RULES_MAX) {
+		char expected[96];
+
+		snprintf(expected, sizeof(expected), "at most %d (the rules after the %dth are not checked)",
+		         OG_RULES_MAX, OG_RULES_MAX);
+		complain(L, 0, expected, "too many rules (%zu)", n);
+		n = OG_RULES_MAX;
+	}
+	if (n == 0)
+		return;
+	if ((r->rule = calloc(n, sizeof(*r->rule))) == NULL) {
+		oom(L);
+		return;
+	}
+	r->n_rules = n;
+	for (size_t i = 0; i < n; i++) {
+		push_index(L, i);
+		check_rule(L, json_array_get(arr, i), i, &r->rule[i]);
+		pop(L);
+	}
+}
+
+static void check_top(struct loader *L, const json_t *root)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(root)) {
+		wrong_type(L, root, "an object");
+		return;
+	}
+	json_object_foreach((json_t *)root, key, v) {
+		size_t i;
+
+		for (i = 0; i < COUNT(top_fields); i++)
+			if (strcmp(key, top_fields[i].name) == 0)
+				break;
+		if (i == COUNT(top_fields)) {
+			unknown_key(L, key);
+			continue;
+		}
+		push_key(L, key);
+		switch (top_fields[i].field) {
+		case TF_VERSION:
+			check_version(L, v);
+			break;
+		case TF_DESCRIPTION:
+			get_text(L, v);
+			break;
+		case TF_THRESHOLDS:
+			check_thresholds(L, v);
+			break;
+		case TF_REPLIES:
+			check_replies(L, v);
+			break;
+		case TF_EXEMPT:
+			check_exempt(L, v);
+			break;
+		case TF_RULES:
+			check_rules(L, v);
+			break;
+		}
+		pop(L);
+	}
+	if (json_object_get(root, "outguard_rules") == NULL)
+		complain(L, 0, "\"outguard_rules\": 1",
+		         "missing key \"outguard_rules\" (the format version)");
+}
+
+/* ---- the rule set ---- */
+
+static void rules_free(struct og_rules *r)
+{
+	for (size_t i = 0; i < r->n_rules; i++) {
+		free(r->rule[i].id);
+		free(r->rule[i].description);
+	}
+	free(r->rule);
+	for (size_t i = 0; i < r->n_exempt_keys; i++)
+		free(r->exempt_keys[i]);
+	free(r->exempt_keys);
+	free(r->exempt_clients);
+	free(r->tempfail_text);
+	free(r->reject_text);
+	free(r->digest);
+	free(r->path);
+	free(r);
+}
+
+/* 64-bit FNV-1a of the file as 16 hex digits: a version label, not a checksum. Caller frees. */
+static char *digest_of(const char *text, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	char *out = malloc(17);
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)text[i];
+		h *= 0x100000001b3ULL;
+	}
+	snprintf(out, 17, "%016" PRIx64, h);
+	return out;
+}
+
+static bool blank(const char *text, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r')
+			return false;
+	return true;
+}
+
+/* A jansson syntax error, with its text made safe to log. */
+static void syntax_error(struct og_diag *diag, const char *label, const json_error_t *e)
+{
+	char text[sizeof(e->text) * 4];
+	size_t o = 0;
+
+	for (size_t i = 0; i < sizeof(e->text) && e->text[i] != '\0' && o + 5 < sizeof(text); i++) {
+		unsigned char c = (unsigned char)e->text[i];
+
+		if (c >= 0x20 && c < 0x7f)
+			text[o++] = (char)c;
+		else
+			o += (size_t)snprintf(text + o, sizeof(text) - o, "\\x%02x", c);
+	}
+	text[o] = '\0';
+	og_diag_add(diag, label, e->line > 0 ? e->line : 1, e->column > 0 ? e->column : 1, "%s", text);
+}
+
+/* Parse, check and compile TEXT (LEN bytes) named LABEL. New set with one reference, or NULL. */
+static struct og_rules *load_text(const char *text, size_t len, const char *label,
+                                  struct og_diag *diag)
+{
+	struct loader L = { .text = text, .len = len, .label = label, .diag = diag };
+	struct og_rules *r;
+	json_error_t err;
+	json_t *root;
+
+	if (blank(text, len)) {
+		og_diag_add(diag, label, 1, 1, "empty file");
+		return NULL;
+	}
+	if ((root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err)) == NULL) {
+		syntax_error(diag, label, &err);
+		return NULL;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		json_decref(root);
+		og_diag_add(diag, label, 0, 0, "out of memory");
+		return NULL;
+	}
+	L.r = r;
+	r->refs = 1;
+	for (size_t i = 0; i < COUNT(threshold_fields); i++)
+		r->threshold[threshold_fields[i].action] = threshold_fields[i].dflt;
+	if ((r->path = og_strdup(label)) == NULL || (r->digest = digest_of(text, len)) == NULL)
+		oom(&L);
+	check_top(&L, root);
+	json_decref(root);
+	for (size_t i = 0; i < COUNT(reply_fields); i++) {
+		char **slot = reply_slot(r, reply_fields[i].action);
+
+		if (*slot == NULL && (*slot = og_strdup(reply_fields[i].dflt)) == NULL)
+			oom(&L);
+	}
+	if (L.oom)
+		og_diag_add(diag, label, 0, 0, "out of memory");
+	if (L.errors > 0 || L.oom) {
+		rules_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/*
+ * Read PATH whole, at most RULES_FILE_MAX bytes, NUL-terminated.
+ * Caller frees; NULL with a message in DIAG.
+ */
+static char *read_file(const char *path, size_t *lenp, struct og_diag *diag)
+{
+	struct stat st;
+	size_t len = 0, cap;
+	char *buf;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		og_diag_add(diag, path, 0, 0, "cannot read: %s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0) {
+		og_diag_add(diag, path, 0, 0, "cannot read: %s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > RULES_FILE_MAX) {
+		og_diag_add(diag, path, 0, 0, "file is too large (%jd bytes): expected at most %zu bytes (4 MiB)",
+		            (intmax_t)st.st_size, RULES_FILE_MAX);
+		close(fd);
+		return NULL;
+	}
+	/* one byte more than allowed, to notice a file that grew or a pipe */
+	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 2 : 65536;
+	if ((buf = malloc(cap)) == NULL) {
+		og_diag_add(diag, path, 0, 0, "out of memory");
+		close(fd);
+		return NULL;
+	}
+	for (;;) {
+		ssize_t got;
+
+		if (len + 1 == cap) {
+			size_t ncap = cap * 2 > RULES_FILE_MAX + 2 ? RULES_FILE_MAX + 2 : cap * 2;
+			char *nbuf;
+
+			if (ncap <= cap)
+				break;          /* holds RULES_FILE_MAX + 1 bytes: too large */
+			if ((nbuf = realloc(buf, ncap)) == NULL) {
+				og_diag_add(diag, path, 0, 0, "out of memory");
+				goto fail;
+			}
+			buf = nbuf;
+			cap = ncap;
+		}
+		got = read(fd, buf + len, cap - 1 - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			og_diag_add(diag, path, 0, 0, "cannot read: %s", strerror(errno));
+			goto fail;
+		}
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	if (len > RULES_FILE_MAX) {
+		og_diag_add(diag, path, 0, 0, "file is too large (more than %zu bytes): "
+		            "expected at most %zu bytes (4 MiB)", RULES_FILE_MAX, RULES_FILE_MAX);
+		goto fail;
+	}
+	close(fd);
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+fail:
+	close(fd);
+	free(buf);
+	return NULL;
+}
+
+struct og_rules *og_rules_load(const char *path, struct og_diag *diag)
+{
+	struct og_rules *r;
+	size_t len;
+	char *text;
+
+	if ((text = read_file(path, &len, diag)) == NULL)
+		return NULL;
+	r = load_text(text, len, path, diag);
+	free(text);
+	return r;
+}
+
+struct og_rules *og_rules_load_string(const char *text, const char *label, struct og_diag *diag)
+{
+	size_t len;
+
+	if (label == NULL)
+		label = "(string)";
+	if (text == NULL)
+		text = "";
+	len = strlen(text);
+	if (len > RULES_FILE_MAX) {
+		og_diag_add(diag, label, 0, 0, "file is too large (%zu bytes): "
+		            "expected at most %zu bytes (4 MiB)", len, RULES_FILE_MAX);
+		return NULL;
+	}
+	return load_text(text, len, label, diag);
+}
+
+struct og_rules *og_rules_retain(struct og_rules *r)
+{
+	if (r != NULL)
+		__atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
+	return r;
+}
+
+void og_rules_release(struct og_rules *r)
+{
+	if (r != NULL && __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		rules_free(r);
+}
+
+const char *og_rules_exempt_match(const struct og_rules *r, const struct og_identity *id,
+                                  const char *client_addr)
+{
+	if (r == NULL)
+		return NULL;
+	for (int k = 0; id != NULL && k < OG_KEY__COUNT; k++) {
+		if (id->key[k] == NULL)
+			continue;
+		for (size_t i = 0; i < r->n_exempt_keys; i++)
+			if (strcmp(id->key[k], r->exempt_keys[i]) == 0)
+				return id->key[k];
+	}
+	if (client_addr != NULL &&
+	    og_cidr_list_contains(r->exempt_clients, r->n_exempt_clients, client_addr))
+		return client_addr;
+	return NULL;
+}

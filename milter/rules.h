@@ -62,7 +62,9 @@ struct og_rules {
 	int threshold[OG_ACT__COUNT];
 	/* exemptions: messages matching one are neither counted nor acted on.
 	   exempt_keys are exact identity keys ("sasl:lists@example.com", "uid:1001",
-	   "local:www-data", "php:1001:newsletter.php", "domain:example.com");
+	   "local:www-data", "php:1001:newsletter.php", "domain:example.com",
+	   "ip:192.0.2.7"), logins, domains and addresses folded to lower case
+	   as og_identity_of forms them;
 	   exempt_clients are client addresses or networks. */
 	char **exempt_keys;
 	size_t n_exempt_keys;
@@ -71,16 +73,17 @@ struct og_rules {
 	/* reply texts */
 	char *tempfail_text;       /* shown with 451 4.7.1 */
 	char *reject_text;         /* shown with 550 5.7.1 */
-	int refs;                  /* atomic reference count */
+	int refs;                  /* reference count, changed only with __atomic builtins */
 };
 
 /*
- * Load and compile PATH.  On success returns a rule set with one reference.
- * On failure returns NULL and adds every problem found to DIAG, each as
- * "PATH:LINE:COLUMN: message".
+ * Load and compile PATH (at most 4 MiB).  On success returns a rule set with
+ * one reference.  On failure returns NULL and adds every problem found to
+ * DIAG (the first 100, then a line saying more were found), each as
+ * "PATH:LINE:COLUMN: message"; see outguard.rules(5), ERRORS.
  */
 struct og_rules *og_rules_load(const char *path, struct og_diag *diag);
-/* Same from a string (LABEL names it in messages). */
+/* Same from a string (LABEL names it in messages, "(string)" if NULL). */
 struct og_rules *og_rules_load_string(const char *text, const char *label, struct og_diag *diag);
 
 struct og_rules *og_rules_retain(struct og_rules *r);
