@@ -245,23 +245,23 @@ static sfsistat apply(SMFICTX *ctx, struct conn *c, const struct og_verdict *v,
 	char header[1024];
 
 	if (v->scope == OG_SCOPE_INBOUND)
-		return SMFIS_CONTINUE;          /* not ours: untouched */
+		return SMFIS_ACCEPT;            /* not ours: untouched */
 	if (c->facts.stamp_count > 0 && remove_stamps(ctx, c) < 0)
 		og_warning("%s: could not remove the %s header", qid(c), OG_STAMP_HEADER);
 
 	switch (v->applied) {
 	case OG_ACT_ACCEPT:
-		return SMFIS_CONTINUE;
+		return SMFIS_ACCEPT;
 	case OG_ACT_TAG:
 		verdict_header(v, id, header, sizeof(header));
 		if (og_mta_addheader(ctx, VERDICT_HEADER, header) != MI_SUCCESS)
 			og_warning("%s: could not add the %s header", qid(c), VERDICT_HEADER);
-		return SMFIS_CONTINUE;
+		return SMFIS_ACCEPT;
 	case OG_ACT_QUARANTINE:
 		verdict_header(v, id, header, sizeof(header));
 		og_mta_addheader(ctx, VERDICT_HEADER, header);
 		if (og_mta_quarantine(ctx, header) == MI_SUCCESS)
-			return SMFIS_CONTINUE;
+			return SMFIS_ACCEPT;
 		og_error("%s: the MTA refused to quarantine: answering tempfail instead", qid(c));
 		og_mta_setreply(ctx, "451", "4.7.1", r->tempfail_text);
 		return SMFIS_TEMPFAIL;
@@ -274,7 +274,7 @@ static sfsistat apply(SMFICTX *ctx, struct conn *c, const struct og_verdict *v,
 	case OG_ACT__COUNT:
 		break;
 	}
-	return SMFIS_CONTINUE;
+	return SMFIS_ACCEPT;
 }
 
 static sfsistat mlfi_eom(SMFICTX *ctx)

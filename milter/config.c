@@ -1,2 +1,1238 @@
-/* config: placeholder until the module lands */
+/*
+ * config - load the main configuration file (outguard.conf(5)).
+ *
+ * The file is one JSON object, read whole (at most 1 MiB) and parsed by
+ * jansson with duplicate keys rejected.  The options[] table below has one
+ * row per option: name (nested ones as "scope.local"), type, default (as
+ * JSON text, applied through the same checks as the file's values), range,
+ * whether a reload may change it, and a line of doc.  Loading, defaults,
+ * freeing, the list of names and the reload comparison all walk that table.
+ * Relative paths are resolved against the real directory of the config file.
+ *
+ * Errors, each added to an og_diag as "FILE:LINE:COLUMN: text", all of them
+ * (up to MAX_ERRORS) in one run:
+ *   FILE: cannot read: REASON
+ *   FILE: file is too large (N bytes): expected at most 1048576 bytes (1 MiB)
+ *   FILE:1:1: empty file: expected a JSON object
+ *   FILE:L:C: <jansson's text>                      (syntax, duplicate keys)
+ *   FILE:L:C: unknown option "KEY"[; did you mean "NAME"?]   (at the key)
+ *   FILE:L:C: OPTION: wrong type: DESCRIPTION: expected TYPE
+ *   FILE:L:C: OPTION: N is out of range: expected MIN to MAX
+ *   FILE:L:C: OPTION: unknown value "X": expected "a" or "b"
+ *   FILE:L:C: socket: "X" is not a milter socket: expected ...
+ *   FILE:L:C: scope.trusted_networks[I]: "X" is not a network: REASON
+ * Values from the file are quoted with non-printable bytes escaped and long
+ * values shortened, so every message is safe to log.
+ *
+ * Locks: none.  A loaded config is immutable; the runtime shares it between
+ * threads by reference to the policy holding it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
 #include "config.h"
+#include "jsonpos.h"
+#include "strutil.h"
+
+#ifndef OG_SYSCONFDIR
+#define OG_SYSCONFDIR "/etc"
+#endif
+
+#define CONFIG_FILE_MAX ((size_t)1 << 20)   /* 1 MiB */
+#define MAX_ERRORS      100                 /* per file; the rest are counted, not shown */
+#define QUOTE_MAX       64                  /* bytes of an offending value shown */
+#define QBUF            (4 * QUOTE_MAX + 8) /* QUOTE_MAX escaped bytes, quotes, "..." */
+#define PATH_DEPTH      4                   /* section.option[index] and one spare */
+#define SUGGEST_MAX     2                   /* edit distance of a "did you mean" */
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+enum opt_type {
+	T_STRING,       /* text; with `names`, one of them */
+	T_PATH,         /* file name, made absolute */
+	T_ENUM,         /* one of `names`, stored as its index */
+	T_BOOL,
+	T_UINT,         /* integer in [min, max] */
+	T_CIDR_LIST,    /* array of networks */
+	T_STRING_LIST,  /* array of non-empty strings */
+};
+
+struct loader;
+
+struct option {
+	const char *name;            /* as written in the file; "section.option" when nested */
+	enum opt_type type;
+	const char *dflt;            /* default, as JSON text */
+	uint64_t min, max;           /* T_UINT */
+	const char *const *names;    /* T_ENUM, T_STRING: accepted values, NULL-terminated */
+	bool nullable;               /* JSON null means "none" (stored as NULL) */
+	bool reloadable;             /* a reload may change it */
+	/* extra test of a T_STRING value; false if it reported a problem */
+	bool (*check)(struct loader *L, const char *value);
+	size_t off, size;            /* the field in struct og_config */
+	size_t off_n;                /* lists: the size_t count beside it */
+	const char *doc;
+};
+
+#define FIELD(m) .off = offsetof(struct og_config, m), .size = sizeof(((struct og_config *)NULL)->m)
+#define LIST(m, n) FIELD(m), .off_n = offsetof(struct og_config, n)
+
+/* The enums are stored as unsigned integers of their size (see put_uint). */
+_Static_assert(sizeof(enum og_fail_policy) == sizeof(unsigned), "enum size");
+_Static_assert(sizeof(enum og_evidence_mode) == sizeof(unsigned), "enum size");
+
+static const char *const evidence_modes[] = { "all", "flagged", NULL };      /* enum og_evidence_mode */
+static const char *const fail_policies[] = { "tempfail", "accept", NULL };  /* enum og_fail_policy */
+static const char *const facilities[] = {
+	"mail", "daemon", "user", "local0", "local1", "local2", "local3",
+	"local4", "local5", "local6", "local7", NULL,
+};
+
+static bool check_socket(struct loader *L, const char *value);
+
+/* ---- the options, one row each ---- */
+
+static const struct option options[] = {
+	{ .name = "socket", .type = T_STRING, .check = check_socket,
+	  .dflt = "\"unix:/run/outguard/outguard.sock\"", FIELD(socket),
+	  .doc = "where libmilter listens: unix:/path, inet:PORT@HOST or inet6:PORT@HOST" },
+	{ .name = "rules", .type = T_PATH, .reloadable = true,
+	  .dflt = "\"" OG_SYSCONFDIR "/outguard/rules.json\"", FIELD(rules),
+	  .doc = "the rules file, see outguard.rules(5)" },
+	{ .name = "evidence_file", .type = T_PATH, .nullable = true, .reloadable = true,
+	  .dflt = "\"/var/log/outguard/evidence.jsonl\"", FIELD(evidence_file),
+	  .doc = "JSON Lines evidence records; null for none" },
+	{ .name = "evidence_log", .type = T_ENUM, .names = evidence_modes, .reloadable = true,
+	  .dflt = "\"all\"", FIELD(evidence_mode),
+	  .doc = "which judged messages get a record: all, or flagged (score above 0 or an action)" },
+	{ .name = "pid_file", .type = T_PATH, .nullable = true,
+	  .dflt = "null", FIELD(pid_file),
+	  .doc = "file the daemon writes its process id to; null for none" },
+	{ .name = "user", .type = T_STRING, .nullable = true,
+	  .dflt = "null", FIELD(user),
+	  .doc = "user to run as after opening the socket; null to stay" },
+	{ .name = "syslog_facility", .type = T_STRING, .names = facilities,
+	  .dflt = "\"mail\"", FIELD(syslog_facility),
+	  .doc = "syslog facility of the log lines" },
+	{ .name = "on_error", .type = T_ENUM, .names = fail_policies, .reloadable = true,
+	  .dflt = "\"tempfail\"", FIELD(on_error),
+	  .doc = "what an internal error does to the message: tempfail or accept" },
+	{ .name = "max_tracked_keys", .type = T_UINT, .min = 1000, .max = 100000000,
+	  .dflt = "1000000", FIELD(max_tracked_keys),
+	  .doc = "rate counters held in memory at most" },
+	{ .name = "milter_timeout", .type = T_UINT, .min = 1, .max = 3600,
+	  .dflt = "300", FIELD(milter_timeout),
+	  .doc = "seconds libmilter waits for the MTA" },
+	{ .name = "scope.authenticated", .type = T_BOOL, .reloadable = true,
+	  .dflt = "true", FIELD(scope.authenticated),
+	  .doc = "SASL-authenticated mail is outbound" },
+	{ .name = "scope.local", .type = T_BOOL, .reloadable = true,
+	  .dflt = "true", FIELD(scope.local),
+	  .doc = "local submissions (sendmail, pickup) are outbound" },
+	{ .name = "scope.trusted_networks", .type = T_CIDR_LIST, .reloadable = true,
+	  .dflt = "[]", LIST(scope.trusted_networks, scope.n_trusted_networks),
+	  .doc = "mail from these client networks is outbound" },
+	{ .name = "scope.originating_daemons", .type = T_STRING_LIST, .reloadable = true,
+	  .dflt = "[\"ORIGINATING\"]", LIST(scope.originating_daemons, scope.n_originating_daemons),
+	  .doc = "mail through a daemon of one of these {daemon_name}s is outbound" },
+};
+
+/* ---- field access ---- */
+
+static void *field(const struct og_config *c, const struct option *o)
+{
+	return (char *)c + o->off;
+}
+
+static size_t *field_n(const struct og_config *c, const struct option *o)
+{
+	return (size_t *)(void *)((char *)c + o->off_n);
+}
+
+/* Store V in an unsigned integer field of SIZE bytes (enums included). */
+static void put_uint(void *p, size_t size, uint64_t v)
+{
+	if (size == sizeof(uint64_t)) {
+		uint64_t x = v;
+		memcpy(p, &x, sizeof(x));
+	} else if (size == sizeof(uint32_t)) {
+		uint32_t x = (uint32_t)v;
+		memcpy(p, &x, sizeof(x));
+	} else if (size == sizeof(uint16_t)) {
+		uint16_t x = (uint16_t)v;
+		memcpy(p, &x, sizeof(x));
+	}
+}
+
+static uint64_t get_uint(const void *p, size_t size)
+{
+	if (size == sizeof(uint64_t)) {
+		uint64_t x;
+		memcpy(&x, p, sizeof(x));
+		return x;
+	}
+	if (size == sizeof(uint32_t)) {
+		uint32_t x;
+		memcpy(&x, p, sizeof(x));
+		return x;
+	}
+	if (size == sizeof(uint16_t)) {
+		uint16_t x;
+		memcpy(&x, p, sizeof(x));
+		return x;
+	}
+	return 0;
+}
+
+static void free_strings(char **v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Free the value of option O in C and clear it. */
+static void clear_value(struct og_config *c, const struct option *o)
+{
+	switch (o->type) {
+	case T_STRING:
+	case T_PATH: {
+		char **s = field(c, o);
+
+		free(*s);
+		*s = NULL;
+		break;
+	}
+	case T_CIDR_LIST: {
+		struct og_cidr **l = field(c, o);
+
+		free(*l);
+		*l = NULL;
+		*field_n(c, o) = 0;
+		break;
+	}
+	case T_STRING_LIST: {
+		char ***l = field(c, o);
+
+		free_strings(*l, *field_n(c, o));
+		*l = NULL;
+		*field_n(c, o) = 0;
+		break;
+	}
+	case T_ENUM:
+	case T_BOOL:
+	case T_UINT:
+		break;
+	}
+}
+
+void og_config_free(struct og_config *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < COUNT(options); i++)
+		clear_value(c, &options[i]);
+	free(c->path);
+	free(c);
+}
+
+/* ---- checking state and messages ---- */
+
+struct loader {
+	const char *text;                 /* the file, for positions */
+	size_t len;
+	const char *label;                /* file name in messages */
+	const char *dir;                  /* real directory of the file, found when needed */
+	char *dir_buf;
+	bool dir_failed;
+	struct og_diag *diag;
+	struct og_jsonpos_step path[PATH_DEPTH];  /* where the checker is */
+	size_t depth;
+	bool locate;                      /* positions exist (not while applying defaults) */
+	unsigned errors;
+	bool oom;
+	struct og_config *c;
+};
+
+static void push_key(struct loader *L, const char *key)
+{
+	if (L->depth < PATH_DEPTH)
+		L->path[L->depth] = (struct og_jsonpos_step){ .key = key, .index = 0 };
+	L->depth++;
+}
+
+static void push_index(struct loader *L, size_t index)
+{
+	if (L->depth < PATH_DEPTH)
+		L->path[L->depth] = (struct og_jsonpos_step){ .key = NULL, .index = index };
+	L->depth++;
+}
+
+static void pop(struct loader *L)
+{
+	L->depth--;
+}
+
+/* Remember an allocation failure; the load then fails with one message. */
+static void *oom(struct loader *L)
+{
+	L->oom = true;
+	return NULL;
+}
+
+/*
+ * S (LEN bytes) in double quotes, safe to log: '"' and '\' escaped, other
+ * bytes outside printable ASCII as \xHH, at most QUOTE_MAX bytes shown with
+ * "..." after the closing quote when shortened.  BUF holds QBUF bytes.
+ */
+static void quote(const char *s, size_t len, char *buf)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	buf[o++] = '"';
+	for (size_t i = 0; i < len && i < QUOTE_MAX; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)ch;
+		} else if (ch >= 0x20 && ch < 0x7f) {
+			buf[o++] = (char)ch;
+		} else {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[ch >> 4];
+			buf[o++] = hex[ch & 15];
+		}
+	}
+	buf[o++] = '"';
+	if (len > QUOTE_MAX) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+}
+
+/* A JSON value named by its type, with the value when short: "string \"60\"". */
+static void describe(const json_t *v, char *buf, size_t size)
+{
+	char q[QBUF];
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		quote(json_string_value(v), json_string_length(v), q);
+		snprintf(buf, size, "string %s", q);
+		return;
+	case JSON_INTEGER:
+		snprintf(buf, size, "integer %" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return;
+	case JSON_REAL:
+		snprintf(q, sizeof(q), "%.17g", json_real_value(v));
+		snprintf(buf, size, "real %s%s", q, strpbrk(q, ".eEin") == NULL ? ".0" : "");
+		return;
+	case JSON_TRUE:
+		snprintf(buf, size, "boolean true");
+		return;
+	case JSON_FALSE:
+		snprintf(buf, size, "boolean false");
+		return;
+	case JSON_NULL:
+		snprintf(buf, size, "null");
+		return;
+	case JSON_OBJECT:
+		snprintf(buf, size, "object");
+		return;
+	case JSON_ARRAY:
+		snprintf(buf, size, "array");
+		return;
+	}
+	snprintf(buf, size, "value");
+}
+
+/* The current path as an option name: "scope.trusted_networks[2]". */
+static void path_text(const struct loader *L, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < L->depth && i < PATH_DEPTH && off < size; i++) {
+		int w;
+
+		if (L->path[i].key != NULL)
+			w = snprintf(buf + off, size - off, "%s%s", i > 0 ? "." : "", L->path[i].key);
+		else
+			w = snprintf(buf + off, size - off, "[%zu]", L->path[i].index);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+/*
+ * Report a problem.  With NAMED the message starts with the current path
+ * ("socket: ..."); with AT_KEY the position is that of the last key rather
+ * than its value.  After MAX_ERRORS one last line says the rest are not shown.
+ */
+static void complain(struct loader *L, bool named, bool at_key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void complain(struct loader *L, bool named, bool at_key, const char *fmt, ...)
+{
+	char where[128], what[768];
+	size_t depth = L->depth < PATH_DEPTH ? L->depth : PATH_DEPTH;
+	int line = 0, col = 0;
+	va_list ap;
+
+	L->errors++;
+	if (L->errors > MAX_ERRORS) {
+		if (L->errors == MAX_ERRORS + 1)
+			og_diag_add(L->diag, L->label, 0, 0,
+			            "too many errors: only the first %d are shown", MAX_ERRORS);
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (!L->locate || !og_jsonpos_locate(L->text, L->len, L->path, depth, at_key, &line, &col))
+		line = col = 0;
+	if (named && L->depth > 0) {
+		path_text(L, where, sizeof(where));
+		og_diag_add(L->diag, L->label, line, col, "%s: %s", where, what);
+	} else {
+		og_diag_add(L->diag, L->label, line, col, "%s", what);
+	}
+}
+
+static void wrong_type(struct loader *L, const json_t *v, const char *expected)
+{
+	char d[QBUF + 16];
+
+	describe(v, d, sizeof(d));
+	complain(L, true, false, "wrong type: %s: expected %s", d, expected);
+}
+
+/* "\"a\", \"b\" or \"c\"" for the NULL-terminated NAMES. */
+static void name_list(const char *const *names, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; names[i] != NULL && off < size; i++) {
+		int w = snprintf(buf + off, size - off, "%s\"%s\"",
+		                 i == 0 ? "" : names[i + 1] == NULL ? " or " : ", ", names[i]);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+/* Index of S (LEN bytes) in NAMES, or -1. */
+static int name_index(const char *const *names, const char *s, size_t len)
+{
+	for (int i = 0; names[i] != NULL; i++)
+		if (strlen(names[i]) == len && memcmp(names[i], s, len) == 0)
+			return i;
+	return -1;
+}
+
+/* The type an option wants, for "expected ..." in messages. */
+static void expected_text(const struct option *o, char *buf, size_t size)
+{
+	char names[256];
+
+	switch (o->type) {
+	case T_STRING:
+		if (o->names != NULL) {
+			name_list(o->names, names, sizeof(names));
+			snprintf(buf, size, "%s", names);
+		} else {
+			snprintf(buf, size, "a string%s", o->nullable ? " or null" : "");
+		}
+		return;
+	case T_PATH:
+		snprintf(buf, size, "a file name (string)%s", o->nullable ? " or null" : "");
+		return;
+	case T_ENUM:
+		name_list(o->names, buf, size);
+		return;
+	case T_BOOL:
+		snprintf(buf, size, "true or false");
+		return;
+	case T_UINT:
+		snprintf(buf, size, "an integer from %" PRIu64 " to %" PRIu64, o->min, o->max);
+		return;
+	case T_CIDR_LIST:
+		snprintf(buf, size, "an array of networks such as \"192.0.2.0/24\"");
+		return;
+	case T_STRING_LIST:
+		snprintf(buf, size, "an array of strings");
+		return;
+	}
+	buf[0] = '\0';
+}
+
+/* ---- values ---- */
+
+/*
+ * check_socket: the libmilter connection spec.  "unix:/path" or
+ * "local:/path" (absolute, so it does not depend on the daemon's working
+ * directory), "inet:PORT", "inet:PORT@HOST", the same with inet6.
+ */
+static bool check_socket(struct loader *L, const char *value)
+{
+	char q[QBUF];
+	const char *rest, *at, *proto;
+	uint64_t port;
+	char digits[8];
+	size_t n;
+
+	quote(value, strlen(value), q);
+	if (strncmp(value, "unix:", 5) == 0 || strncmp(value, "local:", 6) == 0) {
+		proto = value[0] == 'u' ? "unix" : "local";
+		rest = strchr(value, ':') + 1;
+		if (rest[0] != '/') {
+			complain(L, true, false, "%s is not a milter socket: expected an absolute path "
+			         "after %s:", q, proto);
+			return false;
+		}
+		return true;
+	}
+	if (strncmp(value, "inet:", 5) == 0 || strncmp(value, "inet6:", 6) == 0) {
+		proto = value[4] == '6' ? "inet6" : "inet";
+		rest = strchr(value, ':') + 1;
+		at = strchr(rest, '@');
+		n = at != NULL ? (size_t)(at - rest) : strlen(rest);
+		if (n == 0 || n >= sizeof(digits)) {
+			port = 0;
+		} else {
+			memcpy(digits, rest, n);
+			digits[n] = '\0';
+			if (!og_parse_u64(digits, 1, 65535, &port))
+				port = 0;
+		}
+		if (port == 0) {
+			complain(L, true, false, "%s is not a milter socket: expected a port from 1 to "
+			         "65535 after %s:", q, proto);
+			return false;
+		}
+		if (at != NULL && at[1] == '\0') {
+			complain(L, true, false, "%s is not a milter socket: expected a host after \"@\"", q);
+			return false;
+		}
+		return true;
+	}
+	complain(L, true, false, "%s is not a milter socket: expected unix:/path, inet:PORT@HOST "
+	         "or inet6:PORT@HOST", q);
+	return false;
+}
+
+/* The real directory of the config file, found once; NULL if reported. */
+static const char *base_dir(struct loader *L)
+{
+	const char *slash;
+	char *dir, *real;
+
+	if (L->dir != NULL || L->dir_failed)
+		return L->dir;
+	slash = strrchr(L->label, '/');
+	if (slash == NULL)
+		dir = og_strdup(".");
+	else if (slash == L->label)
+		dir = og_strdup("/");
+	else
+		dir = og_strndup(L->label, (size_t)(slash - L->label));
+	if (dir == NULL)
+		return oom(L);
+	real = realpath(dir, NULL);
+	if (real == NULL) {
+		og_diag_add(L->diag, L->label, 0, 0, "cannot find the directory of the file (%s) "
+		            "to resolve relative paths: %s", dir, strerror(errno));
+		L->errors++;
+		L->dir_failed = true;
+		free(dir);
+		return NULL;
+	}
+	free(dir);
+	L->dir = L->dir_buf = real;
+	return L->dir;
+}
+
+/*
+ * REL made absolute against the config file's directory; leading "./" and
+ * "../" are folded into the directory (which realpath has freed of
+ * symlinks, so this is what the kernel would do).  Caller frees; NULL if
+ * reported or out of memory.
+ */
+static char *resolve_path(struct loader *L, const char *rel)
+{
+	const char *dir;
+	size_t dlen;
+	struct og_buf b;
+
+	if (rel[0] == '/') {
+		char *copy = og_strdup(rel);
+
+		return copy != NULL ? copy : oom(L);
+	}
+	if ((dir = base_dir(L)) == NULL)
+		return NULL;
+	dlen = strlen(dir);
+	for (;;) {
+		if (strncmp(rel, "./", 2) == 0) {
+			rel += 2;
+		} else if (strncmp(rel, "../", 3) == 0) {
+			while (dlen > 1 && dir[dlen - 1] != '/')
+				dlen--;
+			if (dlen > 1)
+				dlen--;       /* the slash itself, unless it is the root */
+			rel += 3;
+		} else if (rel[0] == '/') {
+			rel++;
+		} else {
+			break;
+		}
+	}
+	og_buf_init(&b);
+	if (og_buf_append(&b, dir, dlen) != 0 ||
+	    (dlen == 0 || dir[dlen - 1] != '/' ? og_buf_puts(&b, "/") : 0) != 0 ||
+	    og_buf_puts(&b, rel) != 0) {
+		og_buf_free(&b);
+		return oom(L);
+	}
+	return b.data;
+}
+
+/* A non-empty string of option O (the path is current); NULL if reported. */
+static const char *get_string(struct loader *L, const struct option *o, const json_t *v)
+{
+	char expected[320];
+
+	if (!json_is_string(v)) {
+		expected_text(o, expected, sizeof(expected));
+		wrong_type(L, v, expected);
+		return NULL;
+	}
+	if (json_string_length(v) == 0 || json_string_length(v) != strlen(json_string_value(v))) {
+		expected_text(o, expected, sizeof(expected));
+		complain(L, true, false, "empty string: expected %s", expected);
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+/* trusted networks: every element checked; stored only if all are good. */
+static void set_cidr_list(struct loader *L, const struct option *o, const json_t *v)
+{
+	struct og_cidr *nets = NULL;
+	size_t n = json_array_size(v), i;
+	unsigned errors = L->errors;
+	json_t *e;
+
+	if (n > 0 && (nets = calloc(n, sizeof(*nets))) == NULL) {
+		oom(L);
+		return;
+	}
+	json_array_foreach(v, i, e) {
+		char err[128], q[QBUF], d[QBUF + 16];
+
+		push_index(L, i);
+		if (!json_is_string(e)) {
+			describe(e, d, sizeof(d));
+			complain(L, true, false, "wrong type: %s: expected a network such as "
+			         "\"192.0.2.0/24\" or \"2001:db8::/32\"", d);
+		} else if (json_string_length(e) != strlen(json_string_value(e)) ||
+		           !og_cidr_parse(json_string_value(e), &nets[i], err, sizeof(err))) {
+			if (json_string_length(e) != strlen(json_string_value(e)))
+				snprintf(err, sizeof(err), "it contains a NUL byte");
+			quote(json_string_value(e), json_string_length(e), q);
+			complain(L, true, false, "%s is not a network: %s", q, err);
+		}
+		pop(L);
+	}
+	if (L->errors != errors) {
+		free(nets);
+		return;
+	}
+	clear_value(L->c, o);
+	*(struct og_cidr **)field(L->c, o) = nets;
+	*field_n(L->c, o) = n;
+}
+
+/* originating daemons: non-empty strings, every element checked. */
+static void set_string_list(struct loader *L, const struct option *o, const json_t *v)
+{
+	size_t n = json_array_size(v), i, got = 0;
+	unsigned errors = L->errors;
+	char **list = NULL;
+	json_t *e;
+
+	if (n > 0 && (list = calloc(n, sizeof(*list))) == NULL) {
+		oom(L);
+		return;
+	}
+	json_array_foreach(v, i, e) {
+		char d[QBUF + 16];
+
+		push_index(L, i);
+		if (!json_is_string(e)) {
+			describe(e, d, sizeof(d));
+			complain(L, true, false, "wrong type: %s: expected a string", d);
+		} else if (json_string_length(e) == 0 ||
+		           json_string_length(e) != strlen(json_string_value(e))) {
+			complain(L, true, false, "empty string: expected a name");
+		} else if ((list[got] = og_strdup(json_string_value(e))) == NULL) {
+			oom(L);
+		} else {
+			got++;
+		}
+		pop(L);
+	}
+	if (L->errors != errors || L->oom) {
+		free_strings(list, got);
+		return;
+	}
+	clear_value(L->c, o);
+	*(char ***)field(L->c, o) = list;
+	*field_n(L->c, o) = n;
+}
+
+/* Check V as the value of option O (the path is current) and store it. */
+static void set_value(struct loader *L, const struct option *o, const json_t *v)
+{
+	char expected[320], q[QBUF], d[QBUF + 16];
+	const char *s;
+	char *copy;
+	int idx;
+
+	expected_text(o, expected, sizeof(expected));
+	if (json_is_null(v) && o->nullable) {
+		clear_value(L->c, o);
+		return;
+	}
+	switch (o->type) {
+	case T_STRING:
+	case T_PATH:
+		if ((s = get_string(L, o, v)) == NULL)
+			return;
+		if (o->names != NULL && name_index(o->names, s, strlen(s)) < 0) {
+			quote(s, strlen(s), q);
+			complain(L, true, false, "unknown value %s: expected %s", q, expected);
+			return;
+		}
+		if (o->check != NULL && !o->check(L, s))
+			return;
+		copy = o->type == T_PATH ? resolve_path(L, s) : og_strdup(s);
+		if (copy == NULL) {
+			if (o->type != T_PATH)
+				oom(L);
+			return;
+		}
+		clear_value(L->c, o);
+		*(char **)field(L->c, o) = copy;
+		return;
+	case T_ENUM:
+		if (!json_is_string(v)) {
+			wrong_type(L, v, expected);
+			return;
+		}
+		if ((idx = name_index(o->names, json_string_value(v), json_string_length(v))) < 0) {
+			quote(json_string_value(v), json_string_length(v), q);
+			complain(L, true, false, "unknown value %s: expected %s", q, expected);
+			return;
+		}
+		put_uint(field(L->c, o), o->size, (uint64_t)idx);
+		return;
+	case T_BOOL:
+		if (!json_is_boolean(v)) {
+			wrong_type(L, v, expected);
+			return;
+		}
+		*(bool *)field(L->c, o) = json_is_true(v);
+		return;
+	case T_UINT:
+		if (!json_is_integer(v)) {
+			wrong_type(L, v, expected);
+			return;
+		}
+		if (json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) < o->min ||
+		    (uint64_t)json_integer_value(v) > o->max) {
+			complain(L, true, false, "%" JSON_INTEGER_FORMAT " is out of range: expected "
+			         "%" PRIu64 " to %" PRIu64, json_integer_value(v), o->min, o->max);
+			return;
+		}
+		put_uint(field(L->c, o), o->size, (uint64_t)json_integer_value(v));
+		return;
+	case T_CIDR_LIST:
+	case T_STRING_LIST:
+		if (!json_is_array(v)) {
+			describe(v, d, sizeof(d));
+			complain(L, true, false, "wrong type: %s: expected %s", d, expected);
+			return;
+		}
+		if (o->type == T_CIDR_LIST)
+			set_cidr_list(L, o, v);
+		else
+			set_string_list(L, o, v);
+		return;
+	}
+}
+
+/* Push the steps of option name NAME ("scope.local" -> scope, local). */
+static size_t push_name(struct loader *L, const char *name, char parts[][64])
+{
+	size_t n = 0;
+
+	while (n < PATH_DEPTH) {
+		const char *dot = strchr(name, '.');
+		size_t len = dot != NULL ? (size_t)(dot - name) : strlen(name);
+
+		if (len >= 64)
+			len = 63;
+		memcpy(parts[n], name, len);
+		parts[n][len] = '\0';
+		push_key(L, parts[n]);
+		n++;
+		if (dot == NULL)
+			break;
+		name = dot + 1;
+	}
+	return n;
+}
+
+/* Every option to its default (the table's JSON text, through set_value). */
+static void apply_defaults(struct loader *L)
+{
+	L->locate = false;
+	for (size_t i = 0; i < COUNT(options); i++) {
+		const struct option *o = &options[i];
+		char parts[PATH_DEPTH][64];
+		json_t *v = json_loads(o->dflt, JSON_DECODE_ANY, NULL);
+		size_t n;
+
+		if (v == NULL) {
+			oom(L);
+			continue;
+		}
+		n = push_name(L, o->name, parts);
+		set_value(L, o, v);
+		while (n-- > 0)
+			pop(L);
+		json_decref(v);
+	}
+	L->locate = true;
+}
+
+/* ---- walking the file ---- */
+
+/* Edit distance of A and B (adjacent transpositions count as one), capped at CAP + 1. */
+static size_t distance(const char *a, const char *b, size_t cap)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t d[3][66];        /* rows i-2, i-1, i of the matrix; names are short */
+	size_t best = cap + 1;
+
+	if (la > 64 || lb > 64)
+		return cap + 1;
+	if ((la > lb ? la - lb : lb - la) > cap)
+		return cap + 1;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t *cur = d[i % 3], *prev = d[(i - 1) % 3], *prev2 = d[(i + 1) % 3];
+
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+			size_t v = prev[j - 1] + cost;
+
+			if (prev[j] + 1 < v)
+				v = prev[j] + 1;
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    prev2[j - 2] + 1 < v)
+				v = prev2[j - 2] + 1;
+			cur[j] = v;
+		}
+	}
+	best = d[la % 3][lb];
+	return best > cap ? cap + 1 : best;
+}
+
+/*
+ * KEY is not an option in section PREFIX ("" or "scope."): report it at the
+ * key, with the nearest name of that section when one is close.
+ */
+static void unknown_option(struct loader *L, const char *prefix, const char *key)
+{
+	size_t plen = strlen(prefix), best = SUGGEST_MAX + 1;
+	char suggest[128] = "", q[QBUF];
+	const char *nested = NULL;
+	struct og_buf b;
+
+	for (size_t i = 0; i < COUNT(options); i++) {
+		const char *name = options[i].name, *dot;
+		char member[64];
+		size_t len, dist;
+
+		if (strncmp(name, prefix, plen) != 0)
+			continue;
+		if (plen == 0 && strcmp(name, key) == 0)
+			nested = name;           /* "scope.local" written at the top level */
+		name += plen;
+		dot = strchr(name, '.');
+		len = dot != NULL ? (size_t)(dot - name) : strlen(name);
+		if (len >= sizeof(member))
+			continue;
+		memcpy(member, name, len);
+		member[len] = '\0';
+		/* the name of this section's member: an option, or a section */
+		if ((dist = distance(key, member, SUGGEST_MAX)) < best) {
+			best = dist;
+			snprintf(suggest, sizeof(suggest), "%s%s", prefix, member);
+		}
+	}
+	og_buf_init(&b);
+	if (og_buf_puts(&b, prefix) != 0 || og_buf_puts(&b, key) != 0) {
+		og_buf_free(&b);
+		oom(L);
+		return;
+	}
+	quote(b.data, b.len, q);
+	og_buf_free(&b);
+	push_key(L, key);
+	if (nested != NULL) {
+		int slen = (int)(strchr(nested, '.') - nested);
+
+		complain(L, false, true, "unknown option %s: options of \"%.*s\" go inside it, "
+		         "as \"%.*s\": { \"%s\": ... }", q, slen, nested, slen, nested,
+		         nested + slen + 1);
+	} else if (suggest[0] != '\0') {
+		complain(L, false, true, "unknown option %s; did you mean \"%s\"?", q, suggest);
+	} else {
+		complain(L, false, true, "unknown option %s", q);
+	}
+	pop(L);
+}
+
+/* Check the members of object OBJ, the section PREFIX ("" or "scope."). */
+static void check_object(struct loader *L, const char *prefix, const json_t *obj)
+{
+	size_t plen = strlen(prefix);
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		const struct option *o = NULL;
+		bool section = false;
+
+		/* a dot would reach into a section: "scope.local" belongs inside "scope" */
+		for (size_t i = 0; i < COUNT(options) && o == NULL && !section &&
+		                   strchr(key, '.') == NULL; i++) {
+			const char *name = options[i].name;
+			size_t klen = strlen(key);
+
+			if (strncmp(name, prefix, plen) != 0 || strncmp(name + plen, key, klen) != 0)
+				continue;
+			if (name[plen + klen] == '\0')
+				o = &options[i];
+			else if (name[plen + klen] == '.')
+				section = true;
+		}
+		if (o == NULL && !section) {
+			unknown_option(L, prefix, key);
+			continue;
+		}
+		push_key(L, key);
+		if (section) {
+			if (!json_is_object(v)) {
+				wrong_type(L, v, "an object");
+			} else {
+				struct og_buf b;
+
+				og_buf_init(&b);
+				if (og_buf_puts(&b, prefix) == 0 && og_buf_puts(&b, key) == 0 &&
+				    og_buf_puts(&b, ".") == 0)
+					check_object(L, b.data, v);
+				else
+					oom(L);
+				og_buf_free(&b);
+			}
+		} else {
+			set_value(L, o, v);
+		}
+		pop(L);
+	}
+}
+
+static bool blank(const char *text, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r')
+			return false;
+	return true;
+}
+
+/* A jansson syntax error, with its text made safe to log. */
+static void syntax_error(struct og_diag *diag, const char *label, const json_error_t *e)
+{
+	char text[sizeof(e->text) * 4];
+	size_t o = 0;
+
+	if (json_error_code(e) == json_error_null_character) {
+		og_diag_add(diag, label, e->line > 0 ? e->line : 1, e->column > 0 ? e->column : 1,
+		            "\\u0000 (a NUL character) is not allowed in a string");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(e->text) && e->text[i] != '\0' && o + 5 < sizeof(text); i++) {
+		unsigned char c = (unsigned char)e->text[i];
+
+		if (c >= 0x20 && c < 0x7f)
+			text[o++] = (char)c;
+		else
+			o += (size_t)snprintf(text + o, sizeof(text) - o, "\\x%02x", c);
+	}
+	text[o] = '\0';
+	og_diag_add(diag, label, e->line > 0 ? e->line : 1, e->column > 0 ? e->column : 1, "%s", text);
+}
+
+/*
+ * Read PATH whole, at most CONFIG_FILE_MAX bytes, NUL-terminated.
+ * Caller frees; NULL with a message in DIAG.
+ */
+static char *read_file(const char *path, size_t *lenp, struct og_diag *diag)
+{
+	struct stat st;
+	size_t len = 0, cap;
+	char *buf;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+		og_diag_add(diag, path, 0, 0, "cannot read: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		og_diag_add(diag, path, 0, 0, "cannot read: %s", strerror(EISDIR));
+		close(fd);
+		return NULL;
+	}
+	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > CONFIG_FILE_MAX) {
+		og_diag_add(diag, path, 0, 0, "file is too large (%jd bytes): expected at most %zu "
+		            "bytes (1 MiB)", (intmax_t)st.st_size, CONFIG_FILE_MAX);
+		close(fd);
+		return NULL;
+	}
+	/* one byte more than allowed, to notice a file that grew or a pipe */
+	cap = CONFIG_FILE_MAX + 2;
+	if (S_ISREG(st.st_mode))
+		cap = (size_t)st.st_size + 2;
+	if ((buf = malloc(cap)) == NULL) {
+		og_diag_add(diag, path, 0, 0, "out of memory");
+		close(fd);
+		return NULL;
+	}
+	for (;;) {
+		ssize_t got;
+
+		if (len + 1 == cap) {
+			size_t ncap = cap * 2 > CONFIG_FILE_MAX + 2 ? CONFIG_FILE_MAX + 2 : cap * 2;
+			char *nbuf;
+
+			if (ncap <= cap)
+				break;          /* holds CONFIG_FILE_MAX + 1 bytes: too large */
+			if ((nbuf = realloc(buf, ncap)) == NULL) {
+				og_diag_add(diag, path, 0, 0, "out of memory");
+				goto fail;
+			}
+			buf = nbuf;
+			cap = ncap;
+		}
+		got = read(fd, buf + len, cap - 1 - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			og_diag_add(diag, path, 0, 0, "cannot read: %s", strerror(errno));
+			goto fail;
+		}
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	if (len > CONFIG_FILE_MAX) {
+		og_diag_add(diag, path, 0, 0, "file is too large (more than %zu bytes): expected at "
+		            "most %zu bytes (1 MiB)", CONFIG_FILE_MAX, CONFIG_FILE_MAX);
+		goto fail;
+	}
+	close(fd);
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+fail:
+	close(fd);
+	free(buf);
+	return NULL;
+}
+
+struct og_config *og_config_load(const char *path, struct og_diag *diag)
+{
+	struct loader L = { .label = path, .diag = diag };
+	struct og_config *c;
+	json_error_t err;
+	json_t *root;
+	char *text;
+	size_t len;
+
+	if ((text = read_file(path, &len, diag)) == NULL)
+		return NULL;
+	if (blank(text, len)) {
+		og_diag_add(diag, path, 1, 1, "empty file: expected a JSON object");
+		free(text);
+		return NULL;
+	}
+	if ((root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err)) == NULL) {
+		syntax_error(diag, path, &err);
+		free(text);
+		return NULL;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL || (c->path = og_strdup(path)) == NULL) {
+		og_diag_add(diag, path, 0, 0, "out of memory");
+		free(c);
+		json_decref(root);
+		free(text);
+		return NULL;
+	}
+	L.text = text;
+	L.len = len;
+	L.c = c;
+	apply_defaults(&L);
+	if (!json_is_object(root)) {
+		char d[QBUF + 16];
+
+		describe(root, d, sizeof(d));
+		complain(&L, false, false, "wrong type at the top level: %s: expected an object "
+		         "of options", d);
+	} else {
+		check_object(&L, "", root);
+	}
+	json_decref(root);
+	free(text);
+	free(L.dir_buf);
+	if (L.oom)
+		og_diag_add(diag, path, 0, 0, "out of memory");
+	if (L.errors > 0 || L.oom) {
+		og_config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* ---- names and reload ---- */
+
+static const char *option_names[COUNT(options) + 1];
+static pthread_once_t option_names_once = PTHREAD_ONCE_INIT;
+
+static void fill_option_names(void)
+{
+	for (size_t i = 0; i < COUNT(options); i++)
+		option_names[i] = options[i].name;
+	option_names[COUNT(options)] = NULL;
+}
+
+const char *const *og_config_option_names(void)
+{
+	pthread_once(&option_names_once, fill_option_names);
+	return option_names;
+}
+
+/* Option O of C as text for messages, into B: "\"unix:/x\"", "300", "none". 0 or -1. */
+static int show_value(const struct og_config *c, const struct option *o, struct og_buf *b)
+{
+	char q[QBUF];
+	int rc = 0;
+
+	switch (o->type) {
+	case T_STRING:
+	case T_PATH: {
+		const char *s = *(char *const *)field(c, o);
+
+		if (s == NULL)
+			return og_buf_puts(b, "none");
+		quote(s, strlen(s), q);
+		return og_buf_puts(b, q);
+	}
+	case T_ENUM:
+		return og_buf_printf(b, "\"%s\"", o->names[get_uint(field(c, o), o->size)]);
+	case T_BOOL:
+		return og_buf_puts(b, *(const bool *)field(c, o) ? "true" : "false");
+	case T_UINT:
+		return og_buf_printf(b, "%" PRIu64, get_uint(field(c, o), o->size));
+	case T_STRING_LIST: {
+		char *const *l = *(char **const *)field(c, o);
+		size_t n = *field_n(c, o);
+
+		rc |= og_buf_puts(b, "[");
+		for (size_t i = 0; i < n; i++) {
+			quote(l[i], strlen(l[i]), q);
+			rc |= og_buf_printf(b, "%s%s", i > 0 ? ", " : "", q);
+		}
+		return rc | og_buf_puts(b, "]");
+	}
+	case T_CIDR_LIST: {
+		const struct og_cidr *l = *(struct og_cidr *const *)field(c, o);
+		size_t n = *field_n(c, o);
+
+		rc |= og_buf_puts(b, "[");
+		for (size_t i = 0; i < n; i++) {
+			char a[INET6_ADDRSTRLEN];
+
+			if (inet_ntop(l[i].family, l[i].addr, a, sizeof(a)) == NULL)
+				snprintf(a, sizeof(a), "?");
+			rc |= og_buf_printf(b, "%s\"%s/%u\"", i > 0 ? ", " : "", a, l[i].prefix);
+		}
+		return rc | og_buf_puts(b, "]");
+	}
+	}
+	return -1;
+}
+
+void og_config_reload_warnings(const struct og_config *old, const struct og_config *new_cfg,
+                               struct og_diag *diag)
+{
+	if (old == NULL || new_cfg == NULL)
+		return;
+	for (size_t i = 0; i < COUNT(options); i++) {
+		const struct option *o = &options[i];
+		struct og_buf a, b;
+
+		if (o->reloadable)
+			continue;
+		og_buf_init(&a);
+		og_buf_init(&b);
+		if (show_value(old, o, &a) != 0 || show_value(new_cfg, o, &b) != 0) {
+			diag->oom = 1;
+		} else if (strcmp(a.data, b.data) != 0) {
+			og_diag_add(diag, new_cfg->path, 0, 0, "%s changed from %s to %s: takes effect "
+			            "only after a restart", o->name, a.data, b.data);
+		}
+		og_buf_free(&a);
+		og_buf_free(&b);
+	}
+}

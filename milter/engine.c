@@ -1,2 +1,228 @@
-/* engine: placeholder until the module lands */
+/*
+ * engine - score one message against a compiled rule set.
+ *
+ * Inbound mail is not judged.  Outbound mail whose identity or client is
+ * exempt is neither counted nor acted on.  Everything else is counted in
+ * every rate rule whose key the message has (even after an earlier rule
+ * hit, so the counts stay right for the next messages), the scores of the
+ * rules that hit are added up, and the total is mapped to the highest action
+ * whose threshold it reaches.  For local submissions tempfail and reject
+ * become quarantine: sendmail(1) has already exited 0, a tempfail at end of
+ * message leaves the file in maildrop to be offered again and again, and a
+ * reject bounces to a sender that is likely forged.
+ *
+ * Errors: a rate counter that cannot be allocated makes og_engine_evaluate
+ * return -1 with v->internal_error set; the caller applies its fail policy.
+ *
+ * Locks: none here; the rate table locks its own shards, and the rule set
+ * and identity are only read.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "engine.h"
+
+#define SCORE_MAX (INT_MAX / 2)
+
+static int score_add(int score, int add)
+{
+	if (add > 0 && score > SCORE_MAX - add)
+		return SCORE_MAX;
+	score += add;
+	return score < 0 ? 0 : score;
+}
+
+/* The highest action whose threshold is set (non-zero) and reached by SCORE. */
+static enum og_action action_for(const struct og_rules *rules, int score)
+{
+	enum og_action best = OG_ACT_ACCEPT;
+
+	if (score <= 0)
+		return OG_ACT_ACCEPT;
+	for (int a = OG_ACT_TAG; a < OG_ACT__COUNT; a++)
+		if (rules->threshold[a] > 0 && rules->threshold[a] <= score)
+			best = (enum og_action)a;
+	return best;
+}
+
+/*
+ * Work out the figure of rule R for this message.  Returns 1 if the rule
+ * applies (FIGURE and KEY set), 0 if it does not (no key of its kind), -1 if
+ * counting failed.
+ */
+static int rule_figure(const struct og_rule *r, const struct og_facts *f,
+                       const struct og_identity *id, struct og_ratetable *rates, int64_t now,
+                       uint64_t *figure, const char **key)
+{
+	uint64_t amount;
+
+	*key = NULL;
+	switch (r->check) {
+	case OG_CHECK_RECIPIENTS:
+		*figure = f->rcpt_count;
+		return 1;
+	case OG_CHECK_RATE:
+		if ((unsigned)r->key >= OG_KEY__COUNT || id->key[r->key] == NULL)
+			return 0;
+		*key = id->key[r->key];
+		amount = r->metric == OG_METRIC_RECIPIENTS ? (uint64_t)f->rcpt_count : 1;
+		*figure = og_rate_add(rates, r->id, *key, r->window, amount, now);
+		return *figure == UINT64_MAX ? -1 : 1;
+	}
+	return 0;
+}
+
+int og_engine_evaluate(const struct og_rules *rules, const struct og_facts *f,
+                       const struct og_identity *id, enum og_scope_reason scope,
+                       struct og_ratetable *rates, int64_t now, struct og_verdict *v)
+{
+	const char *exempt;
+
+	memset(v, 0, sizeof(*v));
+	v->scope = scope;
+	v->action = v->applied = OG_ACT_ACCEPT;
+	if (scope == OG_SCOPE_INBOUND)
+		return 0;
+	if ((exempt = og_rules_exempt_match(rules, id, f->client_addr)) != NULL) {
+		v->exempt = true;
+		v->exempt_key = exempt;
+		return 0;
+	}
+
+	for (size_t i = 0; i < rules->n_rules; i++) {
+		const struct og_rule *r = &rules->rule[i];
+		uint64_t figure;
+		const char *key;
+		int rc = rule_figure(r, f, id, rates, now, &figure, &key);
+
+		if (rc < 0) {
+			v->internal_error = true;
+			return -1;
+		}
+		if (rc == 0 || figure <= r->limit)
+			continue;
+		if (v->n_hits < OG_RULES_MAX)
+			v->hit[v->n_hits++] = (struct og_hit){
+				.rule = r, .figure = figure, .limit = r->limit, .key = key,
+			};
+		v->score = score_add(v->score, r->score);
+	}
+
+	v->action = action_for(rules, v->score);
+	v->applied = v->action;
+	if (id->local && (v->action == OG_ACT_TEMPFAIL || v->action == OG_ACT_REJECT))
+		v->applied = OG_ACT_QUARANTINE;
+	return 0;
+}
+
+/* Output being built: a buffer that always ends in NUL. */
+struct line {
+	char *buf;
+	size_t len;
+	size_t pos;
+	bool full;     /* "..." written: nothing more goes in */
+};
+
+/*
+ * Is there room for a token of LEN bytes (and a space before it unless it
+ * starts the line)?  Unless LAST says no token follows, room is also kept
+ * for " ...", so the line can always end in "..." instead of a cut token.
+ */
+static bool line_fits(const struct line *l, size_t len, bool last)
+{
+	size_t need = (l->pos > 0 ? 1 : 0) + len + (last ? 0 : 4);
+
+	return !l->full && need < l->len - l->pos;
+}
+
+static void line_more(struct line *l)
+{
+	static const char more[] = "...";
+	size_t sep = l->pos > 0 ? 1 : 0;
+
+	if (l->full)
+		return;
+	l->full = true;
+	if (sep + 3 < l->len - l->pos) {
+		if (sep)
+			l->buf[l->pos++] = ' ';
+		memcpy(l->buf + l->pos, more, 3);
+		l->pos += 3;
+	} else {
+		/* not even "..." fits whole: as much of it as there is room for */
+		size_t room = l->len - l->pos - 1;
+
+		memcpy(l->buf + l->pos, more, room < 3 ? room : 3);
+		l->pos += room < 3 ? room : 3;
+	}
+	l->buf[l->pos] = '\0';
+}
+
+/* Append a plain string token, or "..." if it does not fit. */
+static void put_str(struct line *l, const char *prefix, const char *s, bool last)
+{
+	size_t pl = strlen(prefix), sl = strlen(s);
+
+	if (!line_fits(l, pl + sl, last)) {
+		line_more(l);
+		return;
+	}
+	if (l->pos > 0)
+		l->buf[l->pos++] = ' ';
+	memcpy(l->buf + l->pos, prefix, pl);
+	l->pos += pl;
+	/* the key may come from the message: keep the line one printable line */
+	for (size_t i = 0; i < sl; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		l->buf[l->pos++] = (c > 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	l->buf[l->pos] = '\0';
+}
+
+/* Append one formatted token "a=b/c", or "..." if it does not fit. */
+static void put_hit(struct line *l, const struct og_hit *h, bool last)
+{
+	char num[48];
+	int n = snprintf(num, sizeof(num), "=%llu/%llu", (unsigned long long)h->figure,
+	                 (unsigned long long)h->limit);
+
+	if (n < 0 || (size_t)n >= sizeof(num)) {
+		line_more(l);
+		return;
+	}
+	if (!line_fits(l, strlen(h->rule->id) + (size_t)n, last)) {
+		line_more(l);
+		return;
+	}
+	if (l->pos > 0)
+		l->buf[l->pos++] = ' ';
+	memcpy(l->buf + l->pos, h->rule->id, strlen(h->rule->id));
+	l->pos += strlen(h->rule->id);
+	memcpy(l->buf + l->pos, num, (size_t)n + 1);
+	l->pos += (size_t)n;
+}
+
+char *og_verdict_summary(const struct og_verdict *v, char *buf, size_t len)
+{
+	struct line l = { .buf = buf, .len = len };
+	char score[32];
+
+	if (buf == NULL || len == 0)
+		return buf;
+	buf[0] = '\0';
+	if (v->scope == OG_SCOPE_INBOUND) {
+		put_str(&l, "inbound", "", true);
+		return buf;
+	}
+	if (v->exempt) {
+		put_str(&l, "exempt=", v->exempt_key != NULL ? v->exempt_key : "", true);
+		return buf;
+	}
+	snprintf(score, sizeof(score), "score=%d", v->score);
+	put_str(&l, score, "", v->n_hits == 0);
+	for (size_t i = 0; i < v->n_hits && !l.full; i++)
+		put_hit(&l, &v->hit[i], i + 1 == v->n_hits);
+	return buf;
+}

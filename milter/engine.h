@@ -32,7 +32,7 @@ struct og_hit {
 struct og_verdict {
 	enum og_scope_reason scope;   /* OG_SCOPE_INBOUND: not judged */
 	bool exempt;                  /* an identity key is exempt: not judged */
-	const char *exempt_key;       /* borrowed from the identity */
+	const char *exempt_key;       /* borrowed from the identity or the client address */
 	int score;
 	enum og_action action;        /* from the thresholds */
 	enum og_action applied;       /* what outguard does (local: tempfail/reject -> quarantine) */
@@ -43,17 +43,23 @@ struct og_verdict {
 
 /*
  * Judge one message.  NOW is the time in seconds.  Fills V; V borrows from
- * RULES and ID, which must outlive it.  Returns 0, or -1 on an internal error
- * (V->internal_error set; the caller applies its fail policy).
+ * RULES, ID and F (a client exemption names F->client_addr), which must
+ * outlive it.  Returns 0, or -1 on an internal error (V->internal_error set,
+ * the rules before the failing one counted, the action accept; the caller
+ * applies its fail policy).
  */
 int og_engine_evaluate(const struct og_rules *rules, const struct og_facts *f,
                        const struct og_identity *id, enum og_scope_reason scope,
                        struct og_ratetable *rates, int64_t now, struct og_verdict *v);
 
 /*
- * One line naming the hits, for headers, replies and syslog:
- *   "score=20 account-rcpts-1h=612/500(sasl:alice@example.com) many-recipients=60/50"
- * Written into BUF (always terminated). Returns BUF.
+ * One line naming the hits, for headers, replies and syslog, each hit as
+ * rule=figure/limit:
+ *   "score=25 account-messages-1m=41/30 account-burst-1m=101/100"
+ * "score=0" when nothing hit, "inbound" and "exempt=KEY" when not judged
+ * (bytes of KEY outside printable ASCII, and spaces, shown as '?').
+ * Written into BUF (always terminated when LEN > 0); a line too long for
+ * BUF ends in "..." after the last whole token.  Returns BUF.
  */
 char *og_verdict_summary(const struct og_verdict *v, char *buf, size_t len);
 

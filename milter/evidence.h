@@ -8,11 +8,14 @@
  * og_evidence_request_reopen() (async-signal-safe, for SIGUSR1 after
  * logrotate) makes the next append reopen the file by name.
  *
- * Record fields (see outguard(8), EVIDENCE):
- *   time, queue_id, action, applied, score, scope, keys{account,domain,script,client},
- *   identity_source, stamp{uid,user,cwd}, client{addr,name,helo}, auth, sender, from,
- *   message_id, subject, rcpt_count, rcpt_sample[], rcpt_domains, hits[{rule,check,
- *   figure,limit,key,window,score}], exempt, rules (digest), truncated
+ * Record fields, in this order (see outguard(8) and outguard.conf(5), EVIDENCE):
+ *   time ("2026-11-23T03:01:02.123Z"), queue_id, action, applied, score, scope,
+ *   keys{account,domain,script,client}, identity_source, stamp{uid,user,cwd} (only
+ *   when present), client{addr,name,helo,port}, auth{login,mechanism} or null,
+ *   sender, from, message_id, subject, rcpt_count, rcpt_sample[], rcpt_domains[],
+ *   hits[{rule,check,count (rate only),key,window (rate only),figure,limit,score}],
+ *   exempt (key or null), rules (digest), truncated and internal_error (only when true).
+ * Absent values are null.  Bytes that are not UTF-8 are replaced by U+FFFD.
  */
 #ifndef OG_EVIDENCE_H
 #define OG_EVIDENCE_H

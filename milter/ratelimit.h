@@ -1,13 +1,18 @@
 /*
- * ratelimit - sliding-window counters per (counter, key), in memory.
+ * ratelimit - sliding-window counters per (counter, key, window), in memory.
  *
  * Each counter is a ring of OG_RATE_SLOTS time slots covering its window,
- * so an update costs the same whatever the window length and the count is
- * exact to one slot (window / OG_RATE_SLOTS).  The table is sharded; each
- * shard has its own mutex, so threads counting different keys rarely meet.
- * It is bounded: when it holds max_entries counters, idle ones (whose window
- * has passed) are dropped first, then the least recently used; drops are
- * counted.  Time is passed in by the caller (seconds), so tests need no sleep.
+ * so an update costs the same whatever the window length.  The count is
+ * exact to one slot (window / OG_RATE_SLOTS, at least 1 s), erring on the
+ * side of counting: everything of the last `window` seconds is counted, and
+ * so may be events up to one slot width older (less than two when the slot
+ * width does not divide the window).  The table is sharded; each shard has
+ * its own mutex, so threads counting different keys rarely meet.  It is
+ * bounded: when a shard is full, its idle counters (nothing left in their
+ * window) are dropped first, then its least recently updated one; only the
+ * latter loses counts and is counted as an eviction.  Time is passed in by
+ * the caller (seconds), so tests need no sleep; a clock stepped back is
+ * treated as standing still.
  */
 #ifndef OG_RATELIMIT_H
 #define OG_RATELIMIT_H
@@ -16,6 +21,8 @@
 #include <stdint.h>
 
 #define OG_RATE_SLOTS 30
+/* Counts stop here instead of wrapping; UINT64_MAX is kept for "out of memory". */
+#define OG_RATE_SATURATED (UINT64_MAX - 1)
 
 struct og_ratetable;
 
@@ -25,17 +32,21 @@ void og_rate_free(struct og_ratetable *t);
 
 /*
  * Add AMOUNT at time NOW to the counter NAME (a rule id) for KEY with window
- * WINDOW seconds, and return the total within the window, this amount
- * included.  A counter whose window changed (a reloaded rule) starts afresh.
+ * WINDOW seconds (0 is taken as 1), and return the total within the window,
+ * this amount included, at most OG_RATE_SATURATED.  A counter whose window
+ * changed (a reloaded rule) starts afresh.  Adding 0 to an unknown counter
+ * creates nothing and returns 0.  Thread-safe.
  * Returns UINT64_MAX if out of memory (the caller treats that as an internal error).
  */
 uint64_t og_rate_add(struct og_ratetable *t, const char *name, const char *key,
                      uint32_t window, uint64_t amount, int64_t now);
-/* The current total without adding; 0 if unknown. */
+/* The current total without adding; 0 if unknown.  Does not count as a use for eviction. */
 uint64_t og_rate_peek(struct og_ratetable *t, const char *name, const char *key,
                       uint32_t window, int64_t now);
 
+/* Counters held now. */
 size_t og_rate_entries(struct og_ratetable *t);
+/* Counters dropped while they still held counts, because their shard was full. */
 uint64_t og_rate_evictions(struct og_ratetable *t);
 
 #endif

@@ -1,2 +1,341 @@
-/* runtime: placeholder until the module lands */
+/*
+ * runtime - the running filter's shared state, and judging one message.
+ *
+ * A policy is a config plus the rules it names, loaded and validated
+ * together; a reload builds a new one and swaps it in whole, or keeps the
+ * old one if either file has an error.  Policies are reference counted: the
+ * runtime holds one reference to the current policy, each message one to
+ * the policy it started under.  The rate table lives as long as the
+ * runtime, so a reload does not forget counts; the evidence file too,
+ * unless a reload names another one.
+ *
+ * og_runtime_judge classifies the scope, works out the identity, lets the
+ * engine score the message, then writes the evidence record and, for every
+ * action other than accept, one syslog line:
+ *   QUEUEID: ACTION: account=KEY script=KEY|- client=ADDR sender=<S> rcpts=N SUMMARY
+ * Inbound mail is counted only: no rates, no record, no line.
+ *
+ * Errors: load errors go to the caller's og_diag.  An internal error while
+ * judging (out of memory) applies the configured on_error action, is
+ * counted and is logged at error level with the queue ID.
+ *
+ * Locks:
+ *   rt->lock           the policy pointer (taking a reference, the swap)
+ *   rt->evidence_lock  the evidence handle and its path: shared while a
+ *                      record is appended, exclusive while a reload swaps it
+ *   rt->reload_lock    one reload at a time
+ * Counters are atomics; policies are immutable once built.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
 #include "runtime.h"
+#include "scope.h"
+#include "strutil.h"
+
+#define LOG_VALUE_MAX 256   /* bytes of a message's value in a log line */
+#define SUMMARY_MAX   512
+
+/* Config and its rules, one reference; NULL with the problems in DIAG. */
+static struct og_policy *policy_load(const char *config_path, struct og_diag *diag)
+{
+	struct og_policy *p;
+	struct og_config *c;
+	struct og_rules *r;
+
+	if ((c = og_config_load(config_path, diag)) == NULL)
+		return NULL;
+	if ((r = og_rules_load(c->rules, diag)) == NULL) {
+		og_config_free(c);
+		return NULL;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		og_diag_add(diag, config_path, 0, 0, "out of memory");
+		og_rules_release(r);
+		og_config_free(c);
+		return NULL;
+	}
+	p->config = c;
+	p->rules = r;
+	atomic_init(&p->refs, 1);
+	return p;
+}
+
+struct og_policy *og_runtime_policy(struct og_runtime *rt)
+{
+	struct og_policy *p;
+
+	pthread_mutex_lock(&rt->lock);
+	p = rt->policy;
+	if (p != NULL)
+		atomic_fetch_add(&p->refs, 1);
+	pthread_mutex_unlock(&rt->lock);
+	return p;
+}
+
+/* The last reference frees the config and drops the rules. */
+void og_policy_release(struct og_policy *p)
+{
+	if (p == NULL || atomic_fetch_sub(&p->refs, 1) != 1)
+		return;
+	og_rules_release(p->rules);
+	og_config_free(p->config);
+	free(p);
+}
+
+static void counters_init(struct og_counters *c)
+{
+	atomic_init(&c->messages, 0);
+	atomic_init(&c->inbound, 0);
+	atomic_init(&c->exempt, 0);
+	for (int a = 0; a < OG_ACT__COUNT; a++)
+		atomic_init(&c->action[a], 0);
+	atomic_init(&c->internal_errors, 0);
+	atomic_init(&c->reloads, 0);
+	atomic_init(&c->reload_failures, 0);
+}
+
+/*
+ * Open the evidence file PATH: 0 with *OUT and *OUT_PATH set (both NULL
+ * when PATH is NULL; the caller owns both), or -1 with ERR filled.
+ */
+static int evidence_open(const char *path, struct og_evidence **out, char **out_path,
+                         char *err, size_t errlen)
+{
+	*out = NULL;
+	*out_path = NULL;
+	if (path == NULL)
+		return 0;
+	if ((*out_path = og_strdup(path)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if ((*out = og_evidence_open(path, err, errlen)) == NULL) {
+		free(*out_path);
+		*out_path = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int og_runtime_init(struct og_runtime *rt, const char *config_path, struct og_diag *diag)
+{
+	struct og_policy *p;
+	char err[512];
+
+	memset(rt, 0, sizeof(*rt));
+	counters_init(&rt->counters);
+	if ((p = policy_load(config_path, diag)) == NULL)
+		return -1;
+	if ((rt->config_path = og_strdup(config_path)) == NULL ||
+	    (rt->rates = og_rate_new(p->config->max_tracked_keys)) == NULL) {
+		og_diag_add(diag, config_path, 0, 0, "out of memory");
+		goto fail;
+	}
+	if (evidence_open(p->config->evidence_file, &rt->evidence, &rt->evidence_path,
+	                  err, sizeof(err)) < 0) {
+		og_diag_add(diag, config_path, 0, 0, "evidence_file: %s", err);
+		goto fail;
+	}
+	if (pthread_mutex_init(&rt->lock, NULL) != 0) {
+		og_diag_add(diag, config_path, 0, 0, "cannot create a lock");
+		goto fail;
+	}
+	if (pthread_rwlock_init(&rt->evidence_lock, NULL) != 0) {
+		pthread_mutex_destroy(&rt->lock);
+		og_diag_add(diag, config_path, 0, 0, "cannot create a lock");
+		goto fail;
+	}
+	if (pthread_mutex_init(&rt->reload_lock, NULL) != 0) {
+		pthread_rwlock_destroy(&rt->evidence_lock);
+		pthread_mutex_destroy(&rt->lock);
+		og_diag_add(diag, config_path, 0, 0, "cannot create a lock");
+		goto fail;
+	}
+	rt->policy = p;
+	return 0;
+fail:
+	og_evidence_close(rt->evidence);
+	free(rt->evidence_path);
+	og_rate_free(rt->rates);
+	free(rt->config_path);
+	og_policy_release(p);
+	memset(rt, 0, sizeof(*rt));
+	return -1;
+}
+
+void og_runtime_destroy(struct og_runtime *rt)
+{
+	if (rt == NULL || rt->policy == NULL)
+		return;            /* never initialised, or init failed and cleaned up */
+	og_policy_release(rt->policy);
+	rt->policy = NULL;
+	og_evidence_close(rt->evidence);
+	rt->evidence = NULL;
+	free(rt->evidence_path);
+	rt->evidence_path = NULL;
+	og_rate_free(rt->rates);
+	rt->rates = NULL;
+	free(rt->config_path);
+	rt->config_path = NULL;
+	pthread_mutex_destroy(&rt->reload_lock);
+	pthread_rwlock_destroy(&rt->evidence_lock);
+	pthread_mutex_destroy(&rt->lock);
+}
+
+static bool same_path(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+/*
+ * A reload that names another evidence file (or none): open the new one and
+ * swap it in; if it cannot be opened, keep writing to the old one and say so
+ * in DIAG.  Under rt->reload_lock.
+ */
+static void evidence_switch(struct og_runtime *rt, const struct og_config *c, struct og_diag *diag)
+{
+	struct og_evidence *e, *old;
+	char *path, *old_path, err[512];
+
+	if (same_path(rt->evidence_path, c->evidence_file))
+		return;
+	if (evidence_open(c->evidence_file, &e, &path, err, sizeof(err)) < 0) {
+		og_diag_add(diag, c->path, 0, 0, "evidence_file: %s: records still go to %s", err,
+		            rt->evidence_path != NULL ? rt->evidence_path : "no file (as before)");
+		return;
+	}
+	pthread_rwlock_wrlock(&rt->evidence_lock);
+	old = rt->evidence;
+	old_path = rt->evidence_path;
+	rt->evidence = e;
+	rt->evidence_path = path;
+	pthread_rwlock_unlock(&rt->evidence_lock);
+	/* no append can be using it now: they hold the lock shared */
+	og_evidence_close(old);
+	free(old_path);
+}
+
+int og_runtime_reload(struct og_runtime *rt, struct og_diag *diag)
+{
+	struct og_policy *np, *old;
+
+	pthread_mutex_lock(&rt->reload_lock);
+	if ((np = policy_load(rt->config_path, diag)) == NULL) {
+		atomic_fetch_add(&rt->counters.reload_failures, 1);
+		pthread_mutex_unlock(&rt->reload_lock);
+		return -1;
+	}
+	/* only reloads change rt->policy, and they hold reload_lock: no reference needed */
+	og_config_reload_warnings(rt->policy->config, np->config, diag);
+	evidence_switch(rt, np->config, diag);
+
+	pthread_mutex_lock(&rt->lock);
+	old = rt->policy;
+	rt->policy = np;
+	pthread_mutex_unlock(&rt->lock);
+	og_policy_release(old);        /* freed when the last message using it ends */
+	atomic_fetch_add(&rt->counters.reloads, 1);
+	pthread_mutex_unlock(&rt->reload_lock);
+	return 0;
+}
+
+/* Is V worth a record under mode MODE?  Inbound mail never is. */
+static bool wants_record(enum og_evidence_mode mode, const struct og_verdict *v)
+{
+	if (v->scope == OG_SCOPE_INBOUND)
+		return false;
+	if (mode == OG_EVIDENCE_ALL)
+		return true;
+	return v->score > 0 || v->applied != OG_ACT_ACCEPT || v->internal_error;
+}
+
+/* Format and append the record of one message; a failure is logged, never fatal. */
+static void write_record(struct og_runtime *rt, const struct og_policy *p,
+                         const struct og_facts *f, const struct og_identity *id,
+                         const struct og_verdict *v, int64_t now_ms, const char *qid)
+{
+	char *line;
+
+	pthread_rwlock_rdlock(&rt->evidence_lock);
+	if (rt->evidence == NULL) {
+		pthread_rwlock_unlock(&rt->evidence_lock);
+		return;
+	}
+	if ((line = og_evidence_format(f, id, v, p->rules->digest, now_ms)) == NULL) {
+		pthread_rwlock_unlock(&rt->evidence_lock);
+		og_error("%s: evidence: out of memory: the record is lost", qid);
+		return;
+	}
+	og_evidence_append(rt->evidence, line);      /* counts and logs its own failures */
+	pthread_rwlock_unlock(&rt->evidence_lock);
+	free(line);
+}
+
+/* The syslog line of an action other than accept. */
+static void log_action(const struct og_facts *f, const struct og_identity *id,
+                       const struct og_verdict *v, const char *qid)
+{
+	char account[LOG_VALUE_MAX], script[LOG_VALUE_MAX], client[LOG_VALUE_MAX];
+	char sender[LOG_VALUE_MAX], summary[SUMMARY_MAX];
+	const char *a = id->key[OG_KEY_ACCOUNT], *s = id->key[OG_KEY_SCRIPT];
+
+	og_sanitize(account, sizeof(account), a != NULL ? a : "-");
+	og_sanitize(script, sizeof(script), s != NULL ? s : "-");
+	og_sanitize(client, sizeof(client), f->client_addr != NULL ? f->client_addr : "-");
+	og_sanitize(sender, sizeof(sender), f->sender != NULL ? f->sender : "");
+	og_verdict_summary(v, summary, sizeof(summary));
+	og_notice("%s: %s: account=%s script=%s client=%s sender=<%s> rcpts=%zu %s", qid,
+	          og_action_name(v->applied), account, script, client, sender, f->rcpt_count,
+	          summary);
+}
+
+int og_runtime_judge(struct og_runtime *rt, struct og_policy *p, const struct og_facts *f,
+                     int64_t now_ms, struct og_identity *id, struct og_verdict *v)
+{
+	const struct og_config *cfg = p->config;
+	enum og_scope_reason scope = og_scope_classify(&cfg->scope, f);
+	bool local = og_scope_is_local(f);
+	const char *what = NULL;
+	char qid[LOG_VALUE_MAX];
+	int64_t now = now_ms >= 0 ? now_ms / 1000 : -((-now_ms + 999) / 1000);
+
+	og_sanitize(qid, sizeof(qid), f->queue_id != NULL ? f->queue_id : "NOQUEUE");
+	if (og_identity_of(f, local, id) < 0) {
+		memset(v, 0, sizeof(*v));
+		v->scope = scope;
+		v->action = v->applied = OG_ACT_ACCEPT;
+		what = "out of memory working out the identity";
+	} else if (og_engine_evaluate(p->rules, f, id, scope, rt->rates, now, v) < 0) {
+		what = "out of memory counting the message";
+	}
+	if (what != NULL) {
+		bool accept = cfg->on_error == OG_FAIL_ACCEPT;
+
+		v->internal_error = true;
+		v->applied = accept ? OG_ACT_ACCEPT : OG_ACT_TEMPFAIL;
+		atomic_fetch_add(&rt->counters.internal_errors, 1);
+		og_error("%s: internal error: %s: %s", qid, what,
+		         accept ? "accepting the message (on_error accept)"
+		                : "answering tempfail (on_error tempfail)");
+	}
+
+	atomic_fetch_add(&rt->counters.messages, 1);
+	if (v->scope == OG_SCOPE_INBOUND)
+		atomic_fetch_add(&rt->counters.inbound, 1);
+	if (v->exempt)
+		atomic_fetch_add(&rt->counters.exempt, 1);
+	if ((unsigned)v->applied < OG_ACT__COUNT)
+		atomic_fetch_add(&rt->counters.action[v->applied], 1);
+
+	if (wants_record(cfg->evidence_mode, v))
+		write_record(rt, p, f, id, v, now_ms, qid);
+	/* an internal error has had its line above, naming what was done */
+	if (what == NULL && v->applied != OG_ACT_ACCEPT)
+		log_action(f, id, v, qid);
+	return what != NULL ? -1 : 0;
+}

@@ -45,7 +45,12 @@ struct og_runtime {
 	pthread_mutex_t lock;          /* protects `policy` (the pointer swap only) */
 	struct og_policy *policy;
 	struct og_ratetable *rates;
+	/* protects `evidence` and `evidence_path`: held shared while a record is
+	   appended, exclusive while a reload swaps the file */
+	pthread_rwlock_t evidence_lock;
 	struct og_evidence *evidence;  /* NULL when no evidence file */
+	char *evidence_path;           /* the file `evidence` writes to */
+	pthread_mutex_t reload_lock;   /* one reload at a time */
 	struct og_counters counters;
 	char *config_path;
 };
@@ -54,7 +59,11 @@ struct og_runtime {
 int og_runtime_init(struct og_runtime *rt, const char *config_path, struct og_diag *diag);
 void og_runtime_destroy(struct og_runtime *rt);
 
-/* Reload config and rules; on any error keep the old ones and return -1 (DIAG says why). */
+/*
+ * Reload config and rules; on any error keep the old ones and return -1
+ * (DIAG says why).  On success DIAG may hold warnings: options that take
+ * effect only after a restart, an evidence file that could not be opened.
+ */
 int og_runtime_reload(struct og_runtime *rt, struct og_diag *diag);
 
 /* Take / drop a reference to the current policy. */
@@ -65,8 +74,10 @@ void og_policy_release(struct og_policy *p);
  * Judge one message under policy P at time NOW_MS (milliseconds): classify the
  * scope, work out the identity, evaluate, write the evidence record and the
  * syslog line, count.  ID and V are filled for the caller (free ID with
- * og_identity_free).  Returns 0, or -1 on an internal error, in which case V
- * carries the fail policy's action and the error was logged.
+ * og_identity_free), also on error.  Returns 0, or -1 on an internal error,
+ * in which case V carries the fail policy's action (on_error) and the error
+ * was logged and counted.  Inbound mail is counted but gets no evidence
+ * record and no log line.
  */
 int og_runtime_judge(struct og_runtime *rt, struct og_policy *p, const struct og_facts *f,
                      int64_t now_ms, struct og_identity *id, struct og_verdict *v);

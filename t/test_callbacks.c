@@ -154,7 +154,7 @@ static void test_authenticated_blast_is_quarantined(void **state)
 	connect_from(&ctx, "127.0.0.2", 40001, "mx");
 	fake_macro(&ctx, "{auth_authen}", "bob@example.com");
 	fake_macro(&ctx, "i", "4F2A1A7219B");
-	assert_int_equal(message(&ctx, "<bob@example.com>", 60, NULL, NULL), SMFIS_CONTINUE);
+	assert_int_equal(message(&ctx, "<bob@example.com>", 60, NULL, NULL), SMFIS_ACCEPT);
 	assert_true(ctx.quarantined);
 	h = fake_added(&ctx, "X-Outguard");
 	assert_non_null(h);
@@ -175,7 +175,7 @@ static void test_inbound_passes_untouched(void **state)
 	memset(&ctx, 0, sizeof(ctx));
 	snprintf(before, sizeof(before), "%s", last_evidence());
 	connect_from(&ctx, "127.0.0.3", 40002, "mx");
-	assert_int_equal(message(&ctx, "<someone@outside.example>", 60, NULL, NULL), SMFIS_CONTINUE);
+	assert_int_equal(message(&ctx, "<someone@outside.example>", 60, NULL, NULL), SMFIS_ACCEPT);
 	assert_false(ctx.quarantined);
 	assert_int_equal(ctx.n_added, 0);
 	assert_int_equal(ctx.n_deleted, 0);
@@ -197,7 +197,7 @@ static void test_late_queue_id_is_read_again(void **state)
 	assert_int_equal(desc.xxfi_envrcpt(&ctx, rv), SMFIS_CONTINUE);
 	fake_macro(&ctx, "i", "LATE123");        /* Postfix sends i from DATA on */
 	assert_int_equal(desc.xxfi_eoh(&ctx), SMFIS_CONTINUE);
-	assert_int_equal(desc.xxfi_eom(&ctx), SMFIS_CONTINUE);
+	assert_int_equal(desc.xxfi_eom(&ctx), SMFIS_ACCEPT);
 	assert_non_null(strstr(last_evidence(), "\"queue_id\":\"LATE123\""));
 	desc.xxfi_close(&ctx);
 }
@@ -217,14 +217,14 @@ static void test_abort_forgets_the_message(void **state)
 		desc.xxfi_envrcpt(&ctx, rv);
 	assert_int_equal(desc.xxfi_abort(&ctx), SMFIS_CONTINUE);
 	/* 50 forgotten + 1 new = 1: not above the limit */
-	assert_int_equal(message(&ctx, "<dave@example.com>", 1, NULL, NULL), SMFIS_CONTINUE);
+	assert_int_equal(message(&ctx, "<dave@example.com>", 1, NULL, NULL), SMFIS_ACCEPT);
 	assert_false(ctx.quarantined);
 	assert_non_null(strstr(last_evidence(), "\"rcpt_count\":1"));
 	/* a MAIL without EOM/abort before it starts afresh too */
 	assert_int_equal(desc.xxfi_envfrom(&ctx, from), SMFIS_CONTINUE);
 	for (int i = 0; i < 50; i++)
 		desc.xxfi_envrcpt(&ctx, rv);
-	assert_int_equal(message(&ctx, "<dave@example.com>", 1, NULL, NULL), SMFIS_CONTINUE);
+	assert_int_equal(message(&ctx, "<dave@example.com>", 1, NULL, NULL), SMFIS_ACCEPT);
 	assert_false(ctx.quarantined);
 	desc.xxfi_close(&ctx);
 }
@@ -256,7 +256,7 @@ static void test_forged_stamps_are_removed(void **state)
 	fake_macro(&ctx, "{auth_authen}", "frank@example.com");
 	fake_clear_actions(&ctx);
 	assert_int_equal(message(&ctx, "<frank@example.com>", 1, "X-Outguard-Submitter",
-	                         "uid=0; user=root; cwd=/"), SMFIS_CONTINUE);
+	                         "uid=0; user=root; cwd=/"), SMFIS_ACCEPT);
 	assert_int_equal(ctx.n_deleted, 1);
 	assert_string_equal(ctx.deleted_name[0], "X-Outguard-Submitter");
 	assert_int_equal(ctx.deleted_idx[0], 1);
@@ -272,7 +272,7 @@ static void test_exempt_account_passes(void **state)
 	memset(&ctx, 0, sizeof(ctx));
 	connect_from(&ctx, "127.0.0.2", 40007, "ORIGINATING");
 	fake_macro(&ctx, "{auth_authen}", "lists@example.com");
-	assert_int_equal(message(&ctx, "<lists@example.com>", 300, NULL, NULL), SMFIS_CONTINUE);
+	assert_int_equal(message(&ctx, "<lists@example.com>", 300, NULL, NULL), SMFIS_ACCEPT);
 	assert_false(ctx.quarantined);
 	assert_int_equal(ctx.n_added, 0);
 	assert_non_null(strstr(last_evidence(), "\"exempt\":\"sasl:lists@example.com\""));
@@ -320,7 +320,7 @@ static void test_tempfail_smtp_quarantine_local(void **state)
 	connect_from(&ctx, "127.0.0.1", 0, "mx");
 	fake_macro(&ctx, "i", "LOCAL1");
 	assert_int_equal(message(&ctx, "www-data@pfx.test", 60, "X-Outguard-Submitter",
-	                         "uid=33; user=www-data; cwd=/var/www/site"), SMFIS_CONTINUE);
+	                         "uid=33; user=www-data; cwd=/var/www/site"), SMFIS_ACCEPT);
 	assert_true(ctx.quarantined);
 	assert_int_equal(ctx.n_deleted, 1);             /* the real stamp does not leave either */
 	assert_non_null(strstr(last_evidence(), "\"account\":\"uid:33\""));

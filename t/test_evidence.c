@@ -1,0 +1,667 @@
+/*
+ * test_evidence - evidence records: the fields and their order, strings
+ * that are not valid UTF-8, whole lines from many threads, reopening after
+ * logrotate, and failed writes counted and logged once.
+ * Files it writes go to a temporary directory under the build directory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "evidence.h"
+#include "strutil.h"
+
+static char tmpdir[64];             /* t/tmp-evidence-XXXXXX */
+
+/* 2026-11-23T03:01:02.123Z */
+#define NOW_MS INT64_C(1795402862123)
+
+/* ---- helpers ---- */
+
+static char *slurp(const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	struct og_buf b;
+	char chunk[65536];
+	size_t n;
+
+	if (fp == NULL)
+		return NULL;
+	og_buf_init(&b);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		assert_int_equal(og_buf_append(&b, chunk, n), 0);
+	fclose(fp);
+	if (b.data == NULL)
+		assert_int_equal(og_buf_append(&b, "", 0), 0);
+	return b.data;
+}
+
+static void tmp_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", tmpdir, name);
+}
+
+static size_t count_lines(const char *text)
+{
+	size_t n = 0;
+
+	for (; *text != '\0'; text++)
+		n += *text == '\n';
+	return n;
+}
+
+/* stderr (where og_log writes in tests) diverted to a file and back. */
+struct capture {
+	int saved;
+	char path[PATH_MAX];
+};
+
+static void capture_start(struct capture *c)
+{
+	int fd;
+
+	tmp_path(c->path, sizeof(c->path), "stderr.txt");
+	fflush(stderr);
+	c->saved = dup(2);
+	fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(c->saved >= 0 && fd >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	close(fd);
+}
+
+/* What was logged; caller frees. */
+static char *capture_end(struct capture *c)
+{
+	fflush(stderr);
+	assert_int_equal(dup2(c->saved, 2), 2);
+	close(c->saved);
+	return slurp(c->path);
+}
+
+/* The facts, identity and verdict of a message that hit two rules. */
+struct sample {
+	struct og_facts f;
+	struct og_identity id;
+	struct og_verdict v;
+	struct og_rule rule[2];
+};
+
+static void sample_init(struct sample *s)
+{
+	memset(s, 0, sizeof(*s));
+	og_facts_init(&s->f);
+	assert_int_equal(og_facts_set(&s->f, &s->f.client_addr, "203.0.113.9"), 0);
+	assert_int_equal(og_facts_set(&s->f, &s->f.client_name, "dsl-9.example.net"), 0);
+	assert_int_equal(og_facts_set(&s->f, &s->f.helo, "[203.0.113.9]"), 0);
+	s->f.client_port = 51234;
+	s->f.client_port_known = true;
+	assert_int_equal(og_facts_set(&s->f, &s->f.auth_authen, "alice@example.com"), 0);
+	assert_int_equal(og_facts_set(&s->f, &s->f.auth_type, "PLAIN"), 0);
+	assert_int_equal(og_facts_set_sender(&s->f, "<alice@example.com>"), 0);
+	assert_int_equal(og_facts_add_rcpt(&s->f, "<bob@example.org>"), 0);
+	assert_int_equal(og_facts_add_rcpt(&s->f, "<carol@Example.NET>"), 0);
+	assert_int_equal(og_facts_set(&s->f, &s->f.from, "Alice <alice@example.com>"), 0);
+	assert_int_equal(og_facts_set(&s->f, &s->f.message_id, "<1@example.com>"), 0);
+	assert_int_equal(og_facts_set(&s->f, &s->f.subject, "You are a winner"), 0);
+	assert_int_equal(og_facts_set(&s->f, &s->f.queue_id, "4F2A1A7219B"), 0);
+
+	s->id.key[OG_KEY_ACCOUNT] = og_strdup("sasl:alice@example.com");
+	s->id.key[OG_KEY_DOMAIN] = og_strdup("domain:example.com");
+	s->id.key[OG_KEY_CLIENT] = og_strdup("ip:203.0.113.9");
+	s->id.source = OG_ID_SASL;
+	s->id.stamp.uid = -1;
+	s->id.php_uid = -1;
+
+	s->rule[0] = (struct og_rule){ .id = (char *)"many-recipients", .check = OG_CHECK_RECIPIENTS,
+	                               .limit = 1, .score = 10 };
+	s->rule[1] = (struct og_rule){ .id = (char *)"account-messages-1m", .check = OG_CHECK_RATE,
+	                               .key = OG_KEY_ACCOUNT, .metric = OG_METRIC_MESSAGES,
+	                               .window = 60, .limit = 30, .score = 10 };
+	s->v.scope = OG_SCOPE_AUTHENTICATED;
+	s->v.score = 20;
+	s->v.action = OG_ACT_QUARANTINE;
+	s->v.applied = OG_ACT_QUARANTINE;
+	s->v.hit[0] = (struct og_hit){ .rule = &s->rule[0], .figure = 2, .limit = 1 };
+	s->v.hit[1] = (struct og_hit){ .rule = &s->rule[1], .figure = 31, .limit = 30,
+	                               .key = s->id.key[OG_KEY_ACCOUNT] };
+	s->v.n_hits = 2;
+}
+
+static void sample_free(struct sample *s)
+{
+	og_facts_free(&s->f);
+	og_identity_free(&s->id);
+}
+
+/* Format S and parse the record back; caller decrefs. */
+static json_t *record_of(struct sample *s, const char *digest, char **text)
+{
+	json_error_t err;
+	json_t *r;
+	char *line = og_evidence_format(&s->f, &s->id, &s->v, digest, NOW_MS);
+
+	assert_non_null(line);
+	assert_null(strchr(line, '\n'));
+	r = json_loads(line, 0, &err);
+	if (r == NULL)
+		fail_msg("not JSON (%s): %s", err.text, line);
+	if (text != NULL)
+		*text = line;
+	else
+		free(line);
+	return r;
+}
+
+static const char *str(const json_t *r, const char *path)
+{
+	json_t *v = (json_t *)r;
+	char buf[128], *save = NULL, *part;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (part = strtok_r(buf, ".", &save); part != NULL; part = strtok_r(NULL, ".", &save))
+		v = json_object_get(v, part);
+	if (!json_is_string(v))
+		fail_msg("%s is not a string", path);
+	return json_string_value(v);
+}
+
+static json_int_t num(const json_t *r, const char *key)
+{
+	json_t *v = json_object_get(r, key);
+
+	if (!json_is_integer(v))
+		fail_msg("%s is not an integer", key);
+	return json_integer_value(v);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	mkdir("t", 0755);
+	snprintf(tmpdir, sizeof(tmpdir), "t/tmp-evidence-XXXXXX");
+	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[PATH_MAX + 32];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- the record ---- */
+
+static void test_format_fields(void **state)
+{
+	static const char *const order[] = {
+		"time", "queue_id", "action", "applied", "score", "scope", "keys", "identity_source",
+		"client", "auth", "sender", "from", "message_id", "subject", "rcpt_count",
+		"rcpt_sample", "rcpt_domains", "hits", "exempt", "rules",
+	};
+	struct sample s;
+	json_t *r, *hits, *h, *keys;
+	const char *key;
+	json_t *value;
+	size_t i = 0;
+
+	(void)state;
+	sample_init(&s);
+	r = record_of(&s, "0123456789abcdef", NULL);
+
+	json_object_foreach(r, key, value) {
+		(void)value;
+		assert_true(i < sizeof(order) / sizeof(order[0]));
+		assert_string_equal(key, order[i]);
+		i++;
+	}
+	assert_int_equal(i, sizeof(order) / sizeof(order[0]));
+
+	assert_string_equal(str(r, "time"), "2026-11-23T03:01:02.123Z");
+	assert_string_equal(str(r, "queue_id"), "4F2A1A7219B");
+	assert_string_equal(str(r, "action"), "quarantine");
+	assert_string_equal(str(r, "applied"), "quarantine");
+	assert_int_equal(num(r, "score"), 20);
+	assert_string_equal(str(r, "scope"), "authenticated");
+	assert_string_equal(str(r, "keys.account"), "sasl:alice@example.com");
+	assert_string_equal(str(r, "keys.domain"), "domain:example.com");
+	assert_string_equal(str(r, "keys.client"), "ip:203.0.113.9");
+	keys = json_object_get(r, "keys");
+	assert_true(json_is_null(json_object_get(keys, "script")));
+	assert_int_equal(json_object_size(keys), 4);
+	assert_string_equal(str(r, "identity_source"), "sasl");
+	assert_string_equal(str(r, "client.addr"), "203.0.113.9");
+	assert_string_equal(str(r, "client.name"), "dsl-9.example.net");
+	assert_string_equal(str(r, "client.helo"), "[203.0.113.9]");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "client"), "port")), 51234);
+	assert_string_equal(str(r, "auth.login"), "alice@example.com");
+	assert_string_equal(str(r, "auth.mechanism"), "PLAIN");
+	assert_string_equal(str(r, "sender"), "alice@example.com");
+	assert_string_equal(str(r, "from"), "Alice <alice@example.com>");
+	assert_string_equal(str(r, "message_id"), "<1@example.com>");
+	assert_string_equal(str(r, "subject"), "You are a winner");
+	assert_int_equal(num(r, "rcpt_count"), 2);
+	assert_int_equal(json_array_size(json_object_get(r, "rcpt_sample")), 2);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(r, "rcpt_sample"), 0)),
+	                    "bob@example.org");
+	assert_int_equal(json_array_size(json_object_get(r, "rcpt_domains")), 2);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(r, "rcpt_domains"), 1)),
+	                    "example.net");
+	assert_true(json_is_null(json_object_get(r, "exempt")));
+	assert_string_equal(str(r, "rules"), "0123456789abcdef");
+
+	hits = json_object_get(r, "hits");
+	assert_int_equal(json_array_size(hits), 2);
+	/* a recipients hit: no count, no window, no key counted */
+	h = json_array_get(hits, 0);
+	assert_string_equal(str(h, "rule"), "many-recipients");
+	assert_string_equal(str(h, "check"), "recipients");
+	assert_null(json_object_get(h, "count"));
+	assert_null(json_object_get(h, "window"));
+	assert_true(json_is_null(json_object_get(h, "key")));
+	assert_int_equal(num(h, "figure"), 2);
+	assert_int_equal(num(h, "limit"), 1);
+	assert_int_equal(num(h, "score"), 10);
+	/* a rate hit, fields in order */
+	h = json_array_get(hits, 1);
+	{
+		static const char *const hit_order[] = {
+			"rule", "check", "count", "key", "window", "figure", "limit", "score",
+		};
+		size_t j = 0;
+
+		json_object_foreach(h, key, value) {
+			(void)value;
+			assert_true(j < 8);
+			assert_string_equal(key, hit_order[j]);
+			j++;
+		}
+		assert_int_equal(j, 8);
+	}
+	assert_string_equal(str(h, "count"), "messages");
+	assert_string_equal(str(h, "key"), "sasl:alice@example.com");
+	assert_int_equal(num(h, "window"), 60);
+	assert_int_equal(num(h, "figure"), 31);
+	json_decref(r);
+	sample_free(&s);
+}
+
+/* Absent facts are null; optional fields appear only when they apply. */
+static void test_format_optional(void **state)
+{
+	struct sample s;
+	json_t *r, *stamp;
+
+	(void)state;
+	sample_init(&s);
+	/* a bare message: nothing known */
+	{
+		struct og_facts f;
+		struct og_identity id;
+		struct og_verdict v;
+		json_t *c;
+		char *line;
+
+		og_facts_init(&f);
+		memset(&id, 0, sizeof(id));
+		id.stamp.uid = -1;
+		id.php_uid = -1;
+		memset(&v, 0, sizeof(v));
+		line = og_evidence_format(&f, &id, &v, NULL, 0);
+		assert_non_null(line);
+		r = json_loads(line, 0, NULL);
+		assert_non_null(r);
+		assert_string_equal(str(r, "time"), "1970-01-01T00:00:00.000Z");
+		assert_true(json_is_null(json_object_get(r, "queue_id")));
+		assert_string_equal(str(r, "action"), "accept");
+		assert_string_equal(str(r, "scope"), "inbound");
+		assert_string_equal(str(r, "identity_source"), "none");
+		assert_true(json_is_null(json_object_get(json_object_get(r, "keys"), "account")));
+		assert_null(json_object_get(r, "stamp"));
+		c = json_object_get(r, "client");
+		assert_true(json_is_null(json_object_get(c, "addr")));
+		assert_true(json_is_null(json_object_get(c, "port")));
+		assert_true(json_is_null(json_object_get(r, "auth")));
+		assert_true(json_is_null(json_object_get(r, "sender")));
+		assert_int_equal(json_array_size(json_object_get(r, "rcpt_sample")), 0);
+		assert_int_equal(json_array_size(json_object_get(r, "hits")), 0);
+		assert_true(json_is_null(json_object_get(r, "rules")));
+		assert_null(json_object_get(r, "truncated"));
+		assert_null(json_object_get(r, "internal_error"));
+		json_decref(r);
+		free(line);
+		og_facts_free(&f);
+	}
+
+	/* a stamped local submission, exempt, truncated, with an internal error */
+	s.id.source = OG_ID_STAMP;
+	s.id.stamp.uid = 1001;
+	s.id.stamp.user = og_strdup("web1");
+	s.id.stamp.cwd = og_strdup("/var/www/site1");
+	s.v.exempt = true;
+	s.v.exempt_key = s.id.key[OG_KEY_ACCOUNT];
+	s.v.n_hits = 0;
+	s.v.internal_error = true;
+	s.f.truncated = true;
+	assert_int_equal(og_facts_set_sender(&s.f, "<>"), 0);
+	r = record_of(&s, "d", NULL);
+	stamp = json_object_get(r, "stamp");
+	assert_non_null(stamp);
+	assert_int_equal(num(stamp, "uid"), 1001);
+	assert_string_equal(str(stamp, "user"), "web1");
+	assert_string_equal(str(stamp, "cwd"), "/var/www/site1");
+	assert_string_equal(str(r, "exempt"), "sasl:alice@example.com");
+	assert_string_equal(str(r, "sender"), "");
+	assert_true(json_is_true(json_object_get(r, "truncated")));
+	assert_true(json_is_true(json_object_get(r, "internal_error")));
+	json_decref(r);
+	sample_free(&s);
+}
+
+/* Bytes that are not UTF-8 become U+FFFD; everything else is kept. */
+static void test_format_utf8(void **state)
+{
+	static const struct {
+		const char *label;
+		const char *input;
+		const char *want;
+	} rows[] = {
+		{ "ascii", "Hello", "Hello" },
+		{ "two bytes", "Gr\xc3\xbc\xc3\x9f" "e", "Gr\xc3\xbc\xc3\x9f" "e" },
+		{ "three bytes", "\xe2\x82\xac 5", "\xe2\x82\xac 5" },
+		{ "four bytes", "\xf0\x9f\x92\xb0", "\xf0\x9f\x92\xb0" },
+		{ "latin-1", "Gr\xfc\xdf" "e", "Gr\xef\xbf\xbd\xef\xbf\xbd" "e" },
+		{ "lone continuation", "a\x80" "b", "a\xef\xbf\xbd" "b" },
+		{ "cut at the end", "ab\xc3", "ab\xef\xbf\xbd" },
+		{ "cut four-byte", "\xf0\x9f\x92" "x", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "x" },
+		{ "overlong slash", "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "overlong three", "\xe0\x80\xaf", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "surrogate", "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "above U+10FFFF", "\xf4\x90\x80\x80",
+		  "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "0xff", "\xff", "\xef\xbf\xbd" },
+		{ "largest code point", "\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf" },
+		{ "controls kept", "a\x01\x1b[31m\r\nb\t", "a\x01\x1b[31m\r\nb\t" },
+		{ "quotes and backslash", "\"\\", "\"\\" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct sample s;
+		char *line;
+		json_t *r;
+
+		sample_init(&s);
+		assert_int_equal(og_facts_set(&s.f, &s.f.subject, rows[i].input), 0);
+		assert_int_equal(og_facts_set(&s.f, &s.f.helo, rows[i].input), 0);
+		r = record_of(&s, "d", &line);
+		if (strcmp(str(r, "subject"), rows[i].want) != 0)
+			fail_msg("row %s: subject is \"%s\"", rows[i].label, str(r, "subject"));
+		assert_string_equal(str(r, "client.helo"), rows[i].want);
+		/* one line of printable text: control bytes are escaped */
+		for (const char *p = line; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20)
+				fail_msg("row %s: raw control byte 0x%02x in the line", rows[i].label, *p);
+		json_decref(r);
+		free(line);
+		sample_free(&s);
+	}
+}
+
+/* Counts beyond what JSON integers hold are capped, not wrapped. */
+static void test_format_large_figure(void **state)
+{
+	struct sample s;
+	json_t *r;
+
+	(void)state;
+	sample_init(&s);
+	s.v.hit[1].figure = UINT64_MAX - 1;
+	r = record_of(&s, "d", NULL);
+	assert_int_equal(num(json_array_get(json_object_get(r, "hits"), 1), "figure"), INT64_MAX);
+	json_decref(r);
+	sample_free(&s);
+}
+
+/* ---- the file ---- */
+
+static void test_open_errors(void **state)
+{
+	static const struct {
+		const char *label;
+		const char *path;
+		const char *want;
+	} rows[] = {
+		{ "missing directory", "/nonexistent-outguard-dir/e.jsonl",
+		  "cannot open /nonexistent-outguard-dir/e.jsonl: No such file or directory" },
+		{ "a directory", "/", "cannot open /: Is a directory" },
+		{ "no name", NULL, "no file name" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char err[256] = "";
+
+		if (og_evidence_open(rows[i].path, err, sizeof(err)) != NULL)
+			fail_msg("row %s: opened", rows[i].label);
+		if (strcmp(err, rows[i].want) != 0)
+			fail_msg("row %s: \"%s\"", rows[i].label, err);
+	}
+}
+
+static void test_append_and_mode(void **state)
+{
+	char path[PATH_MAX], err[256], *text;
+	struct og_evidence *e;
+	struct stat st;
+	mode_t old = umask(022);
+
+	(void)state;
+	tmp_path(path, sizeof(path), "mode.jsonl");
+	e = og_evidence_open(path, err, sizeof(err));
+	assert_non_null(e);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	assert_int_equal(og_evidence_append(e, "{\"a\":1}"), 0);
+	assert_int_equal(og_evidence_append(e, "{\"b\":2}"), 0);
+	og_evidence_close(e);
+	/* reopened later: appends, never truncates */
+	e = og_evidence_open(path, err, sizeof(err));
+	assert_non_null(e);
+	assert_int_equal(og_evidence_append(e, "{\"c\":3}"), 0);
+	assert_int_equal(og_evidence_errors(e), 0);
+	og_evidence_close(e);
+	text = slurp(path);
+	assert_string_equal(text, "{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n");
+	free(text);
+	umask(old);
+}
+
+#define THREADS 8
+#define LINES   2000
+
+struct writer {
+	struct og_evidence *e;
+	int id;
+	int failures;
+};
+
+/* Write LINES records of varying length, each naming its thread and number. */
+static void *write_lines(void *arg)
+{
+	struct writer *w = arg;
+	char pad[3000];
+
+	for (int i = 0; i < LINES; i++) {
+		char line[3200];
+		size_t len = (size_t)((i * 37 + w->id * 101) % (int)(sizeof(pad) - 1));
+
+		memset(pad, 'a' + w->id, len);
+		pad[len] = '\0';
+		snprintf(line, sizeof(line), "{\"thread\":%d,\"n\":%d,\"pad\":\"%s\"}", w->id, i, pad);
+		if (og_evidence_append(w->e, line) != 0)
+			w->failures++;
+	}
+	return NULL;
+}
+
+static void test_append_threads(void **state)
+{
+	char path[PATH_MAX], err[256], *text, *line, *save = NULL;
+	static unsigned char seen[THREADS][LINES];
+	struct writer w[THREADS];
+	pthread_t tid[THREADS];
+	struct og_evidence *e;
+	size_t lines = 0;
+
+	(void)state;
+	tmp_path(path, sizeof(path), "threads.jsonl");
+	e = og_evidence_open(path, err, sizeof(err));
+	assert_non_null(e);
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (struct writer){ .e = e, .id = i };
+		assert_int_equal(pthread_create(&tid[i], NULL, write_lines, &w[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		assert_int_equal(pthread_join(tid[i], NULL), 0);
+		assert_int_equal(w[i].failures, 0);
+	}
+	assert_int_equal(og_evidence_errors(e), 0);
+	og_evidence_close(e);
+
+	text = slurp(path);
+	assert_non_null(text);
+	assert_int_equal(count_lines(text), THREADS * LINES);
+	memset(seen, 0, sizeof(seen));
+	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		json_t *r = json_loads(line, 0, NULL);
+		json_int_t t, n;
+
+		if (r == NULL)
+			fail_msg("line %zu is not JSON", lines + 1);
+		t = json_integer_value(json_object_get(r, "thread"));
+		n = json_integer_value(json_object_get(r, "n"));
+		assert_true(t >= 0 && t < THREADS && n >= 0 && n < LINES);
+		assert_int_equal(seen[t][n], 0);
+		seen[t][n] = 1;
+		json_decref(r);
+		lines++;
+	}
+	assert_int_equal(lines, THREADS * LINES);
+	free(text);
+}
+
+/* logrotate: move the file, then ask for a reopen; the next record makes a new file. */
+static void test_reopen_after_rename(void **state)
+{
+	char path[PATH_MAX], moved[PATH_MAX], other_path[PATH_MAX], err[256], *text;
+	struct og_evidence *e, *other;
+
+	(void)state;
+	tmp_path(path, sizeof(path), "rotate.jsonl");
+	tmp_path(moved, sizeof(moved), "rotate.jsonl.1");
+	e = og_evidence_open(path, err, sizeof(err));
+	assert_non_null(e);
+	tmp_path(other_path, sizeof(other_path), "rotate-other.jsonl");
+	other = og_evidence_open(other_path, err, sizeof(err));
+	assert_non_null(other);
+	assert_int_equal(og_evidence_append(e, "{\"n\":1}"), 0);
+	assert_int_equal(rename(path, moved), 0);
+	/* without a request the moved file is still written */
+	assert_int_equal(og_evidence_append(e, "{\"n\":2}"), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	og_evidence_request_reopen();
+	assert_int_equal(og_evidence_append(e, "{\"n\":3}"), 0);
+	assert_int_equal(og_evidence_append(e, "{\"n\":4}"), 0);
+	/* every open evidence file sees the request, not only the first */
+	assert_int_equal(og_evidence_append(other, "{\"n\":5}"), 0);
+	assert_int_equal(og_evidence_errors(e), 0);
+	assert_int_equal(og_evidence_errors(other), 0);
+	og_evidence_close(e);
+	og_evidence_close(other);
+
+	text = slurp(moved);
+	assert_string_equal(text, "{\"n\":1}\n{\"n\":2}\n");
+	free(text);
+	text = slurp(path);
+	assert_string_equal(text, "{\"n\":3}\n{\"n\":4}\n");
+	free(text);
+}
+
+/* A deleted file is re-created by name without a request. */
+static void test_reopen_after_delete(void **state)
+{
+	char path[PATH_MAX], err[256], *text;
+	struct og_evidence *e;
+
+	(void)state;
+	tmp_path(path, sizeof(path), "deleted.jsonl");
+	e = og_evidence_open(path, err, sizeof(err));
+	assert_non_null(e);
+	assert_int_equal(og_evidence_append(e, "{\"n\":1}"), 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(og_evidence_append(e, "{\"n\":2}"), 0);
+	og_evidence_close(e);
+	text = slurp(path);
+	assert_non_null(text);
+	assert_string_equal(text, "{\"n\":2}\n");
+	free(text);
+}
+
+/* Failed writes are counted, each one; logged once a minute; never fatal. */
+static void test_write_errors(void **state)
+{
+	struct og_evidence *e;
+	struct capture cap;
+	char err[256], *logged;
+
+	(void)state;
+	e = og_evidence_open("/dev/full", err, sizeof(err));
+	if (e == NULL)
+		skip();
+	capture_start(&cap);
+	assert_int_equal(og_evidence_append(e, "{\"n\":1}"), -1);
+	assert_int_equal(og_evidence_append(e, "{\"n\":2}"), -1);
+	assert_int_equal(og_evidence_append(e, "{\"n\":3}"), -1);
+	logged = capture_end(&cap);
+	assert_int_equal(og_evidence_errors(e), 3);
+	assert_string_equal(logged, "outguard: error: evidence: cannot write to /dev/full: No space "
+	                    "left on device: the record is lost (1 lost so far; this is logged at "
+	                    "most once a minute)\n");
+	free(logged);
+	og_evidence_close(e);
+	assert_int_equal(og_evidence_errors(NULL), 0);
+	assert_int_equal(og_evidence_append(NULL, "{}"), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_format_fields),
+		cmocka_unit_test(test_format_optional),
+		cmocka_unit_test(test_format_utf8),
+		cmocka_unit_test(test_format_large_figure),
+		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test(test_append_and_mode),
+		cmocka_unit_test(test_append_threads),
+		cmocka_unit_test(test_reopen_after_rename),
+		cmocka_unit_test(test_reopen_after_delete),
+		cmocka_unit_test(test_write_errors),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,671 @@
+/*
+ * test_runtime - the runtime end to end on real files: start, judge,
+ * evidence records and syslog lines, counters, reloads good and bad (the old
+ * policy keeps judging), evidence file changes, and reloads while other
+ * threads judge.  Files it writes go to a temporary directory under the
+ * build directory.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "log.h"
+#include "runtime.h"
+#include "strutil.h"
+
+#define NOW_MS INT64_C(1795402862123)
+
+static char tmpdir[64];            /* t/tmp-runtime-XXXXXX */
+static char tmpreal[PATH_MAX];     /* its real path */
+static char conf_path[128];
+
+static const char *const rules_v1 =
+	"{ \"outguard_rules\": 1,\n"
+	"  \"thresholds\": { \"tag\": 5, \"quarantine\": 10, \"tempfail\": 25 },\n"
+	"  \"exempt\": { \"keys\": [\"sasl:lists@example.com\"] },\n"
+	"  \"rules\": [\n"
+	"    { \"id\": \"account-messages\", \"check\": \"rate\", \"key\": \"account\",\n"
+	"      \"count\": \"messages\", \"window\": 60, \"limit\": 1, \"score\": 10 }\n"
+	"  ] }\n";
+
+static const char *const rules_v2 =
+	"{ \"outguard_rules\": 1,\n"
+	"  \"thresholds\": { \"tag\": 5, \"quarantine\": 10, \"tempfail\": 25 },\n"
+	"  \"rules\": [\n"
+	"    { \"id\": \"account-messages\", \"check\": \"rate\", \"key\": \"account\",\n"
+	"      \"count\": \"messages\", \"window\": 60, \"limit\": 1000, \"score\": 10 }\n"
+	"  ] }\n";
+
+static const char *const rules_broken = "{ \"outguard_rules\": 1, \"rules\": [ }\n";
+
+#define CONFIG(extra) \
+	"{ \"socket\": \"inet:8890@127.0.0.1\", \"rules\": \"rules.json\",\n" \
+	"  \"evidence_file\": \"evidence.jsonl\"" extra " }\n"
+
+/* ---- helpers ---- */
+
+static char *slurp(const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	struct og_buf b;
+	char chunk[65536];
+	size_t n;
+
+	if (fp == NULL)
+		return NULL;
+	og_buf_init(&b);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		assert_int_equal(og_buf_append(&b, chunk, n), 0);
+	fclose(fp);
+	if (b.data == NULL)
+		assert_int_equal(og_buf_append(&b, "", 0), 0);
+	return b.data;
+}
+
+static void write_file(const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_true(fputs(text, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static char *read_tmp(const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	return slurp(path);
+}
+
+static void remove_tmp(const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	unlink(path);
+}
+
+/* Replace every FROM in B (from offset 0) by TO. */
+static void replace_all(struct og_buf *b, const char *from, const char *to)
+{
+	struct og_buf out;
+	const char *p = b->data, *hit;
+	size_t fl = strlen(from);
+
+	og_buf_init(&out);
+	assert_int_equal(og_buf_append(&out, "", 0), 0);
+	while ((hit = strstr(p, from)) != NULL) {
+		assert_int_equal(og_buf_append(&out, p, (size_t)(hit - p)), 0);
+		assert_int_equal(og_buf_puts(&out, to), 0);
+		p = hit + fl;
+	}
+	assert_int_equal(og_buf_puts(&out, p), 0);
+	og_buf_free(b);
+	*b = out;
+}
+
+/* The messages of D, one a line, the temporary directory written as DIR. Caller frees. */
+static char *messages(const struct og_diag *d)
+{
+	struct og_buf b;
+
+	og_buf_init(&b);
+	assert_int_equal(og_buf_append(&b, "", 0), 0);
+	for (size_t i = 0; i < d->n; i++)
+		assert_int_equal(og_buf_printf(&b, "%s\n", d->msgs[i]), 0);
+	replace_all(&b, tmpreal, "DIR");
+	replace_all(&b, tmpdir, "DIR");
+	return b.data;
+}
+
+/* stderr, where og_log writes in tests, diverted to a file and back. */
+struct capture {
+	int saved;
+	char path[PATH_MAX];
+};
+
+static void capture_start(struct capture *c)
+{
+	int fd;
+
+	snprintf(c->path, sizeof(c->path), "%s/stderr.txt", tmpdir);
+	fflush(stderr);
+	og_log_set_stderr(1);
+	c->saved = dup(2);
+	fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(c->saved >= 0 && fd >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	close(fd);
+}
+
+static char *capture_end(struct capture *c)
+{
+	fflush(stderr);
+	og_log_set_stderr(0);
+	assert_int_equal(dup2(c->saved, 2), 2);
+	close(c->saved);
+	return slurp(c->path);
+}
+
+/* A message over SMTP; LOGIN NULL for none, QID NULL for no queue ID yet. */
+static void message(struct og_facts *f, const char *login, const char *sender,
+                    const char *client, const char *daemon, const char *qid)
+{
+	og_facts_init(f);
+	assert_int_equal(og_facts_set(f, &f->client_addr, client), 0);
+	f->client_port = 40000;
+	f->client_port_known = true;
+	assert_int_equal(og_facts_set(f, &f->daemon_name, daemon), 0);
+	assert_int_equal(og_facts_set(f, &f->auth_authen, login), 0);
+	assert_int_equal(og_facts_set_sender(f, sender), 0);
+	assert_int_equal(og_facts_add_rcpt(f, "<bob@example.org>"), 0);
+	assert_int_equal(og_facts_set(f, &f->queue_id, qid), 0);
+}
+
+/* Judge one message under the current policy; returns the applied action. */
+static enum og_action judge(struct og_runtime *rt, const char *login, const char *client,
+                            const char *daemon, const char *qid, int64_t now_ms,
+                            struct og_verdict *out)
+{
+	struct og_policy *p = og_runtime_policy(rt);
+	struct og_facts f;
+	struct og_identity id;
+	struct og_verdict v;
+	char sender[128];
+
+	snprintf(sender, sizeof(sender), "<%s>", login != NULL ? login : "someone@remote.example");
+	message(&f, login, sender, client, daemon, qid);
+	assert_int_equal(og_runtime_judge(rt, p, &f, now_ms, &id, &v), 0);
+	og_identity_free(&id);
+	og_facts_free(&f);
+	og_policy_release(p);
+	if (out != NULL)
+		*out = v;
+	return v.applied;
+}
+
+/* Start a runtime on CONFIG_TEXT and RULES_TEXT; fails the test if it does not start. */
+static void start(struct og_runtime *rt, const char *config_text, const char *rules_text)
+{
+	struct og_diag d;
+
+	write_file("outguard.conf", config_text);
+	write_file("rules.json", rules_text);
+	og_diag_init(&d);
+	if (og_runtime_init(rt, conf_path, &d) < 0)
+		fail_msg("runtime: %s", d.n > 0 ? d.msgs[0] : "?");
+	assert_int_equal(d.n, 0);
+	og_diag_free(&d);
+}
+
+/* The records of an evidence file, parsed; *N of them. Caller frees with free_records. */
+static json_t **records(const char *name, size_t *n)
+{
+	char *text = read_tmp(name), *line, *save = NULL;
+	json_t **v = NULL;
+
+	*n = 0;
+	if (text == NULL)
+		return NULL;
+	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		v = realloc(v, (*n + 1) * sizeof(*v));
+		assert_non_null(v);
+		v[*n] = json_loads(line, 0, NULL);
+		assert_non_null(v[*n]);
+		(*n)++;
+	}
+	free(text);
+	return v;
+}
+
+static void free_records(json_t **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_decref(v[i]);
+	free(v);
+}
+
+static const char *field(json_t *r, const char *key)
+{
+	json_t *v = json_object_get(r, key);
+
+	return json_is_string(v) ? json_string_value(v) : "(not a string)";
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	mkdir("t", 0755);
+	snprintf(tmpdir, sizeof(tmpdir), "t/tmp-runtime-XXXXXX");
+	if (mkdtemp(tmpdir) == NULL || realpath(tmpdir, tmpreal) == NULL)
+		return -1;
+	snprintf(conf_path, sizeof(conf_path), "%s/outguard.conf", tmpdir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[PATH_MAX + 32];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Each test starts with no files from the one before. */
+static int clean(void **state)
+{
+	(void)state;
+	remove_tmp("evidence.jsonl");
+	remove_tmp("evidence2.jsonl");
+	remove_tmp("outguard.conf");
+	remove_tmp("rules.json");
+	return 0;
+}
+
+/* ---- tests ---- */
+
+static void test_init_errors(void **state)
+{
+	static const struct {
+		const char *label;
+		const char *config;
+		const char *rules;     /* NULL: no rules file */
+		const char *want;
+	} rows[] = {
+		{ "config error", "{ \"sokcet\": \"inet:8890@127.0.0.1\" }\n", rules_v1,
+		  "DIR/outguard.conf:1:3: unknown option \"sokcet\"; did you mean \"socket\"?\n" },
+		{ "no rules file", CONFIG(""), NULL,
+		  "DIR/rules.json: cannot read: No such file or directory\n" },
+		{ "rules syntax error", CONFIG(""), rules_broken,
+		  "DIR/rules.json:1:35: unexpected token near '}'\n" },
+		{ "evidence directory missing",
+		  "{ \"socket\": \"inet:8890@127.0.0.1\", \"rules\": \"rules.json\",\n"
+	           "  \"evidence_file\": \"nodir/evidence.jsonl\" }\n", rules_v1,
+		  "DIR/outguard.conf: evidence_file: cannot open DIR/nodir/evidence.jsonl: "
+		  "No such file or directory\n" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct og_runtime rt;
+		struct og_diag d;
+		char *got;
+
+		remove_tmp("rules.json");
+		write_file("outguard.conf", rows[i].config);
+		if (rows[i].rules != NULL)
+			write_file("rules.json", rows[i].rules);
+		og_diag_init(&d);
+		if (og_runtime_init(&rt, conf_path, &d) == 0)
+			fail_msg("row %s: started", rows[i].label);
+		got = messages(&d);
+		if (strcmp(got, rows[i].want) != 0)
+			fail_msg("row %s:\n--- want\n%s--- got\n%s", rows[i].label, rows[i].want, got);
+		assert_null(rt.policy);
+		og_runtime_destroy(&rt);        /* harmless after a failed start */
+		free(got);
+		og_diag_free(&d);
+	}
+}
+
+static void test_judge(void **state)
+{
+	struct og_runtime rt;
+	struct og_verdict v;
+	struct og_policy *p;
+	struct capture cap;
+	json_t **r;
+	size_t n;
+	char *logged;
+
+	(void)state;
+	start(&rt, CONFIG(""), rules_v1);
+	p = og_runtime_policy(&rt);
+	assert_int_equal(atomic_load(&p->refs), 2);     /* the runtime's and ours */
+	assert_string_equal(p->config->path, conf_path);
+
+	capture_start(&cap);
+	/* first message of the minute: within the limit */
+	assert_int_equal(judge(&rt, "alice@example.com", "203.0.113.9", NULL, "Q1", NOW_MS, &v),
+	                 OG_ACT_ACCEPT);
+	assert_int_equal(v.scope, OG_SCOPE_AUTHENTICATED);
+	assert_int_equal(v.score, 0);
+	/* second: over it */
+	assert_int_equal(judge(&rt, "alice@example.com", "203.0.113.9", NULL, "Q2", NOW_MS + 1000, &v),
+	                 OG_ACT_QUARANTINE);
+	assert_int_equal(v.score, 10);
+	/* no queue ID yet */
+	assert_int_equal(judge(&rt, "alice@example.com", "203.0.113.9", NULL, NULL, NOW_MS + 2000, &v),
+	                 OG_ACT_QUARANTINE);
+	/* inbound: from another MTA to port 25 */
+	assert_int_equal(judge(&rt, NULL, "198.51.100.1", "mx", "Q4", NOW_MS + 3000, &v),
+	                 OG_ACT_ACCEPT);
+	assert_int_equal(v.scope, OG_SCOPE_INBOUND);
+	/* exempt: a hosted mailing list */
+	assert_int_equal(judge(&rt, "lists@example.com", "203.0.113.10", NULL, "Q5", NOW_MS + 4000, &v),
+	                 OG_ACT_ACCEPT);
+	assert_true(v.exempt);
+	/* through the submission port without authenticating */
+	assert_int_equal(judge(&rt, NULL, "192.0.2.44", "ORIGINATING", "Q6", NOW_MS + 5000, &v),
+	                 OG_ACT_ACCEPT);
+	assert_int_equal(v.scope, OG_SCOPE_ORIGINATING_DAEMON);
+	logged = capture_end(&cap);
+
+	assert_string_equal(logged,
+		"outguard: notice: Q2: quarantine: account=sasl:alice@example.com script=- "
+		"client=203.0.113.9 sender=<alice@example.com> rcpts=1 score=10 account-messages=2/1\n"
+		"outguard: notice: NOQUEUE: quarantine: account=sasl:alice@example.com script=- "
+		"client=203.0.113.9 sender=<alice@example.com> rcpts=1 score=10 account-messages=3/1\n");
+	free(logged);
+
+	assert_int_equal(atomic_load(&rt.counters.messages), 6);
+	assert_int_equal(atomic_load(&rt.counters.inbound), 1);
+	assert_int_equal(atomic_load(&rt.counters.exempt), 1);
+	assert_int_equal(atomic_load(&rt.counters.action[OG_ACT_ACCEPT]), 4);
+	assert_int_equal(atomic_load(&rt.counters.action[OG_ACT_QUARANTINE]), 2);
+	assert_int_equal(atomic_load(&rt.counters.internal_errors), 0);
+
+	/* every outbound message has its record; the inbound one has none */
+	r = records("evidence.jsonl", &n);
+	assert_int_equal(n, 5);
+	assert_string_equal(field(r[0], "queue_id"), "Q1");
+	assert_string_equal(field(r[0], "applied"), "accept");
+	assert_string_equal(field(r[0], "time"), "2026-11-23T03:01:02.123Z");
+	assert_string_equal(field(r[1], "queue_id"), "Q2");
+	assert_string_equal(field(r[1], "applied"), "quarantine");
+	assert_int_equal(json_integer_value(json_object_get(
+		json_array_get(json_object_get(r[1], "hits"), 0), "figure")), 2);
+	assert_true(json_is_null(json_object_get(r[2], "queue_id")));
+	assert_string_equal(field(r[3], "queue_id"), "Q5");
+	assert_string_equal(field(r[3], "exempt"), "sasl:lists@example.com");
+	assert_string_equal(field(r[4], "queue_id"), "Q6");
+	assert_string_equal(field(r[4], "scope"), "originating-daemon");
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(field(r[i], "rules"), p->rules->digest);
+	free_records(r, n);
+
+	og_policy_release(p);
+	og_policy_release(NULL);
+	og_runtime_destroy(&rt);
+}
+
+/* evidence_log flagged: only what scored or was acted on. */
+static void test_flagged(void **state)
+{
+	struct og_runtime rt;
+	json_t **r;
+	size_t n;
+
+	(void)state;
+	start(&rt, CONFIG(", \"evidence_log\": \"flagged\""), rules_v1);
+	judge(&rt, "alice@example.com", "203.0.113.9", NULL, "Q1", NOW_MS, NULL);
+	judge(&rt, "alice@example.com", "203.0.113.9", NULL, "Q2", NOW_MS, NULL);
+	judge(&rt, "lists@example.com", "203.0.113.9", NULL, "Q3", NOW_MS, NULL);
+	judge(&rt, NULL, "198.51.100.1", "mx", "Q4", NOW_MS, NULL);
+	r = records("evidence.jsonl", &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(field(r[0], "queue_id"), "Q2");
+	free_records(r, n);
+	og_runtime_destroy(&rt);
+}
+
+/* Inbound mail leaves no trace in the rate table; trusted networks make it outbound. */
+static void test_scope_from_config(void **state)
+{
+	struct og_runtime rt;
+	struct og_verdict v;
+	json_t **r;
+	size_t n;
+
+	(void)state;
+	start(&rt, CONFIG(""), rules_v1);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(judge(&rt, NULL, "198.51.100.1", NULL, "QI", NOW_MS, &v), OG_ACT_ACCEPT);
+	assert_int_equal(og_rate_entries(rt.rates), 0);
+	og_runtime_destroy(&rt);
+
+	remove_tmp("evidence.jsonl");
+	start(&rt, CONFIG(", \"scope\": { \"trusted_networks\": [\"198.51.100.0/24\"] }"), rules_v1);
+	assert_int_equal(judge(&rt, NULL, "198.51.100.1", NULL, "QT1", NOW_MS, &v), OG_ACT_ACCEPT);
+	assert_int_equal(v.scope, OG_SCOPE_TRUSTED_NETWORK);
+	assert_int_equal(judge(&rt, NULL, "198.51.100.1", NULL, "QT2", NOW_MS, &v), OG_ACT_QUARANTINE);
+	assert_true(og_rate_entries(rt.rates) > 0);
+	r = records("evidence.jsonl", &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(field(r[1], "scope"), "trusted-network");
+	assert_string_equal(field(json_object_get(r[1], "keys"), "account"), "ip:198.51.100.1");
+	free_records(r, n);
+	og_runtime_destroy(&rt);
+}
+
+static void test_reload(void **state)
+{
+	struct og_runtime rt;
+	struct og_policy *before, *p;
+	struct og_verdict v;
+	struct og_diag d;
+	char digest[64], *got;
+
+	(void)state;
+	start(&rt, CONFIG(""), rules_v1);
+	before = og_runtime_policy(&rt);
+	snprintf(digest, sizeof(digest), "%s", before->rules->digest);
+	judge(&rt, "alice@example.com", "203.0.113.9", NULL, "Q1", NOW_MS, NULL);
+
+	/* a broken rules file: refused, the old rules judge on */
+	write_file("rules.json", rules_broken);
+	og_diag_init(&d);
+	assert_int_equal(og_runtime_reload(&rt, &d), -1);
+	got = messages(&d);
+	assert_string_equal(got, "DIR/rules.json:1:35: unexpected token near '}'\n");
+	free(got);
+	og_diag_free(&d);
+	assert_int_equal(atomic_load(&rt.counters.reload_failures), 1);
+	assert_int_equal(atomic_load(&rt.counters.reloads), 0);
+	p = og_runtime_policy(&rt);
+	assert_ptr_equal(p, before);
+	og_policy_release(p);
+	assert_int_equal(judge(&rt, "alice@example.com", "203.0.113.9", NULL, "Q2", NOW_MS, &v),
+	                 OG_ACT_QUARANTINE);
+
+	/* a broken config file: refused too */
+	write_file("rules.json", rules_v2);
+	write_file("outguard.conf", CONFIG(", \"on_error\": \"bounce\""));
+	og_diag_init(&d);
+	assert_int_equal(og_runtime_reload(&rt, &d), -1);
+	got = messages(&d);
+	assert_string_equal(got, "DIR/outguard.conf:2:50: on_error: unknown value \"bounce\": "
+	                    "expected \"tempfail\" or \"accept\"\n");
+	free(got);
+	og_diag_free(&d);
+	assert_int_equal(atomic_load(&rt.counters.reload_failures), 2);
+
+	/* good files: the new rules are in force, the counts survive */
+	write_file("outguard.conf", CONFIG(""));
+	og_diag_init(&d);
+	assert_int_equal(og_runtime_reload(&rt, &d), 0);
+	assert_int_equal(d.n, 0);
+	og_diag_free(&d);
+	assert_int_equal(atomic_load(&rt.counters.reloads), 1);
+	p = og_runtime_policy(&rt);
+	assert_ptr_not_equal(p, before);
+	assert_string_not_equal(p->rules->digest, digest);
+	og_policy_release(p);
+	assert_int_equal(judge(&rt, "alice@example.com", "203.0.113.9", NULL, "Q3", NOW_MS, &v),
+	                 OG_ACT_ACCEPT);
+	assert_int_equal(v.n_hits, 0);
+
+	/* a message that started before the reload finishes on the old rules */
+	assert_string_equal(before->rules->digest, digest);
+	assert_int_equal(atomic_load(&before->refs), 1);
+	{
+		struct og_facts f;
+		struct og_identity id;
+
+		message(&f, "alice@example.com", "<alice@example.com>", "203.0.113.9", NULL, "Q4");
+		assert_int_equal(og_runtime_judge(&rt, before, &f, NOW_MS, &id, &v), 0);
+		assert_int_equal(v.applied, OG_ACT_QUARANTINE);
+		assert_int_equal(v.hit[0].figure, 4);
+		og_identity_free(&id);
+		og_facts_free(&f);
+	}
+	og_policy_release(before);      /* the last reference: freed now */
+
+	/* options that need a restart are named */
+	write_file("outguard.conf",
+	           "{ \"socket\": \"inet:8891@127.0.0.1\", \"rules\": \"rules.json\",\n"
+	           "  \"evidence_file\": \"evidence.jsonl\", \"milter_timeout\": 60 }\n");
+	og_diag_init(&d);
+	assert_int_equal(og_runtime_reload(&rt, &d), 0);
+	got = messages(&d);
+	assert_string_equal(got,
+		"DIR/outguard.conf: socket changed from \"inet:8890@127.0.0.1\" to "
+		"\"inet:8891@127.0.0.1\": takes effect only after a restart\n"
+		"DIR/outguard.conf: milter_timeout changed from 300 to 60: takes effect only after "
+		"a restart\n");
+	free(got);
+	og_diag_free(&d);
+	og_runtime_destroy(&rt);
+}
+
+/* A reload may name another evidence file, or none; one that cannot be opened keeps the old. */
+static void test_reload_evidence(void **state)
+{
+	struct og_runtime rt;
+	struct og_diag d;
+	json_t **r;
+	size_t n;
+	char *got, *before;
+
+	(void)state;
+	start(&rt, CONFIG(""), rules_v1);
+	judge(&rt, "alice@example.com", "203.0.113.9", NULL, "Q1", NOW_MS, NULL);
+
+	write_file("outguard.conf", "{ \"socket\": \"inet:8890@127.0.0.1\", \"rules\": \"rules.json\",\n"
+	           "  \"evidence_file\": \"evidence2.jsonl\" }\n");
+	og_diag_init(&d);
+	assert_int_equal(og_runtime_reload(&rt, &d), 0);
+	assert_int_equal(d.n, 0);
+	og_diag_free(&d);
+	judge(&rt, "bob@example.com", "203.0.113.9", NULL, "Q2", NOW_MS, NULL);
+
+	write_file("outguard.conf",
+	           "{ \"socket\": \"inet:8890@127.0.0.1\", \"rules\": \"rules.json\",\n"
+	           "  \"evidence_file\": \"nodir/evidence.jsonl\" }\n");
+	og_diag_init(&d);
+	assert_int_equal(og_runtime_reload(&rt, &d), 0);
+	got = messages(&d);
+	assert_string_equal(got, "DIR/outguard.conf: evidence_file: cannot open "
+	                    "DIR/nodir/evidence.jsonl: No such file or directory: records still go "
+	                    "to DIR/evidence2.jsonl\n");
+	free(got);
+	og_diag_free(&d);
+	judge(&rt, "carol@example.com", "203.0.113.9", NULL, "Q3", NOW_MS, NULL);
+
+	r = records("evidence.jsonl", &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(field(r[0], "queue_id"), "Q1");
+	free_records(r, n);
+	r = records("evidence2.jsonl", &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(field(r[0], "queue_id"), "Q2");
+	assert_string_equal(field(r[1], "queue_id"), "Q3");
+	free_records(r, n);
+
+	/* null: no records any more */
+	write_file("outguard.conf", "{ \"socket\": \"inet:8890@127.0.0.1\", \"rules\": \"rules.json\",\n"
+	           "  \"evidence_file\": null }\n");
+	og_diag_init(&d);
+	assert_int_equal(og_runtime_reload(&rt, &d), 0);
+	assert_int_equal(d.n, 0);
+	og_diag_free(&d);
+	assert_null(rt.evidence);
+	before = read_tmp("evidence2.jsonl");
+	judge(&rt, "dave@example.com", "203.0.113.9", NULL, "Q4", NOW_MS, NULL);
+	got = read_tmp("evidence2.jsonl");
+	assert_string_equal(got, before);
+	free(got);
+	free(before);
+	og_runtime_destroy(&rt);
+}
+
+#define JUDGES  4
+#define ROUNDS  300
+#define RELOADS 20
+
+static void *judge_many(void *arg)
+{
+	struct og_runtime *rt = arg;
+	char login[64];
+
+	for (int i = 0; i < ROUNDS; i++) {
+		snprintf(login, sizeof(login), "user%d@example.com", i % 7);
+		judge(rt, login, "203.0.113.9", NULL, "QX", NOW_MS + i, NULL);
+	}
+	return NULL;
+}
+
+/* Reloads swap policies under threads that are judging: nothing lost, nothing torn. */
+static void test_reload_while_judging(void **state)
+{
+	struct og_runtime rt;
+	pthread_t tid[JUDGES];
+	json_t **r;
+	size_t n;
+
+	(void)state;
+	start(&rt, CONFIG(""), rules_v1);
+	for (int i = 0; i < JUDGES; i++)
+		assert_int_equal(pthread_create(&tid[i], NULL, judge_many, &rt), 0);
+	for (int i = 0; i < RELOADS; i++) {
+		struct og_diag d;
+
+		write_file("rules.json", i % 2 == 0 ? rules_v2 : rules_v1);
+		og_diag_init(&d);
+		assert_int_equal(og_runtime_reload(&rt, &d), 0);
+		og_diag_free(&d);
+	}
+	for (int i = 0; i < JUDGES; i++)
+		assert_int_equal(pthread_join(tid[i], NULL), 0);
+	assert_int_equal(atomic_load(&rt.counters.reloads), RELOADS);
+	assert_int_equal(atomic_load(&rt.counters.messages), JUDGES * ROUNDS);
+	r = records("evidence.jsonl", &n);
+	assert_int_equal(n, JUDGES * ROUNDS);
+	free_records(r, n);
+	og_runtime_destroy(&rt);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_init_errors, clean),
+		cmocka_unit_test_setup(test_judge, clean),
+		cmocka_unit_test_setup(test_flagged, clean),
+		cmocka_unit_test_setup(test_scope_from_config, clean),
+		cmocka_unit_test_setup(test_reload, clean),
+		cmocka_unit_test_setup(test_reload_evidence, clean),
+		cmocka_unit_test_setup(test_reload_while_judging, clean),
+	};
+
+	/* log lines are only wanted where a test captures them */
+	og_log_set_stderr(0);
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
