@@ -157,31 +157,36 @@ int main(int argc, char **argv)
 		fprintf(stderr, "outguard-sendmail: cannot create a pipe: %s\n", strerror(errno));
 		return 75;
 	}
-	/* The child copies the message; this process becomes sendmail, so the
+	/* A grandchild copies the message, so init reaps it and it never lingers
+	   as a zombie under sendmail; this process becomes sendmail, so the
 	   caller sees sendmail's own exit status. */
 	if ((pid = fork()) < 0) {
 		fprintf(stderr, "outguard-sendmail: cannot fork: %s\n", strerror(errno));
 		return 75;
 	}
 	if (pid == 0) {
+		pid_t sendmail_pid = getppid();
+
+		/* If this second fork fails, copy from here: a zombie beats a lost message. */
+		if (fork() > 0)
+			_exit(0);
 		close(pipefd[0]);
 		signal(SIGPIPE, SIG_IGN);
 		if (copy_with_stamp(pipefd[1]) < 0) {
 			/* A cut message must not be sent as if whole: stop sendmail. */
-			kill(getppid(), SIGTERM);
+			kill(sendmail_pid, SIGTERM);
 			_exit(1);
 		}
 		_exit(0);
 	}
+	waitpid(pid, NULL, 0);
 	close(pipefd[1]);
 	if (dup2(pipefd[0], STDIN_FILENO) < 0) {
 		fprintf(stderr, "outguard-sendmail: cannot redirect input: %s\n", strerror(errno));
-		kill(pid, SIGTERM);
 		return 75;
 	}
 	close(pipefd[0]);
 	execv(sendmail, argv);
 	fprintf(stderr, "outguard-sendmail: cannot run %s: %s\n", sendmail, strerror(errno));
-	kill(pid, SIGTERM);
 	return 75;
 }

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -139,15 +140,21 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/* The file system path of a unix socket spec, or NULL for inet sockets. */
+static const char *socket_path(const char *spec)
+{
+	if (strncmp(spec, "unix:", 5) == 0)
+		return spec + 5;
+	if (strncmp(spec, "local:", 6) == 0)
+		return spec + 6;
+	return NULL;
+}
+
 /* Let the MTA's user reach a unix socket that root created. */
 static int own_socket(const char *spec, uid_t uid, gid_t gid)
 {
-	const char *path = NULL;
+	const char *path = socket_path(spec);
 
-	if (strncmp(spec, "unix:", 5) == 0)
-		path = spec + 5;
-	else if (strncmp(spec, "local:", 6) == 0)
-		path = spec + 6;
 	if (path == NULL)
 		return 0;
 	if (chown(path, uid, gid) < 0 || chmod(path, 0660) < 0) {
@@ -230,10 +237,11 @@ int main(int argc, char **argv)
 	struct og_policy *p;
 	struct smfiDesc desc;
 	sigset_t set;
-	const char *socket_spec, *user, *pidfile;
+	char *socket_spec, *user, *pidfile;
 	uid_t uid = 0;
 	gid_t gid = 0;
 	int rc;
+	static char config_abs[PATH_MAX];
 
 	if (parse_options(argc, argv, &o) < 0)
 		return EX_USAGE;
@@ -242,6 +250,12 @@ int main(int argc, char **argv)
 	if (o.test)
 		return check_only(&o);
 
+	/* The daemon changes to / when it detaches: reloads need the absolute path. */
+	if (realpath(o.config, config_abs) == NULL) {
+		og_error("%s: cannot read: %m", o.config);
+		return EX_CONFIG;
+	}
+	o.config = config_abs;
 	og_diag_init(&d);
 	if (og_runtime_init(&rt, o.config, &d) < 0) {
 		print_diag(&d, OG_ERROR);
@@ -255,9 +269,15 @@ int main(int argc, char **argv)
 	p = og_runtime_policy(&rt);
 	og_log_open("outguard", p->config->syslog_facility, 1, 1);
 	og_log_set_debug(o.debug);
-	socket_spec = o.socket != NULL ? o.socket : p->config->socket;
-	user = o.user != NULL ? o.user : p->config->user;
-	pidfile = o.pidfile != NULL ? o.pidfile : p->config->pid_file;
+	/* Copies: a reload frees the config these came from. */
+	socket_spec = strdup(o.socket != NULL ? o.socket : p->config->socket);
+	user = o.user != NULL ? strdup(o.user) : p->config->user != NULL ? strdup(p->config->user) : NULL;
+	pidfile = o.pidfile != NULL ? strdup(o.pidfile)
+	        : p->config->pid_file != NULL ? strdup(p->config->pid_file) : NULL;
+	if (socket_spec == NULL) {
+		og_error("out of memory");
+		return EX_OSERR;
+	}
 
 	og_callbacks_init(&rt);
 	og_callbacks_describe(&desc);
@@ -303,7 +323,12 @@ int main(int argc, char **argv)
 	rc = serve(&rt, &set);
 	if (pidfile != NULL)
 		unlink(pidfile);
+	if (socket_path(socket_spec) != NULL)
+		unlink(socket_path(socket_spec));
 	og_runtime_destroy(&rt);
+	free(socket_spec);
+	free(user);
+	free(pidfile);
 	if (rc != MI_SUCCESS) {
 		og_error("the milter library stopped with an error (details in syslog)");
 		return EX_SOFTWARE;
