@@ -26,7 +26,8 @@ for script in "$srcdir"/t/milter/*.lua; do
   "scope": { "originating_daemons": ["ORIGINATING"] } }
 CONF
 	if "$MILTERTEST" -D filter="$builddir/outguard" -D conf="$dir/outguard.conf" \
-		-D sock="unix:$dir/outguard.sock" -D srcdir="$srcdir" -s "$script" >"$dir/out" 2>&1; then
+		-D sock="unix:$dir/outguard.sock" -D srcdir="$srcdir" -s "$script" >"$dir/out" 2>&1 &&
+		! grep -q -E 'Sanitizer|runtime error' "$dir/out"; then
 		echo "ok - $name"
 	else
 		echo "not ok - $name"
