@@ -28,6 +28,8 @@
 #endif
 #define STAMP_HEADER "X-Outguard-Submitter"
 #define CWD_MAX 800     /* keeps the header line under RFC 5322's 998 bytes */
+/* Set before exec: if it is already set, the "real" sendmail is this wrapper again. */
+#define LOOP_MARK "OUTGUARD_SENDMAIL_ACTIVE"
 
 static const char *real_sendmail(void)
 {
@@ -148,6 +150,15 @@ int main(int argc, char **argv)
 	pid_t pid;
 
 	argv[0] = (char *)"sendmail";
+	if (getenv(LOOP_MARK) != NULL) {
+		fprintf(stderr, "outguard-sendmail: %s leads back to outguard-sendmail; "
+		        "point OUTGUARD_SENDMAIL at the MTA's sendmail\n", sendmail);
+		return 75;
+	}
+	if (setenv(LOOP_MARK, "1", 1) < 0) {
+		fprintf(stderr, "outguard-sendmail: cannot set %s: %s\n", LOOP_MARK, strerror(errno));
+		return 75;
+	}
 	if (!submits_message(argc, argv)) {
 		execv(sendmail, argv);
 		fprintf(stderr, "outguard-sendmail: cannot run %s: %s\n", sendmail, strerror(errno));
