@@ -6,6 +6,7 @@
 #   contrib/setup.sh              as root, from anywhere in the source tree
 #   BUILD_DIR=/path contrib/setup.sh      build there instead of _build/
 #   JOBS=4 contrib/setup.sh               parallel make jobs (default 2)
+#   CONFIGURE_FLAGS="--enable-sanitizers" contrib/setup.sh   extra configure options
 #
 # Postfix is installed with "No configuration": no /etc/postfix/main.cf, so
 # the system Postfix does not start; the tests and the demo run their own
@@ -15,8 +16,9 @@ set -eu
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$srcdir/_build}
 JOBS=${JOBS:-2}
+CONFIGURE_FLAGS=${CONFIGURE_FLAGS:-}
 PACKAGES="build-essential autoconf automake libtool pkg-config libmilter-dev libjansson-dev
-libcmocka-dev postfix miltertest swaks python3 python3-milter valgrind"
+libcmocka-dev postfix miltertest swaks python3 python3-milter valgrind jq"
 
 say()
 {
@@ -102,7 +104,8 @@ build()
 	cd "$BUILD_DIR"
 	if stale config.status "$srcdir/configure"; then
 		say "configure (in $BUILD_DIR)"
-		"$srcdir/configure" -q || die "configure failed (see $BUILD_DIR/config.log)"
+		# shellcheck disable=SC2086 # word splitting of the flags is wanted
+		"$srcdir/configure" -q $CONFIGURE_FLAGS || die "configure failed (see $BUILD_DIR/config.log)"
 	fi
 	say "make -j$JOBS (in $BUILD_DIR)"
 	make -s -j"$JOBS" || die "make failed"
