@@ -10,7 +10,7 @@
  * Relative paths are resolved against the real directory of the config file.
  *
  * Errors, each added to an og_diag as "FILE:LINE:COLUMN: text", all of them
- * (up to MAX_ERRORS) in one run:
+ * (up to 100, see jsondoc.h) in one run:
  *   FILE: cannot read: REASON
  *   FILE: file is too large (N bytes): expected at most 1048576 bytes (1 MiB)
  *   FILE:1:1: empty file: expected a JSON object
@@ -29,7 +29,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -39,27 +38,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
 #include "config.h"
-#include "jsonpos.h"
+#include "jsondoc.h"
 #include "strutil.h"
 
 #ifndef OG_SYSCONFDIR
 #define OG_SYSCONFDIR "/etc"
 #endif
 
-#define CONFIG_FILE_MAX ((size_t)1 << 20)   /* 1 MiB */
-#define MAX_ERRORS      100                 /* per file; the rest are counted, not shown */
 #define QUOTE_MAX       64                  /* bytes of an offending value shown */
-#define QBUF            (4 * QUOTE_MAX + 8) /* QUOTE_MAX escaped bytes, quotes, "..." */
-#define PATH_DEPTH      4                   /* section.option[index] and one spare */
+#define QBUF            OG_JSONDOC_QBUF(QUOTE_MAX)
+#define DBUF            OG_JSONDOC_DBUF(QUOTE_MAX)
+#define PATH_DEPTH      4                   /* parts of an option name, one spare */
 #define SUGGEST_MAX     2                   /* edit distance of a "did you mean" */
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct og_jsondoc_kind config_kind = {
+	.max_size = (size_t)1 << 20,
+	.max_text = "1 MiB",
+	.empty_text = "empty file: expected a JSON object",
+	.nul_text = "\\u0000 (a NUL character) is not allowed in a string",
+};
 
 enum opt_type {
 	T_STRING,       /* text; with `names`, one of them */
@@ -255,175 +258,41 @@ void og_config_free(struct og_config *c)
 /* ---- checking state and messages ---- */
 
 struct loader {
-	const char *text;                 /* the file, for positions */
-	size_t len;
-	const char *label;                /* file name in messages */
+	struct og_jsondoc doc;            /* path, errors; no text while applying defaults */
 	const char *dir;                  /* real directory of the file, found when needed */
 	char *dir_buf;
 	bool dir_failed;
-	struct og_diag *diag;
-	struct og_jsonpos_step path[PATH_DEPTH];  /* where the checker is */
-	size_t depth;
-	bool locate;                      /* positions exist (not while applying defaults) */
-	unsigned errors;
-	bool oom;
 	struct og_config *c;
 };
-
-static void push_key(struct loader *L, const char *key)
-{
-	if (L->depth < PATH_DEPTH)
-		L->path[L->depth] = (struct og_jsonpos_step){ .key = key, .index = 0 };
-	L->depth++;
-}
-
-static void push_index(struct loader *L, size_t index)
-{
-	if (L->depth < PATH_DEPTH)
-		L->path[L->depth] = (struct og_jsonpos_step){ .key = NULL, .index = index };
-	L->depth++;
-}
-
-static void pop(struct loader *L)
-{
-	L->depth--;
-}
-
-/* Remember an allocation failure; the load then fails with one message. */
-static void *oom(struct loader *L)
-{
-	L->oom = true;
-	return NULL;
-}
-
-/*
- * S (LEN bytes) in double quotes, safe to log: '"' and '\' escaped, other
- * bytes outside printable ASCII as \xHH, at most QUOTE_MAX bytes shown with
- * "..." after the closing quote when shortened.  BUF holds QBUF bytes.
- */
-static void quote(const char *s, size_t len, char *buf)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	buf[o++] = '"';
-	for (size_t i = 0; i < len && i < QUOTE_MAX; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch == '"' || ch == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)ch;
-		} else if (ch >= 0x20 && ch < 0x7f) {
-			buf[o++] = (char)ch;
-		} else {
-			buf[o++] = '\\';
-			buf[o++] = 'x';
-			buf[o++] = hex[ch >> 4];
-			buf[o++] = hex[ch & 15];
-		}
-	}
-	buf[o++] = '"';
-	if (len > QUOTE_MAX) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-}
-
-/* A JSON value named by its type, with the value when short: "string \"60\"". */
-static void describe(const json_t *v, char *buf, size_t size)
-{
-	char q[QBUF];
-
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		quote(json_string_value(v), json_string_length(v), q);
-		snprintf(buf, size, "string %s", q);
-		return;
-	case JSON_INTEGER:
-		snprintf(buf, size, "integer %" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return;
-	case JSON_REAL:
-		snprintf(q, sizeof(q), "%.17g", json_real_value(v));
-		snprintf(buf, size, "real %s%s", q, strpbrk(q, ".eEin") == NULL ? ".0" : "");
-		return;
-	case JSON_TRUE:
-		snprintf(buf, size, "boolean true");
-		return;
-	case JSON_FALSE:
-		snprintf(buf, size, "boolean false");
-		return;
-	case JSON_NULL:
-		snprintf(buf, size, "null");
-		return;
-	case JSON_OBJECT:
-		snprintf(buf, size, "object");
-		return;
-	case JSON_ARRAY:
-		snprintf(buf, size, "array");
-		return;
-	}
-	snprintf(buf, size, "value");
-}
-
-/* The current path as an option name: "scope.trusted_networks[2]". */
-static void path_text(const struct loader *L, char *buf, size_t size)
-{
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < L->depth && i < PATH_DEPTH && off < size; i++) {
-		int w;
-
-		if (L->path[i].key != NULL)
-			w = snprintf(buf + off, size - off, "%s%s", i > 0 ? "." : "", L->path[i].key);
-		else
-			w = snprintf(buf + off, size - off, "[%zu]", L->path[i].index);
-		if (w < 0)
-			break;
-		off += (size_t)w;
-	}
-}
 
 /*
  * Report a problem.  With NAMED the message starts with the current path
  * ("socket: ..."); with AT_KEY the position is that of the last key rather
- * than its value.  After MAX_ERRORS one last line says the rest are not shown.
+ * than its value.
  */
 static void complain(struct loader *L, bool named, bool at_key, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static void complain(struct loader *L, bool named, bool at_key, const char *fmt, ...)
 {
 	char where[128], what[768];
-	size_t depth = L->depth < PATH_DEPTH ? L->depth : PATH_DEPTH;
-	int line = 0, col = 0;
 	va_list ap;
 
-	L->errors++;
-	if (L->errors > MAX_ERRORS) {
-		if (L->errors == MAX_ERRORS + 1)
-			og_diag_add(L->diag, L->label, 0, 0,
-			            "too many errors: only the first %d are shown", MAX_ERRORS);
-		return;
-	}
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	if (!L->locate || !og_jsonpos_locate(L->text, L->len, L->path, depth, at_key, &line, &col))
-		line = col = 0;
-	if (named && L->depth > 0) {
-		path_text(L, where, sizeof(where));
-		og_diag_add(L->diag, L->label, line, col, "%s: %s", where, what);
+	if (named && L->doc.depth > 0) {
+		og_jsondoc_path_text(&L->doc, L->doc.depth, where, sizeof(where));
+		og_jsondoc_report(&L->doc, at_key, "%s: %s", where, what);
 	} else {
-		og_diag_add(L->diag, L->label, line, col, "%s", what);
+		og_jsondoc_report(&L->doc, at_key, "%s", what);
 	}
 }
 
 static void wrong_type(struct loader *L, const json_t *v, const char *expected)
 {
-	char d[QBUF + 16];
+	char d[DBUF];
 
-	describe(v, d, sizeof(d));
+	og_jsondoc_describe(v, QUOTE_MAX, d, sizeof(d));
 	complain(L, true, false, "wrong type: %s: expected %s", d, expected);
 }
 
@@ -502,7 +371,7 @@ static bool check_socket(struct loader *L, const char *value)
 	char digits[8];
 	size_t n;
 
-	quote(value, strlen(value), q);
+	og_jsondoc_quote(value, strlen(value), QUOTE_MAX, q, sizeof(q));
 	if (strncmp(value, "unix:", 5) == 0 || strncmp(value, "local:", 6) == 0) {
 		proto = value[0] == 'u' ? "unix" : "local";
 		rest = strchr(value, ':') + 1;
@@ -550,20 +419,20 @@ static const char *base_dir(struct loader *L)
 
 	if (L->dir != NULL || L->dir_failed)
 		return L->dir;
-	slash = strrchr(L->label, '/');
+	slash = strrchr(L->doc.label, '/');
 	if (slash == NULL)
 		dir = og_strdup(".");
-	else if (slash == L->label)
+	else if (slash == L->doc.label)
 		dir = og_strdup("/");
 	else
-		dir = og_strndup(L->label, (size_t)(slash - L->label));
+		dir = og_strndup(L->doc.label, (size_t)(slash - L->doc.label));
 	if (dir == NULL)
-		return oom(L);
+		return og_jsondoc_oom(&L->doc);
 	real = realpath(dir, NULL);
 	if (real == NULL) {
-		og_diag_add(L->diag, L->label, 0, 0, "cannot find the directory of the file (%s) "
+		og_diag_add(L->doc.diag, L->doc.label, 0, 0, "cannot find the directory of the file (%s) "
 		            "to resolve relative paths: %s", dir, strerror(errno));
-		L->errors++;
+		L->doc.errors++;
 		L->dir_failed = true;
 		free(dir);
 		return NULL;
@@ -588,7 +457,7 @@ static char *resolve_path(struct loader *L, const char *rel)
 	if (rel[0] == '/') {
 		char *copy = og_strdup(rel);
 
-		return copy != NULL ? copy : oom(L);
+		return copy != NULL ? copy : og_jsondoc_oom(&L->doc);
 	}
 	if ((dir = base_dir(L)) == NULL)
 		return NULL;
@@ -613,7 +482,7 @@ static char *resolve_path(struct loader *L, const char *rel)
 	    (dlen == 0 || dir[dlen - 1] != '/' ? og_buf_puts(&b, "/") : 0) != 0 ||
 	    og_buf_puts(&b, rel) != 0) {
 		og_buf_free(&b);
-		return oom(L);
+		return og_jsondoc_oom(&L->doc);
 	}
 	return b.data;
 }
@@ -641,31 +510,32 @@ static void set_cidr_list(struct loader *L, const struct option *o, const json_t
 {
 	struct og_cidr *nets = NULL;
 	size_t n = json_array_size(v), i;
-	unsigned errors = L->errors;
+	unsigned errors = L->doc.errors;
 	json_t *e;
 
 	if (n > 0 && (nets = calloc(n, sizeof(*nets))) == NULL) {
-		oom(L);
+		og_jsondoc_oom(&L->doc);
 		return;
 	}
 	json_array_foreach(v, i, e) {
-		char err[128], q[QBUF], d[QBUF + 16];
+		char err[128], q[QBUF], d[DBUF];
 
-		push_index(L, i);
+		og_jsondoc_push_index(&L->doc, i);
 		if (!json_is_string(e)) {
-			describe(e, d, sizeof(d));
+			og_jsondoc_describe(e, QUOTE_MAX, d, sizeof(d));
 			complain(L, true, false, "wrong type: %s: expected a network such as "
 			         "\"192.0.2.0/24\" or \"2001:db8::/32\"", d);
 		} else if (json_string_length(e) != strlen(json_string_value(e)) ||
 		           !og_cidr_parse(json_string_value(e), &nets[i], err, sizeof(err))) {
 			if (json_string_length(e) != strlen(json_string_value(e)))
 				snprintf(err, sizeof(err), "it contains a NUL byte");
-			quote(json_string_value(e), json_string_length(e), q);
+			og_jsondoc_quote(json_string_value(e), json_string_length(e), QUOTE_MAX,
+			                 q, sizeof(q));
 			complain(L, true, false, "%s is not a network: %s", q, err);
 		}
-		pop(L);
+		og_jsondoc_pop(&L->doc);
 	}
-	if (L->errors != errors) {
+	if (L->doc.errors != errors) {
 		free(nets);
 		return;
 	}
@@ -678,32 +548,32 @@ static void set_cidr_list(struct loader *L, const struct option *o, const json_t
 static void set_string_list(struct loader *L, const struct option *o, const json_t *v)
 {
 	size_t n = json_array_size(v), i, got = 0;
-	unsigned errors = L->errors;
+	unsigned errors = L->doc.errors;
 	char **list = NULL;
 	json_t *e;
 
 	if (n > 0 && (list = calloc(n, sizeof(*list))) == NULL) {
-		oom(L);
+		og_jsondoc_oom(&L->doc);
 		return;
 	}
 	json_array_foreach(v, i, e) {
-		char d[QBUF + 16];
+		char d[DBUF];
 
-		push_index(L, i);
+		og_jsondoc_push_index(&L->doc, i);
 		if (!json_is_string(e)) {
-			describe(e, d, sizeof(d));
+			og_jsondoc_describe(e, QUOTE_MAX, d, sizeof(d));
 			complain(L, true, false, "wrong type: %s: expected a string", d);
 		} else if (json_string_length(e) == 0 ||
 		           json_string_length(e) != strlen(json_string_value(e))) {
 			complain(L, true, false, "empty string: expected a name");
 		} else if ((list[got] = og_strdup(json_string_value(e))) == NULL) {
-			oom(L);
+			og_jsondoc_oom(&L->doc);
 		} else {
 			got++;
 		}
-		pop(L);
+		og_jsondoc_pop(&L->doc);
 	}
-	if (L->errors != errors || L->oom) {
+	if (L->doc.errors != errors || L->doc.oom) {
 		free_strings(list, got);
 		return;
 	}
@@ -715,7 +585,7 @@ static void set_string_list(struct loader *L, const struct option *o, const json
 /* Check V as the value of option O (the path is current) and store it. */
 static void set_value(struct loader *L, const struct option *o, const json_t *v)
 {
-	char expected[320], q[QBUF], d[QBUF + 16];
+	char expected[320], q[QBUF], d[DBUF];
 	const char *s;
 	char *copy;
 	int idx;
@@ -731,7 +601,7 @@ static void set_value(struct loader *L, const struct option *o, const json_t *v)
 		if ((s = get_string(L, o, v)) == NULL)
 			return;
 		if (o->names != NULL && name_index(o->names, s, strlen(s)) < 0) {
-			quote(s, strlen(s), q);
+			og_jsondoc_quote(s, strlen(s), QUOTE_MAX, q, sizeof(q));
 			complain(L, true, false, "unknown value %s: expected %s", q, expected);
 			return;
 		}
@@ -740,7 +610,7 @@ static void set_value(struct loader *L, const struct option *o, const json_t *v)
 		copy = o->type == T_PATH ? resolve_path(L, s) : og_strdup(s);
 		if (copy == NULL) {
 			if (o->type != T_PATH)
-				oom(L);
+				og_jsondoc_oom(&L->doc);
 			return;
 		}
 		clear_value(L->c, o);
@@ -752,7 +622,8 @@ static void set_value(struct loader *L, const struct option *o, const json_t *v)
 			return;
 		}
 		if ((idx = name_index(o->names, json_string_value(v), json_string_length(v))) < 0) {
-			quote(json_string_value(v), json_string_length(v), q);
+			og_jsondoc_quote(json_string_value(v), json_string_length(v), QUOTE_MAX,
+			                 q, sizeof(q));
 			complain(L, true, false, "unknown value %s: expected %s", q, expected);
 			return;
 		}
@@ -781,7 +652,7 @@ static void set_value(struct loader *L, const struct option *o, const json_t *v)
 	case T_CIDR_LIST:
 	case T_STRING_LIST:
 		if (!json_is_array(v)) {
-			describe(v, d, sizeof(d));
+			og_jsondoc_describe(v, QUOTE_MAX, d, sizeof(d));
 			complain(L, true, false, "wrong type: %s: expected %s", d, expected);
 			return;
 		}
@@ -806,7 +677,7 @@ static size_t push_name(struct loader *L, const char *name, char parts[][64])
 			len = 63;
 		memcpy(parts[n], name, len);
 		parts[n][len] = '\0';
-		push_key(L, parts[n]);
+		og_jsondoc_push_key(&L->doc, parts[n]);
 		n++;
 		if (dot == NULL)
 			break;
@@ -815,10 +686,12 @@ static size_t push_name(struct loader *L, const char *name, char parts[][64])
 	return n;
 }
 
-/* Every option to its default (the table's JSON text, through set_value). */
+/*
+ * Every option to its default (the table's JSON text, through set_value);
+ * done before the file's text is attached, so a message has no position.
+ */
 static void apply_defaults(struct loader *L)
 {
-	L->locate = false;
 	for (size_t i = 0; i < COUNT(options); i++) {
 		const struct option *o = &options[i];
 		char parts[PATH_DEPTH][64];
@@ -826,16 +699,15 @@ static void apply_defaults(struct loader *L)
 		size_t n;
 
 		if (v == NULL) {
-			oom(L);
+			og_jsondoc_oom(&L->doc);
 			continue;
 		}
 		n = push_name(L, o->name, parts);
 		set_value(L, o, v);
 		while (n-- > 0)
-			pop(L);
+			og_jsondoc_pop(&L->doc);
 		json_decref(v);
 	}
-	L->locate = true;
 }
 
 /* ---- walking the file ---- */
@@ -911,12 +783,12 @@ static void unknown_option(struct loader *L, const char *prefix, const char *key
 	og_buf_init(&b);
 	if (og_buf_puts(&b, prefix) != 0 || og_buf_puts(&b, key) != 0) {
 		og_buf_free(&b);
-		oom(L);
+		og_jsondoc_oom(&L->doc);
 		return;
 	}
-	quote(b.data, b.len, q);
+	og_jsondoc_quote(b.data, b.len, QUOTE_MAX, q, sizeof(q));
 	og_buf_free(&b);
-	push_key(L, key);
+	og_jsondoc_push_key(&L->doc, key);
 	if (nested != NULL) {
 		int slen = (int)(strchr(nested, '.') - nested);
 
@@ -928,7 +800,7 @@ static void unknown_option(struct loader *L, const char *prefix, const char *key
 	} else {
 		complain(L, false, true, "unknown option %s", q);
 	}
-	pop(L);
+	og_jsondoc_pop(&L->doc);
 }
 
 /* Check the members of object OBJ, the section PREFIX ("" or "scope."). */
@@ -959,7 +831,7 @@ static void check_object(struct loader *L, const char *prefix, const json_t *obj
 			unknown_option(L, prefix, key);
 			continue;
 		}
-		push_key(L, key);
+		og_jsondoc_push_key(&L->doc, key);
 		if (section) {
 			if (!json_is_object(v)) {
 				wrong_type(L, v, "an object");
@@ -971,144 +843,27 @@ static void check_object(struct loader *L, const char *prefix, const json_t *obj
 				    og_buf_puts(&b, ".") == 0)
 					check_object(L, b.data, v);
 				else
-					oom(L);
+					og_jsondoc_oom(&L->doc);
 				og_buf_free(&b);
 			}
 		} else {
 			set_value(L, o, v);
 		}
-		pop(L);
+		og_jsondoc_pop(&L->doc);
 	}
-}
-
-static bool blank(const char *text, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r')
-			return false;
-	return true;
-}
-
-/* A jansson syntax error, with its text made safe to log. */
-static void syntax_error(struct og_diag *diag, const char *label, const json_error_t *e)
-{
-	char text[sizeof(e->text) * 4];
-	size_t o = 0;
-
-	if (json_error_code(e) == json_error_null_character) {
-		og_diag_add(diag, label, e->line > 0 ? e->line : 1, e->column > 0 ? e->column : 1,
-		            "\\u0000 (a NUL character) is not allowed in a string");
-		return;
-	}
-	for (size_t i = 0; i < sizeof(e->text) && e->text[i] != '\0' && o + 5 < sizeof(text); i++) {
-		unsigned char c = (unsigned char)e->text[i];
-
-		if (c >= 0x20 && c < 0x7f)
-			text[o++] = (char)c;
-		else
-			o += (size_t)snprintf(text + o, sizeof(text) - o, "\\x%02x", c);
-	}
-	text[o] = '\0';
-	og_diag_add(diag, label, e->line > 0 ? e->line : 1, e->column > 0 ? e->column : 1, "%s", text);
-}
-
-/*
- * Read PATH whole, at most CONFIG_FILE_MAX bytes, NUL-terminated.
- * Caller frees; NULL with a message in DIAG.
- */
-static char *read_file(const char *path, size_t *lenp, struct og_diag *diag)
-{
-	struct stat st;
-	size_t len = 0, cap;
-	char *buf;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
-		og_diag_add(diag, path, 0, 0, "cannot read: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		og_diag_add(diag, path, 0, 0, "cannot read: %s", strerror(EISDIR));
-		close(fd);
-		return NULL;
-	}
-	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > CONFIG_FILE_MAX) {
-		og_diag_add(diag, path, 0, 0, "file is too large (%jd bytes): expected at most %zu "
-		            "bytes (1 MiB)", (intmax_t)st.st_size, CONFIG_FILE_MAX);
-		close(fd);
-		return NULL;
-	}
-	/* one byte more than allowed, to notice a file that grew or a pipe */
-	cap = CONFIG_FILE_MAX + 2;
-	if (S_ISREG(st.st_mode))
-		cap = (size_t)st.st_size + 2;
-	if ((buf = malloc(cap)) == NULL) {
-		og_diag_add(diag, path, 0, 0, "out of memory");
-		close(fd);
-		return NULL;
-	}
-	for (;;) {
-		ssize_t got;
-
-		if (len + 1 == cap) {
-			size_t ncap = cap * 2 > CONFIG_FILE_MAX + 2 ? CONFIG_FILE_MAX + 2 : cap * 2;
-			char *nbuf;
-
-			if (ncap <= cap)
-				break;          /* holds CONFIG_FILE_MAX + 1 bytes: too large */
-			if ((nbuf = realloc(buf, ncap)) == NULL) {
-				og_diag_add(diag, path, 0, 0, "out of memory");
-				goto fail;
-			}
-			buf = nbuf;
-			cap = ncap;
-		}
-		got = read(fd, buf + len, cap - 1 - len);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			og_diag_add(diag, path, 0, 0, "cannot read: %s", strerror(errno));
-			goto fail;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
-	}
-	if (len > CONFIG_FILE_MAX) {
-		og_diag_add(diag, path, 0, 0, "file is too large (more than %zu bytes): expected at "
-		            "most %zu bytes (1 MiB)", CONFIG_FILE_MAX, CONFIG_FILE_MAX);
-		goto fail;
-	}
-	close(fd);
-	buf[len] = '\0';
-	*lenp = len;
-	return buf;
-fail:
-	close(fd);
-	free(buf);
-	return NULL;
 }
 
 struct og_config *og_config_load(const char *path, struct og_diag *diag)
 {
-	struct loader L = { .label = path, .diag = diag };
+	struct loader L = { .doc = { .label = path, .diag = diag } };
 	struct og_config *c;
-	json_error_t err;
 	json_t *root;
 	char *text;
 	size_t len;
 
-	if ((text = read_file(path, &len, diag)) == NULL)
+	if ((text = og_jsondoc_read(path, &config_kind, &len, diag)) == NULL)
 		return NULL;
-	if (blank(text, len)) {
-		og_diag_add(diag, path, 1, 1, "empty file: expected a JSON object");
-		free(text);
-		return NULL;
-	}
-	if ((root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err)) == NULL) {
-		syntax_error(diag, path, &err);
+	if ((root = og_jsondoc_parse(text, len, path, &config_kind, diag)) == NULL) {
 		free(text);
 		return NULL;
 	}
@@ -1119,14 +874,14 @@ struct og_config *og_config_load(const char *path, struct og_diag *diag)
 		free(text);
 		return NULL;
 	}
-	L.text = text;
-	L.len = len;
 	L.c = c;
 	apply_defaults(&L);
+	L.doc.text = text;
+	L.doc.len = len;
 	if (!json_is_object(root)) {
-		char d[QBUF + 16];
+		char d[DBUF];
 
-		describe(root, d, sizeof(d));
+		og_jsondoc_describe(root, QUOTE_MAX, d, sizeof(d));
 		complain(&L, false, false, "wrong type at the top level: %s: expected an object "
 		         "of options", d);
 	} else {
@@ -1135,9 +890,7 @@ struct og_config *og_config_load(const char *path, struct og_diag *diag)
 	json_decref(root);
 	free(text);
 	free(L.dir_buf);
-	if (L.oom)
-		og_diag_add(diag, path, 0, 0, "out of memory");
-	if (L.errors > 0 || L.oom) {
+	if (!og_jsondoc_finish(&L.doc)) {
 		og_config_free(c);
 		return NULL;
 	}
@@ -1175,7 +928,7 @@ static int show_value(const struct og_config *c, const struct option *o, struct 
 
 		if (s == NULL)
 			return og_buf_puts(b, "none");
-		quote(s, strlen(s), q);
+		og_jsondoc_quote(s, strlen(s), QUOTE_MAX, q, sizeof(q));
 		return og_buf_puts(b, q);
 	}
 	case T_ENUM:
@@ -1190,7 +943,7 @@ static int show_value(const struct og_config *c, const struct option *o, struct 
 
 		rc |= og_buf_puts(b, "[");
 		for (size_t i = 0; i < n; i++) {
-			quote(l[i], strlen(l[i]), q);
+			og_jsondoc_quote(l[i], strlen(l[i]), QUOTE_MAX, q, sizeof(q));
 			rc |= og_buf_printf(b, "%s%s", i > 0 ? ", " : "", q);
 		}
 		return rc | og_buf_puts(b, "]");

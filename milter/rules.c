@@ -4,7 +4,7 @@
  * The file is read whole (at most 4 MiB), parsed by jansson with duplicate
  * keys rejected, then checked member by member against the schema below and
  * compiled into struct og_rules.  Checking goes on after an error, so one
- * run shows every problem in the file (up to MAX_ERRORS of them).
+ * run shows every problem in the file (up to 100 of them, see jsondoc.h).
  *
  * Errors, each added to an og_diag as "FILE:LINE:COLUMN: text":
  *   FILE: cannot read: REASON              (open/read failed)
@@ -23,27 +23,22 @@
  *
  * A compiled set is immutable and reference counted; see rules.h.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
+#include "jsondoc.h"
 #include "jsonpos.h"
 #include "rules.h"
 #include "strutil.h"
 
-#define RULES_FILE_MAX ((size_t)4 << 20)   /* 4 MiB */
-#define MAX_ERRORS     100                 /* per file; the rest are counted, not shown */
 #define QUOTE_MAX      48                  /* bytes of an offending value shown */
-#define QBUF           (4 * QUOTE_MAX + 8) /* room for QUOTE_MAX escaped bytes, quotes, "..." */
-#define PATH_DEPTH     4                   /* rules[i].field + an unknown key's step */
+#define QBUF           OG_JSONDOC_QBUF(QUOTE_MAX)
+#define DBUF           OG_JSONDOC_DBUF(QUOTE_MAX)
 
 #define FORMAT_VERSION 1
 #define ID_MAX         64
@@ -190,18 +185,18 @@ static const struct {
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
+static const struct og_jsondoc_kind rules_kind = {
+	.max_size = (size_t)4 << 20,
+	.max_text = "4 MiB",
+	.empty_text = "empty file",
+	.nul_text = NULL,
+};
+
 /* ---- checking state and messages ---- */
 
 struct loader {
-	const char *text;                 /* the file, for positions */
-	size_t len;
-	const char *label;                /* file name in messages */
-	struct og_diag *diag;
-	struct og_jsonpos_step path[PATH_DEPTH];  /* where the checker is */
-	size_t depth;
+	struct og_jsondoc doc;            /* the file, path, errors */
 	const char *rule_id;              /* valid id of the rule being checked, or NULL */
-	unsigned errors;
-	bool oom;
 	struct og_rules *r;               /* being compiled */
 };
 
@@ -211,160 +206,29 @@ enum {
 	NAME_PARENT = 2,     /* the message names the object holding the last step */
 };
 
-static void push_key(struct loader *L, const char *key)
-{
-	if (L->depth < PATH_DEPTH)
-		L->path[L->depth] = (struct og_jsonpos_step){ .key = key, .index = 0 };
-	L->depth++;
-}
-
-static void push_index(struct loader *L, size_t index)
-{
-	if (L->depth < PATH_DEPTH)
-		L->path[L->depth] = (struct og_jsonpos_step){ .key = NULL, .index = index };
-	L->depth++;
-}
-
-static void pop(struct loader *L)
-{
-	L->depth--;
-}
-
-/* The first N steps of the current path as text: "rules[1].window", "top level". */
-static void path_text(const struct loader *L, size_t n, char *buf, size_t size)
-{
-	size_t off = 0;
-
-	buf[0] = '\0';
-	if (n == 0) {
-		snprintf(buf, size, "top level");
-		return;
-	}
-	for (size_t i = 0; i < n && i < PATH_DEPTH && off < size; i++) {
-		int w;
-
-		if (L->path[i].key != NULL)
-			w = snprintf(buf + off, size - off, "%s%s", i > 0 ? "." : "", L->path[i].key);
-		else
-			w = snprintf(buf + off, size - off, "[%zu]", L->path[i].index);
-		if (w < 0)
-			break;
-		off += (size_t)w;
-	}
-}
-
-/*
- * S (LEN bytes) in double quotes, safe to log: '"' and '\' escaped, other
- * bytes outside printable ASCII as \xHH, and at most QUOTE_MAX bytes shown
- * with "..." after the closing quote when shortened.  BUF holds QBUF bytes.
- */
-static void quote(const char *s, size_t len, char *buf, size_t size)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	if (size < QBUF) {
-		if (size > 0)
-			buf[0] = '\0';
-		return;
-	}
-	buf[o++] = '"';
-	for (size_t i = 0; i < len && i < QUOTE_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)c;
-		} else if (c >= 0x20 && c < 0x7f) {
-			buf[o++] = (char)c;
-		} else {
-			buf[o++] = '\\';
-			buf[o++] = 'x';
-			buf[o++] = hex[c >> 4];
-			buf[o++] = hex[c & 15];
-		}
-	}
-	buf[o++] = '"';
-	if (len > QUOTE_MAX) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-}
-
-static void quote_str(const char *s, char *buf, size_t size)
-{
-	quote(s, strlen(s), buf, size);
-}
-
-/* A JSON value named by its type, with the value when short: "string \"60\"", "real 1.5". */
-static void describe(const json_t *v, char *buf, size_t size)
-{
-	char q[QBUF];
-
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		quote(json_string_value(v), json_string_length(v), q, sizeof(q));
-		snprintf(buf, size, "string %s", q);
-		return;
-	case JSON_INTEGER:
-		snprintf(buf, size, "integer %" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return;
-	case JSON_REAL:
-		snprintf(q, sizeof(q), "%.17g", json_real_value(v));
-		/* 60.0 prints as "60": keep it recognisable as a real */
-		snprintf(buf, size, "real %s%s", q, strpbrk(q, ".eEin") == NULL ? ".0" : "");
-		return;
-	case JSON_TRUE:
-		snprintf(buf, size, "boolean true");
-		return;
-	case JSON_FALSE:
-		snprintf(buf, size, "boolean false");
-		return;
-	case JSON_NULL:
-		snprintf(buf, size, "null");
-		return;
-	case JSON_OBJECT:
-		snprintf(buf, size, "object");
-		return;
-	case JSON_ARRAY:
-		snprintf(buf, size, "array");
-		return;
-	}
-	snprintf(buf, size, "value");
-}
-
 /*
  * Report a problem at the current path:
  *   FILE:LINE:COLUMN: PATH: WHAT[ in rule "ID"][: expected EXPECTED]
- * After MAX_ERRORS messages one last line says the rest are not shown.
+ * PATH is "top level" at the root.
  */
 static void complain(struct loader *L, unsigned flags, const char *expected, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static void complain(struct loader *L, unsigned flags, const char *expected, const char *fmt, ...)
 {
 	char where[128], what[512];
-	size_t named = L->depth;
-	size_t depth = L->depth < PATH_DEPTH ? L->depth : PATH_DEPTH;
-	int line = 0, col = 0;
+	size_t named = L->doc.depth;
 	va_list ap;
 
-	L->errors++;
-	if (L->errors > MAX_ERRORS) {
-		if (L->errors == MAX_ERRORS + 1)
-			og_diag_add(L->diag, L->label, 0, 0,
-			            "too many errors: only the first %d are shown", MAX_ERRORS);
-		return;
-	}
 	if ((flags & NAME_PARENT) && named > 0)
 		named--;
-	path_text(L, named, where, sizeof(where));
+	if (named == 0)
+		snprintf(where, sizeof(where), "top level");
+	else
+		og_jsondoc_path_text(&L->doc, named, where, sizeof(where));
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	if (!og_jsonpos_locate(L->text, L->len, L->path, depth, (flags & AT_KEY) != 0, &line, &col))
-		line = col = 0;
-	og_diag_add(L->diag, L->label, line, col, "%s: %s%s%s%s%s%s", where, what,
+	og_jsondoc_report(&L->doc, (flags & AT_KEY) != 0, "%s: %s%s%s%s%s%s", where, what,
 	            L->rule_id != NULL ? " in rule \"" : "",
 	            L->rule_id != NULL ? L->rule_id : "",
 	            L->rule_id != NULL ? "\"" : "",
@@ -374,9 +238,9 @@ static void complain(struct loader *L, unsigned flags, const char *expected, con
 
 static void wrong_type(struct loader *L, const json_t *v, const char *expected)
 {
-	char d[QBUF + 16];
+	char d[DBUF];
 
-	describe(v, d, sizeof(d));
+	og_jsondoc_describe(v, QUOTE_MAX, d, sizeof(d));
 	complain(L, 0, expected, "wrong type: %s", d);
 }
 
@@ -385,17 +249,10 @@ static void unknown_key(struct loader *L, const char *key)
 {
 	char q[QBUF];
 
-	quote_str(key, q, sizeof(q));
-	push_key(L, key);
+	og_jsondoc_quote(key, strlen(key), QUOTE_MAX, q, sizeof(q));
+	og_jsondoc_push_key(&L->doc, key);
 	complain(L, AT_KEY | NAME_PARENT, NULL, "unknown key %s", q);
-	pop(L);
-}
-
-/* Remember an allocation failure; the load then fails with one message. */
-static void *oom(struct loader *L)
-{
-	L->oom = true;
-	return NULL;
+	og_jsondoc_pop(&L->doc);
 }
 
 /* An integer in [MIN, MAX] ("UNIT" names it in messages); false if reported. */
@@ -451,7 +308,8 @@ static int get_name(struct loader *L, const json_t *v, const char *what,
 	for (int i = 0; i < n; i++)
 		if (strcmp(json_string_value(v), names[i]) == 0)
 			return i;
-	quote(json_string_value(v), json_string_length(v), q, sizeof(q));
+	og_jsondoc_quote(json_string_value(v), json_string_length(v), QUOTE_MAX,
+	                 q, sizeof(q));
 	complain(L, 0, expected, "unknown %s %s", what, q);
 	return -1;
 }
@@ -506,12 +364,12 @@ static void check_thresholds(struct loader *L, const json_t *obj)
 			unknown_key(L, key);
 			continue;
 		}
-		push_key(L, key);
+		og_jsondoc_push_key(&L->doc, key);
 		if (get_int(L, v, 0, THRESHOLD_MAX, NULL, &n))
 			L->r->threshold[threshold_fields[i].action] = (int)n;
 		else
 			ok[threshold_fields[i].action] = false;
-		pop(L);
+		og_jsondoc_pop(&L->doc);
 	}
 	for (size_t i = 0; i < COUNT(threshold_fields); i++) {
 		enum og_action a = threshold_fields[i].action;
@@ -569,7 +427,7 @@ static char *check_reply(struct loader *L, const json_t *v)
 		pct += c == '%';
 	}
 	if ((out = malloc(len + pct + 1)) == NULL)
-		return oom(L);
+		return og_jsondoc_oom(&L->doc);
 	o = out;
 	for (size_t i = 0; i < len; i++) {
 		*o++ = s[i];
@@ -605,14 +463,14 @@ static void check_replies(struct loader *L, const json_t *obj)
 			unknown_key(L, key);
 			continue;
 		}
-		push_key(L, key);
+		og_jsondoc_push_key(&L->doc, key);
 		if ((text = check_reply(L, v)) != NULL) {
 			char **slot = reply_slot(L->r, reply_fields[i].action);
 
 			free(*slot);
 			*slot = text;
 		}
-		pop(L);
+		og_jsondoc_pop(&L->doc);
 	}
 }
 
@@ -666,7 +524,7 @@ static char *check_exempt_key(struct loader *L, const json_t *v)
 	}
 	s = json_string_value(v);
 	len = json_string_length(v);
-	quote(s, len, q, sizeof(q));
+	og_jsondoc_quote(s, len, QUOTE_MAX, q, sizeof(q));
 	for (i = 0; i < COUNT(key_forms); i++)
 		if (strncmp(s, key_forms[i].prefix, strlen(key_forms[i].prefix)) == 0)
 			break;
@@ -684,7 +542,7 @@ static char *check_exempt_key(struct loader *L, const json_t *v)
 			return NULL;
 		}
 		if ((key = og_strdup(s)) == NULL)
-			return oom(L);
+			return og_jsondoc_oom(&L->doc);
 		if (key_forms[i].fold)
 			og_str_lower(key + plen);
 	}
@@ -703,16 +561,16 @@ static void check_exempt_keys(struct loader *L, const json_t *arr)
 	if (n == 0)
 		return;
 	if ((r->exempt_keys = calloc(n, sizeof(*r->exempt_keys))) == NULL) {
-		oom(L);
+		og_jsondoc_oom(&L->doc);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
 		char *key;
 
-		push_index(L, i);
+		og_jsondoc_push_index(&L->doc, i);
 		if ((key = check_exempt_key(L, json_array_get(arr, i))) != NULL)
 			r->exempt_keys[r->n_exempt_keys++] = key;
-		pop(L);
+		og_jsondoc_pop(&L->doc);
 	}
 }
 
@@ -728,24 +586,25 @@ static void check_exempt_clients(struct loader *L, const json_t *arr)
 	if (n == 0)
 		return;
 	if ((r->exempt_clients = calloc(n, sizeof(*r->exempt_clients))) == NULL) {
-		oom(L);
+		og_jsondoc_oom(&L->doc);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
 		const json_t *v = json_array_get(arr, i);
 		char err[128], q[QBUF];
 
-		push_index(L, i);
+		og_jsondoc_push_index(&L->doc, i);
 		if (!json_is_string(v)) {
 			wrong_type(L, v, "an address or a network");
 		} else if (og_cidr_parse(json_string_value(v), &r->exempt_clients[r->n_exempt_clients],
 		                         err, sizeof(err))) {
 			r->n_exempt_clients++;
 		} else {
-			quote(json_string_value(v), json_string_length(v), q, sizeof(q));
+			og_jsondoc_quote(json_string_value(v), json_string_length(v), QUOTE_MAX,
+			                 q, sizeof(q));
 			complain(L, 0, NULL, "%s is not an address or network (%s)", q, err);
 		}
-		pop(L);
+		og_jsondoc_pop(&L->doc);
 	}
 }
 
@@ -768,12 +627,12 @@ static void check_exempt(struct loader *L, const json_t *obj)
 			unknown_key(L, key);
 			continue;
 		}
-		push_key(L, key);
+		og_jsondoc_push_key(&L->doc, key);
 		if (exempt_fields[i].field == EF_KEYS)
 			check_exempt_keys(L, v);
 		else
 			check_exempt_clients(L, v);
-		pop(L);
+		og_jsondoc_pop(&L->doc);
 	}
 }
 
@@ -801,7 +660,7 @@ static int id_line(const struct loader *L, size_t index)
 	};
 	int line = 0, col = 0;
 
-	if (!og_jsonpos_locate(L->text, L->len, path, 3, false, &line, &col))
+	if (!og_jsonpos_locate(L->doc.text, L->doc.len, path, 3, false, &line, &col))
 		return 0;
 	return line;
 }
@@ -818,19 +677,19 @@ static void check_rule_id(struct loader *L, const json_t *v, size_t index, struc
 	}
 	s = json_string_value(v);
 	if (!id_ok(s, json_string_length(v))) {
-		quote(s, json_string_length(v), q, sizeof(q));
+		og_jsondoc_quote(s, json_string_length(v), QUOTE_MAX, q, sizeof(q));
 		complain(L, 0, ID_EXPECTED, "invalid id %s", q);
 		return;
 	}
 	for (size_t j = 0; j < index; j++) {
 		if (L->r->rule[j].id != NULL && strcmp(L->r->rule[j].id, s) == 0) {
-			quote_str(s, q, sizeof(q));
+			og_jsondoc_quote(s, strlen(s), QUOTE_MAX, q, sizeof(q));
 			complain(L, 0, NULL, "duplicate id %s (first at line %d)", q, id_line(L, j));
 			break;
 		}
 	}
 	if ((rule->id = og_strdup(s)) == NULL)
-		oom(L);
+		og_jsondoc_oom(&L->doc);
 }
 
 /* One member of a rule other than id and check, compiled into RULE. */
@@ -848,7 +707,7 @@ static void check_rule_field(struct loader *L, enum rule_field field, const json
 		break;          /* checked first, for the messages about the others */
 	case RF_DESCRIPTION:
 		if ((text = get_text(L, v)) != NULL && (rule->description = og_strdup(text)) == NULL)
-			oom(L);
+			og_jsondoc_oom(&L->doc);
 		break;
 	case RF_LIMIT:
 		if (get_int(L, v, 0, LIMIT_MAX, NULL, &n))
@@ -901,16 +760,16 @@ static void check_rule(struct loader *L, const json_t *obj, size_t index, struct
 	/* id and check first: every other message names the rule, and the
 	   check decides which keys belong */
 	if ((v = json_object_get(obj, "id")) != NULL) {
-		push_key(L, "id");
+		og_jsondoc_push_key(&L->doc, "id");
 		check_rule_id(L, v, index, rule);
-		pop(L);
+		og_jsondoc_pop(&L->doc);
 		L->rule_id = rule->id;
 	}
 	if ((v = json_object_get(obj, "check")) != NULL) {
-		push_key(L, "check");
+		og_jsondoc_push_key(&L->doc, "check");
 		if ((check = get_name(L, v, "check", check_names, N_CHECKS)) >= 0)
 			rule->check = (enum og_check)check;
-		pop(L);
+		og_jsondoc_pop(&L->doc);
 	}
 	json_object_foreach((json_t *)obj, key, v) {
 		size_t i;
@@ -922,12 +781,12 @@ static void check_rule(struct loader *L, const json_t *obj, size_t index, struct
 			unknown_key(L, key);
 			continue;
 		}
-		push_key(L, key);
+		og_jsondoc_push_key(&L->doc, key);
 		if (check >= 0 && rule_fields[i].need[check] == UNUSED)
 			complain(L, AT_KEY, NULL, "not used by check \"%s\"", check_names[check]);
 		else
 			check_rule_field(L, rule_fields[i].field, v, rule);
-		pop(L);
+		og_jsondoc_pop(&L->doc);
 	}
 	for (size_t i = 0; i < COUNT(rule_fields); i++)
 		if (need_of(i, check) == REQUIRED && json_object_get(obj, rule_fields[i].name) == NULL)
@@ -955,14 +814,14 @@ static void check_rules(struct loader *L, const json_t *arr)
 	if (n == 0)
 		return;
 	if ((r->rule = calloc(n, sizeof(*r->rule))) == NULL) {
-		oom(L);
+		og_jsondoc_oom(&L->doc);
 		return;
 	}
 	r->n_rules = n;
 	for (size_t i = 0; i < n; i++) {
-		push_index(L, i);
+		og_jsondoc_push_index(&L->doc, i);
 		check_rule(L, json_array_get(arr, i), i, &r->rule[i]);
-		pop(L);
+		og_jsondoc_pop(&L->doc);
 	}
 }
 
@@ -985,7 +844,7 @@ static void check_top(struct loader *L, const json_t *root)
 			unknown_key(L, key);
 			continue;
 		}
-		push_key(L, key);
+		og_jsondoc_push_key(&L->doc, key);
 		switch (top_fields[i].field) {
 		case TF_VERSION:
 			check_version(L, v);
@@ -1006,7 +865,7 @@ static void check_top(struct loader *L, const json_t *root)
 			check_rules(L, v);
 			break;
 		}
-		pop(L);
+		og_jsondoc_pop(&L->doc);
 	}
 	if (json_object_get(root, "outguard_rules") == NULL)
 		complain(L, 0, "\"outguard_rules\": 1",
@@ -1049,49 +908,16 @@ static char *digest_of(const char *text, size_t len)
 	return out;
 }
 
-static bool blank(const char *text, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r')
-			return false;
-	return true;
-}
-
-/* A jansson syntax error, with its text made safe to log. */
-static void syntax_error(struct og_diag *diag, const char *label, const json_error_t *e)
-{
-	char text[sizeof(e->text) * 4];
-	size_t o = 0;
-
-	for (size_t i = 0; i < sizeof(e->text) && e->text[i] != '\0' && o + 5 < sizeof(text); i++) {
-		unsigned char c = (unsigned char)e->text[i];
-
-		if (c >= 0x20 && c < 0x7f)
-			text[o++] = (char)c;
-		else
-			o += (size_t)snprintf(text + o, sizeof(text) - o, "\\x%02x", c);
-	}
-	text[o] = '\0';
-	og_diag_add(diag, label, e->line > 0 ? e->line : 1, e->column > 0 ? e->column : 1, "%s", text);
-}
-
 /* Parse, check and compile TEXT (LEN bytes) named LABEL. New set with one reference, or NULL. */
 static struct og_rules *load_text(const char *text, size_t len, const char *label,
                                   struct og_diag *diag)
 {
-	struct loader L = { .text = text, .len = len, .label = label, .diag = diag };
+	struct loader L = { .doc = { .text = text, .len = len, .label = label, .diag = diag } };
 	struct og_rules *r;
-	json_error_t err;
 	json_t *root;
 
-	if (blank(text, len)) {
-		og_diag_add(diag, label, 1, 1, "empty file");
+	if ((root = og_jsondoc_parse(text, len, label, &rules_kind, diag)) == NULL)
 		return NULL;
-	}
-	if ((root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err)) == NULL) {
-		syntax_error(diag, label, &err);
-		return NULL;
-	}
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		json_decref(root);
 		og_diag_add(diag, label, 0, 0, "out of memory");
@@ -1102,97 +928,20 @@ static struct og_rules *load_text(const char *text, size_t len, const char *labe
 	for (size_t i = 0; i < COUNT(threshold_fields); i++)
 		r->threshold[threshold_fields[i].action] = threshold_fields[i].dflt;
 	if ((r->path = og_strdup(label)) == NULL || (r->digest = digest_of(text, len)) == NULL)
-		oom(&L);
+		og_jsondoc_oom(&L.doc);
 	check_top(&L, root);
 	json_decref(root);
 	for (size_t i = 0; i < COUNT(reply_fields); i++) {
 		char **slot = reply_slot(r, reply_fields[i].action);
 
 		if (*slot == NULL && (*slot = og_strdup(reply_fields[i].dflt)) == NULL)
-			oom(&L);
+			og_jsondoc_oom(&L.doc);
 	}
-	if (L.oom)
-		og_diag_add(diag, label, 0, 0, "out of memory");
-	if (L.errors > 0 || L.oom) {
+	if (!og_jsondoc_finish(&L.doc)) {
 		rules_free(r);
 		return NULL;
 	}
 	return r;
-}
-
-/*
- * Read PATH whole, at most RULES_FILE_MAX bytes, NUL-terminated.
- * Caller frees; NULL with a message in DIAG.
- */
-static char *read_file(const char *path, size_t *lenp, struct og_diag *diag)
-{
-	struct stat st;
-	size_t len = 0, cap;
-	char *buf;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		og_diag_add(diag, path, 0, 0, "cannot read: %s", strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) < 0) {
-		og_diag_add(diag, path, 0, 0, "cannot read: %s", strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > RULES_FILE_MAX) {
-		og_diag_add(diag, path, 0, 0, "file is too large (%jd bytes): expected at most %zu bytes (4 MiB)",
-		            (intmax_t)st.st_size, RULES_FILE_MAX);
-		close(fd);
-		return NULL;
-	}
-	/* one byte more than allowed, to notice a file that grew or a pipe */
-	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 2 : 65536;
-	if ((buf = malloc(cap)) == NULL) {
-		og_diag_add(diag, path, 0, 0, "out of memory");
-		close(fd);
-		return NULL;
-	}
-	for (;;) {
-		ssize_t got;
-
-		if (len + 1 == cap) {
-			size_t ncap = cap * 2 > RULES_FILE_MAX + 2 ? RULES_FILE_MAX + 2 : cap * 2;
-			char *nbuf;
-
-			if (ncap <= cap)
-				break;          /* holds RULES_FILE_MAX + 1 bytes: too large */
-			if ((nbuf = realloc(buf, ncap)) == NULL) {
-				og_diag_add(diag, path, 0, 0, "out of memory");
-				goto fail;
-			}
-			buf = nbuf;
-			cap = ncap;
-		}
-		got = read(fd, buf + len, cap - 1 - len);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			og_diag_add(diag, path, 0, 0, "cannot read: %s", strerror(errno));
-			goto fail;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
-	}
-	if (len > RULES_FILE_MAX) {
-		og_diag_add(diag, path, 0, 0, "file is too large (more than %zu bytes): "
-		            "expected at most %zu bytes (4 MiB)", RULES_FILE_MAX, RULES_FILE_MAX);
-		goto fail;
-	}
-	close(fd);
-	buf[len] = '\0';
-	*lenp = len;
-	return buf;
-fail:
-	close(fd);
-	free(buf);
-	return NULL;
 }
 
 struct og_rules *og_rules_load(const char *path, struct og_diag *diag)
@@ -1201,7 +950,7 @@ struct og_rules *og_rules_load(const char *path, struct og_diag *diag)
 	size_t len;
 	char *text;
 
-	if ((text = read_file(path, &len, diag)) == NULL)
+	if ((text = og_jsondoc_read(path, &rules_kind, &len, diag)) == NULL)
 		return NULL;
 	r = load_text(text, len, path, diag);
 	free(text);
@@ -1217,11 +966,8 @@ struct og_rules *og_rules_load_string(const char *text, const char *label, struc
 	if (text == NULL)
 		text = "";
 	len = strlen(text);
-	if (len > RULES_FILE_MAX) {
-		og_diag_add(diag, label, 0, 0, "file is too large (%zu bytes): "
-		            "expected at most %zu bytes (4 MiB)", len, RULES_FILE_MAX);
+	if (!og_jsondoc_size_ok(label, len, &rules_kind, diag))
 		return NULL;
-	}
 	return load_text(text, len, label, diag);
 }
 

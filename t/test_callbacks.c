@@ -19,6 +19,7 @@
 #include "fake_mta.h"
 #include "log.h"
 #include "runtime.h"
+#include "testutil.h"
 
 static char dir[256];
 static struct smfiDesc desc;
@@ -42,13 +43,9 @@ static const char *const rules_tempfail =
 static void write_file(const char *name, const char *text)
 {
 	char path[512];
-	FILE *fp;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fp = fopen(path, "w");
-	assert_non_null(fp);
-	fputs(text, fp);
-	fclose(fp);
+	og_test_write(path, text);
 }
 
 /* A runtime judging with RULES; the config lives in the test's directory. */
@@ -75,8 +72,7 @@ static struct og_runtime *start(const char *rules)
 
 static int setup(void **state)
 {
-	snprintf(dir, sizeof(dir), "%s", "tmp-callbacks-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (og_test_mkdtemp(dir, sizeof(dir), "callbacks") < 0)
 		return -1;
 	*state = start(rules_quarantine);
 	return 0;
@@ -84,11 +80,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[600];
-
 	og_runtime_destroy(*state);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return og_test_rmtree(dir);
 }
 
 static void connect_from(SMFICTX *ctx, const char *addr, unsigned port, const char *daemon)

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "strutil.h"
+#include "testutil.h"
 
 #ifndef SRCDIR
 #define SRCDIR "."
@@ -35,39 +36,11 @@ static char tmpreal[PATH_MAX];     /* its real path */
 
 /* ---- helpers ---- */
 
-/* Whole file PATH, NUL-terminated; NULL if it cannot be read. Caller frees. */
-static char *slurp(const char *path)
-{
-	FILE *fp = fopen(path, "rb");
-	struct og_buf b;
-	char chunk[4096];
-	size_t n;
-
-	if (fp == NULL)
-		return NULL;
-	og_buf_init(&b);
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		assert_int_equal(og_buf_append(&b, chunk, n), 0);
-	fclose(fp);
-	if (b.data == NULL)
-		assert_int_equal(og_buf_append(&b, "", 0), 0);
-	return b.data;
-}
-
-static void spit(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "wb");
-
-	assert_non_null(fp);
-	assert_int_equal(fputs(text, fp) >= 0, 1);
-	assert_int_equal(fclose(fp), 0);
-}
-
 /* Write TEXT to NAME in the temporary directory; PATH gets its (relative) name. */
 static void write_tmp(const char *name, const char *text, char *path, size_t len)
 {
 	snprintf(path, len, "%s/%s", tmpdir, name);
-	spit(path, text);
+	og_test_write(path, text);
 }
 
 /* The messages of D, one per line, with the directory DIR+"/" cut from their starts. */
@@ -104,62 +77,18 @@ static struct og_config *load_text(const char *name, const char *text, char **ms
 	return c;
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted names of the files in DIR ending in SUFFIX; *N of them. Caller frees all. */
-static char **list_dir(const char *dir, const char *suffix, size_t *n)
-{
-	DIR *dp = opendir(dir);
-	struct dirent *de;
-	char **v = NULL;
-	size_t sl = strlen(suffix);
-
-	assert_non_null(dp);
-	*n = 0;
-	while ((de = readdir(dp)) != NULL) {
-		size_t l = strlen(de->d_name);
-
-		if (l <= sl || strcmp(de->d_name + l - sl, suffix) != 0)
-			continue;
-		v = realloc(v, (*n + 1) * sizeof(*v));
-		assert_non_null(v);
-		v[*n] = og_strdup(de->d_name);
-		assert_non_null(v[*n]);
-		(*n)++;
-	}
-	closedir(dp);
-	if (*n > 0)
-		qsort(v, *n, sizeof(*v), cmp_names);
-	return v;
-}
-
-static void free_list(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	mkdir("t", 0755);
-	snprintf(tmpdir, sizeof(tmpdir), "t/tmp-config-XXXXXX");
-	if (mkdtemp(tmpdir) == NULL || realpath(tmpdir, tmpreal) == NULL)
+	if (og_test_mkdtemp(tmpdir, sizeof(tmpdir), "config") < 0 || realpath(tmpdir, tmpreal) == NULL)
 		return -1;
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 32];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return og_test_rmtree(tmpdir);
 }
 
 /* ---- data-driven: t/config/invalid and t/config/valid ---- */
@@ -169,8 +98,8 @@ static void test_invalid_fixtures(void **state)
 {
 	const char *dir = FIXTURES "/invalid";
 	size_t n, nerr, failed = 0;
-	char **names = list_dir(dir, ".conf", &n);
-	char **errs = list_dir(dir, ".err", &nerr);
+	char **names = og_test_list_dir(dir, ".conf", &n);
+	char **errs = og_test_list_dir(dir, ".err", &nerr);
 
 	(void)state;
 	assert_true(n >= 25);
@@ -184,7 +113,7 @@ static void test_invalid_fixtures(void **state)
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		snprintf(errpath, sizeof(errpath), "%s/%.*s.err", dir,
 		         (int)(strlen(names[i]) - strlen(".conf")), names[i]);
-		want = slurp(errpath);
+		want = og_test_slurp(errpath);
 		if (want == NULL)
 			fail_msg("case %s: no %s", names[i], errpath);
 		og_diag_init(&d);
@@ -202,8 +131,8 @@ static void test_invalid_fixtures(void **state)
 		free(want);
 		free(got);
 	}
-	free_list(names, n);
-	free_list(errs, nerr);
+	og_test_free_list(names, n);
+	og_test_free_list(errs, nerr);
 	assert_int_equal(failed, 0);
 }
 
@@ -212,7 +141,7 @@ static void test_valid_fixtures(void **state)
 {
 	const char *dir = FIXTURES "/valid";
 	size_t n;
-	char **names = list_dir(dir, ".conf", &n);
+	char **names = og_test_list_dir(dir, ".conf", &n);
 
 	(void)state;
 	assert_true(n >= 5);
@@ -229,7 +158,7 @@ static void test_valid_fixtures(void **state)
 		og_config_free(c);
 		og_diag_free(&d);
 	}
-	free_list(names, n);
+	og_test_free_list(names, n);
 }
 
 /* ---- values ---- */
@@ -516,7 +445,7 @@ static void test_option_names(void **state)
 		"scope.originating_daemons",
 	};
 	const char *const *names = og_config_option_names();
-	char *man = slurp(SRCDIR "/man/outguard.conf.5");
+	char *man = og_test_slurp(SRCDIR "/man/outguard.conf.5");
 	size_t n = 0;
 
 	(void)state;

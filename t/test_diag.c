@@ -12,15 +12,7 @@
 #include <cmocka.h>
 
 #include "diag.h"
-
-#define N_ROWS(a) (sizeof(a) / sizeof((a)[0]))
-
-#define CHECK_STR(label, got, want) do { \
-	const char *g_ = (got), *w_ = (want); \
-	if (g_ == NULL || w_ == NULL ? g_ != w_ : strcmp(g_, w_) != 0) \
-		fail_msg("%s: got \"%s\", want \"%s\"", (label), \
-		         g_ ? g_ : "(null)", w_ ? w_ : "(null)"); \
-} while (0)
+#include "testutil.h"
 
 static void test_forms(void **state)
 {

@@ -13,8 +13,7 @@
 #include <cmocka.h>
 
 #include "engine.h"
-
-#define N_ROWS(a) (sizeof(a) / sizeof((a)[0]))
+#include "testutil.h"
 
 /* Rule constructors: rules are built by hand, the loader has its own tests. */
 #define RCPTS(name, lim, sc) \

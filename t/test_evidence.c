@@ -23,6 +23,7 @@
 
 #include "evidence.h"
 #include "strutil.h"
+#include "testutil.h"
 
 static char tmpdir[64];             /* t/tmp-evidence-XXXXXX */
 
@@ -30,24 +31,6 @@ static char tmpdir[64];             /* t/tmp-evidence-XXXXXX */
 #define NOW_MS INT64_C(1795402862123)
 
 /* ---- helpers ---- */
-
-static char *slurp(const char *path)
-{
-	FILE *fp = fopen(path, "rb");
-	struct og_buf b;
-	char chunk[65536];
-	size_t n;
-
-	if (fp == NULL)
-		return NULL;
-	og_buf_init(&b);
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		assert_int_equal(og_buf_append(&b, chunk, n), 0);
-	fclose(fp);
-	if (b.data == NULL)
-		assert_int_equal(og_buf_append(&b, "", 0), 0);
-	return b.data;
-}
 
 static void tmp_path(char *buf, size_t len, const char *name)
 {
@@ -61,34 +44,6 @@ static size_t count_lines(const char *text)
 	for (; *text != '\0'; text++)
 		n += *text == '\n';
 	return n;
-}
-
-/* stderr (where og_log writes in tests) diverted to a file and back. */
-struct capture {
-	int saved;
-	char path[PATH_MAX];
-};
-
-static void capture_start(struct capture *c)
-{
-	int fd;
-
-	tmp_path(c->path, sizeof(c->path), "stderr.txt");
-	fflush(stderr);
-	c->saved = dup(2);
-	fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(c->saved >= 0 && fd >= 0);
-	assert_int_equal(dup2(fd, 2), 2);
-	close(fd);
-}
-
-/* What was logged; caller frees. */
-static char *capture_end(struct capture *c)
-{
-	fflush(stderr);
-	assert_int_equal(dup2(c->saved, 2), 2);
-	close(c->saved);
-	return slurp(c->path);
 }
 
 /* The facts, identity and verdict of a message that hit two rules. */
@@ -190,18 +145,13 @@ static json_int_t num(const json_t *r, const char *key)
 static int setup(void **state)
 {
 	(void)state;
-	mkdir("t", 0755);
-	snprintf(tmpdir, sizeof(tmpdir), "t/tmp-evidence-XXXXXX");
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+	return og_test_mkdtemp(tmpdir, sizeof(tmpdir), "evidence");
 }
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 32];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return og_test_rmtree(tmpdir);
 }
 
 /* ---- the record ---- */
@@ -485,7 +435,7 @@ static void test_append_and_mode(void **state)
 	assert_int_equal(og_evidence_append(e, "{\"c\":3}"), 0);
 	assert_int_equal(og_evidence_errors(e), 0);
 	og_evidence_close(e);
-	text = slurp(path);
+	text = og_test_slurp(path);
 	assert_string_equal(text, "{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n");
 	free(text);
 	umask(old);
@@ -543,7 +493,7 @@ static void test_append_threads(void **state)
 	assert_int_equal(og_evidence_errors(e), 0);
 	og_evidence_close(e);
 
-	text = slurp(path);
+	text = og_test_slurp(path);
 	assert_non_null(text);
 	assert_int_equal(count_lines(text), THREADS * LINES);
 	memset(seen, 0, sizeof(seen));
@@ -594,10 +544,10 @@ static void test_reopen_after_rename(void **state)
 	og_evidence_close(e);
 	og_evidence_close(other);
 
-	text = slurp(moved);
+	text = og_test_slurp(moved);
 	assert_string_equal(text, "{\"n\":1}\n{\"n\":2}\n");
 	free(text);
-	text = slurp(path);
+	text = og_test_slurp(path);
 	assert_string_equal(text, "{\"n\":3}\n{\"n\":4}\n");
 	free(text);
 }
@@ -616,7 +566,7 @@ static void test_reopen_after_delete(void **state)
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(og_evidence_append(e, "{\"n\":2}"), 0);
 	og_evidence_close(e);
-	text = slurp(path);
+	text = og_test_slurp(path);
 	assert_non_null(text);
 	assert_string_equal(text, "{\"n\":2}\n");
 	free(text);
@@ -626,18 +576,18 @@ static void test_reopen_after_delete(void **state)
 static void test_write_errors(void **state)
 {
 	struct og_evidence *e;
-	struct capture cap;
+	struct og_test_capture cap;
 	char err[256], *logged;
 
 	(void)state;
 	e = og_evidence_open("/dev/full", err, sizeof(err));
 	if (e == NULL)
 		skip();
-	capture_start(&cap);
+	og_test_capture_start(&cap, tmpdir);
 	assert_int_equal(og_evidence_append(e, "{\"n\":1}"), -1);
 	assert_int_equal(og_evidence_append(e, "{\"n\":2}"), -1);
 	assert_int_equal(og_evidence_append(e, "{\"n\":3}"), -1);
-	logged = capture_end(&cap);
+	logged = og_test_capture_end(&cap);
 	assert_int_equal(og_evidence_errors(e), 3);
 	assert_string_equal(logged, "outguard: error: evidence: cannot write to /dev/full: No space "
 	                    "left on device: the record is lost (1 lost so far; this is logged at "

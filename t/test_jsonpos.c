@@ -15,8 +15,8 @@
 #include <cmocka.h>
 
 #include "jsonpos.h"
+#include "testutil.h"
 
-#define N_ROWS(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_STEPS 6
 
 /* Shorthand for path steps. */

@@ -11,8 +11,7 @@
 #include <cmocka.h>
 
 #include "ratelimit.h"
-
-#define N_ROWS(a) (sizeof(a) / sizeof((a)[0]))
+#include "testutil.h"
 
 /* One step of a scenario: add AMOUNT at AT (or peek when PEEK), expect WANT back. */
 struct step {

@@ -20,12 +20,11 @@
 #include <cmocka.h>
 
 #include "rules.h"
+#include "testutil.h"
 
 #ifndef SRCDIR
 #define SRCDIR "."
 #endif
-
-#define N_ROWS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* All messages of D, one per line; caller frees. */
 static char *joined(const struct og_diag *d)
@@ -452,56 +451,6 @@ static void test_file_errors(void **state)
 	}
 }
 
-/* Contents of PATH (caller frees), or NULL. */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long len;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)len + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
-	buf[len] = '\0';
-	fclose(f);
-	return buf;
-}
-
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted names in DIR ending in SUFFIX; caller frees each and the array. */
-static char **list_dir(const char *dir, const char *suffix, size_t *n)
-{
-	DIR *dp = opendir(dir);
-	struct dirent *e;
-	char **names = NULL;
-	size_t len = strlen(suffix);
-
-	*n = 0;
-	assert_non_null(dp);
-	while ((e = readdir(dp)) != NULL) {
-		size_t nl = strlen(e->d_name);
-
-		if (nl <= len || strcmp(e->d_name + nl - len, suffix) != 0)
-			continue;
-		names = realloc(names, (*n + 1) * sizeof(*names));
-		assert_non_null(names);
-		names[(*n)++] = strdup(e->d_name);
-	}
-	closedir(dp);
-	if (*n > 0)
-		qsort(names, *n, sizeof(*names), by_name);
-	return names;
-}
-
 /*
  * Every t/rules/invalid/CASE.json fails with exactly the lines of CASE.err.
  * Messages name the file by its path under the source directory
@@ -511,8 +460,8 @@ static void test_invalid_cases(void **state)
 {
 	static const char dir[] = SRCDIR "/t/rules/invalid";
 	size_t n, n_err;
-	char **names = list_dir(dir, ".json", &n);
-	char **errs = list_dir(dir, ".err", &n_err);
+	char **names = og_test_list_dir(dir, ".json", &n);
+	char **errs = og_test_list_dir(dir, ".err", &n_err);
 	unsigned failed = 0;
 
 	(void)state;
@@ -527,7 +476,7 @@ static void test_invalid_cases(void **state)
 
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		snprintf(err_path, sizeof(err_path), "%s/%.*s.err", dir, (int)stem, names[i]);
-		want = slurp(err_path);
+		want = og_test_slurp(err_path);
 		if (want == NULL)
 			fail_msg("case %s: no %s", names[i], err_path);
 		og_diag_init(&d);
@@ -563,7 +512,7 @@ static void test_valid_files(void **state)
 {
 	static const char dir[] = SRCDIR "/t/rules/valid";
 	size_t n;
-	char **names = list_dir(dir, ".json", &n);
+	char **names = og_test_list_dir(dir, ".json", &n);
 
 	(void)state;
 	assert_true(n >= 3);

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "runtime.h"
 #include "strutil.h"
+#include "testutil.h"
 
 #define NOW_MS INT64_C(1795402862123)
 
@@ -56,24 +57,6 @@ static const char *const rules_broken = "{ \"outguard_rules\": 1, \"rules\": [ }
 
 /* ---- helpers ---- */
 
-static char *slurp(const char *path)
-{
-	FILE *fp = fopen(path, "rb");
-	struct og_buf b;
-	char chunk[65536];
-	size_t n;
-
-	if (fp == NULL)
-		return NULL;
-	og_buf_init(&b);
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		assert_int_equal(og_buf_append(&b, chunk, n), 0);
-	fclose(fp);
-	if (b.data == NULL)
-		assert_int_equal(og_buf_append(&b, "", 0), 0);
-	return b.data;
-}
-
 static void write_file(const char *name, const char *text)
 {
 	char path[PATH_MAX];
@@ -91,7 +74,7 @@ static char *read_tmp(const char *name)
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	return slurp(path);
+	return og_test_slurp(path);
 }
 
 static void remove_tmp(const char *name)
@@ -136,32 +119,16 @@ static char *messages(const struct og_diag *d)
 }
 
 /* stderr, where og_log writes in tests, diverted to a file and back. */
-struct capture {
-	int saved;
-	char path[PATH_MAX];
-};
-
-static void capture_start(struct capture *c)
+static void capture_start(struct og_test_capture *c)
 {
-	int fd;
-
-	snprintf(c->path, sizeof(c->path), "%s/stderr.txt", tmpdir);
-	fflush(stderr);
 	og_log_set_stderr(1);
-	c->saved = dup(2);
-	fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(c->saved >= 0 && fd >= 0);
-	assert_int_equal(dup2(fd, 2), 2);
-	close(fd);
+	og_test_capture_start(c, tmpdir);
 }
 
-static char *capture_end(struct capture *c)
+static char *capture_end(struct og_test_capture *c)
 {
-	fflush(stderr);
 	og_log_set_stderr(0);
-	assert_int_equal(dup2(c->saved, 2), 2);
-	close(c->saved);
-	return slurp(c->path);
+	return og_test_capture_end(c);
 }
 
 /* A message over SMTP; LOGIN NULL for none, QID NULL for no queue ID yet. */
@@ -252,9 +219,7 @@ static const char *field(json_t *r, const char *key)
 static int setup(void **state)
 {
 	(void)state;
-	mkdir("t", 0755);
-	snprintf(tmpdir, sizeof(tmpdir), "t/tmp-runtime-XXXXXX");
-	if (mkdtemp(tmpdir) == NULL || realpath(tmpdir, tmpreal) == NULL)
+	if (og_test_mkdtemp(tmpdir, sizeof(tmpdir), "runtime") < 0 || realpath(tmpdir, tmpreal) == NULL)
 		return -1;
 	snprintf(conf_path, sizeof(conf_path), "%s/outguard.conf", tmpdir);
 	return 0;
@@ -262,11 +227,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 32];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return og_test_rmtree(tmpdir);
 }
 
 /* Each test starts with no files from the one before. */
@@ -331,7 +293,7 @@ static void test_judge(void **state)
 	struct og_runtime rt;
 	struct og_verdict v;
 	struct og_policy *p;
-	struct capture cap;
+	struct og_test_capture cap;
 	json_t **r;
 	size_t n;
 	char *logged;

@@ -13,17 +13,9 @@
 #include <cmocka.h>
 
 #include "strutil.h"
-
-#define N_ROWS(a) (sizeof(a) / sizeof((a)[0]))
+#include "testutil.h"
 
 /* Compare strings and name the failing row. */
-#define CHECK_STR(label, got, want) do { \
-	const char *g_ = (got), *w_ = (want); \
-	if (g_ == NULL || w_ == NULL ? g_ != w_ : strcmp(g_, w_) != 0) \
-		fail_msg("%s: got \"%s\", want \"%s\"", (label), \
-		         g_ ? g_ : "(null)", w_ ? w_ : "(null)"); \
-} while (0)
-
 #define CHECK_INT(label, got, want) do { \
 	long long g_ = (long long)(got), w_ = (long long)(want); \
 	if (g_ != w_) \
