@@ -255,6 +255,19 @@ static void unknown_key(struct loader *L, const char *key)
 	og_jsondoc_pop(&L->doc);
 }
 
+/* Index of KEY in TABLE (entries of STRIDE bytes whose first member is the
+   name); -1 after reporting it as unknown. */
+static long known_key(struct loader *L, const char *key, const void *table, size_t n,
+                      size_t stride)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(key, *(const char *const *)(const void *)((const char *)table + i * stride)) == 0)
+			return (long)i;
+	unknown_key(L, key);
+	return -1;
+}
+#define KNOWN_KEY(L, key, table) known_key((L), (key), (table), COUNT(table), sizeof((table)[0]))
+
 /* An integer in [MIN, MAX] ("UNIT" names it in messages); false if reported. */
 static bool get_int(struct loader *L, const json_t *v, json_int_t min, json_int_t max,
                     const char *unit, json_int_t *out)
@@ -354,16 +367,11 @@ static void check_thresholds(struct loader *L, const json_t *obj)
 	for (size_t i = 0; i < COUNT(threshold_fields); i++)
 		ok[threshold_fields[i].action] = true;
 	json_object_foreach((json_t *)obj, key, v) {
-		size_t i;
+		long i = KNOWN_KEY(L, key, threshold_fields);
 		json_int_t n;
 
-		for (i = 0; i < COUNT(threshold_fields); i++)
-			if (strcmp(key, threshold_fields[i].name) == 0)
-				break;
-		if (i == COUNT(threshold_fields)) {
-			unknown_key(L, key);
+		if (i < 0)
 			continue;
-		}
 		og_jsondoc_push_key(&L->doc, key);
 		if (get_int(L, v, 0, THRESHOLD_MAX, NULL, &n))
 			L->r->threshold[threshold_fields[i].action] = (int)n;
@@ -453,16 +461,11 @@ static void check_replies(struct loader *L, const json_t *obj)
 		return;
 	}
 	json_object_foreach((json_t *)obj, key, v) {
-		size_t i;
+		long i = KNOWN_KEY(L, key, reply_fields);
 		char *text;
 
-		for (i = 0; i < COUNT(reply_fields); i++)
-			if (strcmp(key, reply_fields[i].name) == 0)
-				break;
-		if (i == COUNT(reply_fields)) {
-			unknown_key(L, key);
+		if (i < 0)
 			continue;
-		}
 		og_jsondoc_push_key(&L->doc, key);
 		if ((text = check_reply(L, v)) != NULL) {
 			char **slot = reply_slot(L->r, reply_fields[i].action);
@@ -618,15 +621,10 @@ static void check_exempt(struct loader *L, const json_t *obj)
 		return;
 	}
 	json_object_foreach((json_t *)obj, key, v) {
-		size_t i;
+		long i = KNOWN_KEY(L, key, exempt_fields);
 
-		for (i = 0; i < COUNT(exempt_fields); i++)
-			if (strcmp(key, exempt_fields[i].name) == 0)
-				break;
-		if (i == COUNT(exempt_fields)) {
-			unknown_key(L, key);
+		if (i < 0)
 			continue;
-		}
 		og_jsondoc_push_key(&L->doc, key);
 		if (exempt_fields[i].field == EF_KEYS)
 			check_exempt_keys(L, v);
@@ -772,15 +770,10 @@ static void check_rule(struct loader *L, const json_t *obj, size_t index, struct
 		og_jsondoc_pop(&L->doc);
 	}
 	json_object_foreach((json_t *)obj, key, v) {
-		size_t i;
+		long i = KNOWN_KEY(L, key, rule_fields);
 
-		for (i = 0; i < COUNT(rule_fields); i++)
-			if (strcmp(key, rule_fields[i].name) == 0)
-				break;
-		if (i == COUNT(rule_fields)) {
-			unknown_key(L, key);
+		if (i < 0)
 			continue;
-		}
 		og_jsondoc_push_key(&L->doc, key);
 		if (check >= 0 && rule_fields[i].need[check] == UNUSED)
 			complain(L, AT_KEY, NULL, "not used by check \"%s\"", check_names[check]);
@@ -835,15 +828,10 @@ static void check_top(struct loader *L, const json_t *root)
 		return;
 	}
 	json_object_foreach((json_t *)root, key, v) {
-		size_t i;
+		long i = KNOWN_KEY(L, key, top_fields);
 
-		for (i = 0; i < COUNT(top_fields); i++)
-			if (strcmp(key, top_fields[i].name) == 0)
-				break;
-		if (i == COUNT(top_fields)) {
-			unknown_key(L, key);
+		if (i < 0)
 			continue;
-		}
 		og_jsondoc_push_key(&L->doc, key);
 		switch (top_fields[i].field) {
 		case TF_VERSION:
