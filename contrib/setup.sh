@@ -18,7 +18,7 @@ BUILD_DIR=${BUILD_DIR:-$srcdir/_build}
 JOBS=${JOBS:-2}
 CONFIGURE_FLAGS=${CONFIGURE_FLAGS:-}
 PACKAGES="build-essential autoconf automake libtool pkg-config libmilter-dev libjansson-dev
-libcmocka-dev postfix miltertest swaks python3 python3-milter valgrind jq"
+libcmocka-dev libpcre2-dev postfix miltertest swaks python3 python3-milter valgrind jq"
 
 say()
 {

@@ -35,6 +35,7 @@ static struct og_runtime *runtime;
 struct conn {
 	struct og_facts facts;
 	struct og_policy *policy;   /* retained from MAIL FROM to the end of the message */
+	bool skip_ok;               /* the MTA agreed to SMFIS_SKIP from the body callback */
 };
 
 /* X-Outguard: carries the verdict; for quarantine it is the reason Postfix drops. */
@@ -96,9 +97,16 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
                                unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
 	const unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
-	/* No rule reads the body yet, and DATA/unknown commands tell us nothing. */
-	const unsigned long steps = SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+	/* DATA and unknown commands tell us nothing; the body only when a rule reads it,
+	   and then only its first bytes (SKIP ends the chunks early) */
+	unsigned long steps = SMFIP_NOUNKNOWN | SMFIP_NODATA;
+	struct og_policy *p = og_runtime_policy(runtime);
 
+	if (p == NULL || p->rules->body_bytes == 0)
+		steps |= SMFIP_NOBODY;
+	else
+		steps |= SMFIP_SKIP;
+	og_policy_release(p);
 	(void)f2;
 	(void)f3;
 	if ((f0 & want) != want)
@@ -106,6 +114,16 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		           "wanted 0x%lx): quarantine becomes tempfail", f0, want);
 	*pf0 = f0 & want;
 	*pf1 = f1 & steps;
+	/* the context is made here, before CONNECT, to remember what was agreed */
+	{
+		struct conn *c = calloc(1, sizeof(*c));
+
+		if (c != NULL) {
+			og_facts_init(&c->facts);
+			c->skip_ok = (*pf1 & SMFIP_SKIP) != 0;
+			og_mta_setpriv(ctx, c);
+		}
+	}
 	*pf2 = *pf3 = 0;
 	if (f0 & SMFIF_SETSYMLIST) {
 		/* A list given here replaces the MTA's: keep {auth_authen} and i. */
@@ -144,12 +162,15 @@ static int set_client(struct conn *c, const struct sockaddr *sa)
 
 static sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
-	struct conn *c = calloc(1, sizeof(*c));
+	struct conn *c = og_mta_getpriv(ctx);
 
-	if (c == NULL)
-		return fail(ctx, NULL, "out of memory at connect");
-	og_facts_init(&c->facts);
-	og_mta_setpriv(ctx, c);
+	if (c == NULL) {
+		/* no negotiation (an old MTA), or out of memory there */
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			return fail(ctx, NULL, "out of memory at connect");
+		og_facts_init(&c->facts);
+		og_mta_setpriv(ctx, c);
+	}
 	if (set_client(c, hostaddr) < 0 ||
 	    og_facts_set(&c->facts, &c->facts.client_name, hostname) < 0 ||
 	    take_macro(ctx, c, &c->facts.daemon_name, "{daemon_name}") < 0)
@@ -176,6 +197,9 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 		return fail(ctx, NULL, "no connection context at MAIL FROM");
 	end_message(c);     /* a new MAIL without EOM/abort before it */
 	c->policy = og_runtime_policy(runtime);
+	if (c->policy != NULL)
+		og_facts_want(&c->facts, (const char *const *)c->policy->rules->want_headers,
+		              c->policy->rules->n_want_headers, c->policy->rules->body_bytes);
 	if (og_facts_set_sender(&c->facts, argv != NULL ? argv[0] : NULL) < 0 ||
 	    take_macro(ctx, c, &c->facts.auth_authen, "{auth_authen}") < 0 ||
 	    take_macro(ctx, c, &c->facts.auth_type, "{auth_type}") < 0 ||
@@ -203,6 +227,20 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 		return fail(ctx, NULL, "no connection context at header");
 	if (og_facts_add_header(&c->facts, name, value) < 0)
 		return fail(ctx, c, "out of memory at header");
+	return SMFIS_CONTINUE;
+}
+
+/* The first bytes of the body: a keyword rule reads them.  Skip the rest. */
+static sfsistat mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	struct conn *c = og_mta_getpriv(ctx);
+
+	if (c == NULL)
+		return fail(ctx, NULL, "no connection context at body");
+	if (og_facts_add_body(&c->facts, chunk, len) < 0)
+		return fail(ctx, c, "out of memory at body");
+	if (c->facts.body_cut && c->skip_ok)
+		return SMFIS_SKIP;
 	return SMFIS_CONTINUE;
 }
 
@@ -344,6 +382,7 @@ void og_callbacks_describe(struct smfiDesc *desc)
 	desc->xxfi_envrcpt = mlfi_envrcpt;
 	desc->xxfi_header = mlfi_header;
 	desc->xxfi_eoh = mlfi_eoh;
+	desc->xxfi_body = mlfi_body;
 	desc->xxfi_eom = mlfi_eom;
 	desc->xxfi_abort = mlfi_abort;
 	desc->xxfi_close = mlfi_close;

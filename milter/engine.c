@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "checks.h"
 #include "engine.h"
 
 #define SCORE_MAX (INT_MAX / 2)
@@ -46,42 +47,106 @@ static enum og_action action_for(const struct og_rules *rules, int score)
 	return best;
 }
 
+/* The limit of rule R for identity ID: a per-key override, else the rule's. */
+static uint64_t limit_for(const struct og_rule *r, const struct og_identity *id)
+{
+	if (r->check != OG_CHECK_RECIPIENTS)
+		return r->limit;
+	for (size_t i = 0; i < r->n_overrides; i++)
+		for (int k = 0; k < OG_KEY__COUNT; k++)
+			if (id->key[k] != NULL && strcmp(id->key[k], r->overrides[i].key) == 0)
+				return r->overrides[i].limit;
+	return r->limit;
+}
+
 /*
- * Work out the figure of rule R for this message.  Returns 1 if the rule
- * applies (FIGURE and KEY set), 0 if it does not (no key of its kind), -1 if
+ * Count the message in the rate rule R and set the figure: the total in the
+ * window, or the distinct values seen in it.  Returns 1 if the rule applies,
+ * 0 if not (no key of its kind; not a bounce for a bounce count), -1 if
  * counting failed.
  */
-static int rule_figure(const struct og_rule *r, const struct og_facts *f,
-                       const struct og_identity *id, struct og_ratetable *rates, int64_t now,
-                       uint64_t *figure, const char **key)
+static int rate_figure(const struct og_rule *r, struct og_msgview *m, struct og_ratetable *rates,
+                       int64_t now, struct og_result *res, const char **key)
 {
-	uint64_t amount;
+	const struct og_facts *f = m->f;
+	const char *values[OG_RCPT_DOMAINS_MAX];
+	size_t n = 0;
+	uint64_t fig;
 
-	*key = NULL;
+	if ((unsigned)r->key >= OG_KEY__COUNT || m->id->key[r->key] == NULL)
+		return 0;
+	*key = m->id->key[r->key];
+	switch (r->metric) {
+	case OG_METRIC_MESSAGES:
+	case OG_METRIC_RECIPIENTS:
+	case OG_METRIC_BOUNCES:
+		if (r->metric == OG_METRIC_BOUNCES && (f->sender == NULL || f->sender[0] != '\0'))
+			return 0;
+		fig = og_rate_add(rates, r->id, *key, r->window,
+		                  r->metric == OG_METRIC_RECIPIENTS ? (uint64_t)f->rcpt_count : 1, now);
+		break;
+	case OG_METRIC_SENDERS:
+		values[n++] = f->sender != NULL && f->sender[0] != '\0' ? f->sender : "<>";
+		fig = og_rate_add_distinct(rates, r->id, *key, r->window, values, n, now);
+		break;
+	case OG_METRIC_FROM:
+		if ((values[0] = og_msgview_from(m)) != NULL)
+			n = 1;
+		fig = og_rate_add_distinct(rates, r->id, *key, r->window, values, n, now);
+		break;
+	case OG_METRIC_RCPT_DOMAINS:
+		for (; n < f->rcpt_domains_len; n++)
+			values[n] = f->rcpt_domains[n];
+		fig = og_rate_add_distinct(rates, r->id, *key, r->window, values, n, now);
+		break;
+	default:
+		return 0;
+	}
+	if (fig == UINT64_MAX)
+		return -1;
+	res->figure = fig;
+	return 1;
+}
+
+/* The figure of rule R: 1 applies, 0 does not, -1 out of memory. */
+static int rule_figure(const struct og_rule *r, struct og_msgview *m, struct og_ratetable *rates,
+                       int64_t now, struct og_result *res, struct og_hit *hit)
+{
+	hit->key = NULL;
 	switch (r->check) {
 	case OG_CHECK_RECIPIENTS:
-		*figure = f->rcpt_count;
+		res->figure = m->f->rcpt_count;
 		return 1;
 	case OG_CHECK_RATE:
-		if ((unsigned)r->key >= OG_KEY__COUNT || id->key[r->key] == NULL)
-			return 0;
-		*key = id->key[r->key];
-		amount = r->metric == OG_METRIC_RECIPIENTS ? (uint64_t)f->rcpt_count : 1;
-		*figure = og_rate_add(rates, r->id, *key, r->window, amount, now);
-		return *figure == UINT64_MAX ? -1 : 1;
+		return rate_figure(r, m, rates, now, res, &hit->key);
+	default:
+		return og_check_content(r, m, res, hit);
 	}
-	return 0;
+}
+
+/* The action of V: local submissions cannot be tempfailed or rejected usefully. */
+static enum og_action applied_action(const struct og_rules *rules, const struct og_identity *id,
+                                     enum og_action a)
+{
+	if (id->local && (a == OG_ACT_TEMPFAIL || a == OG_ACT_REJECT))
+		a = OG_ACT_QUARANTINE;
+	if (rules->observe && a > OG_ACT_TAG)
+		a = OG_ACT_TAG;
+	return a;
 }
 
 int og_engine_evaluate(const struct og_rules *rules, const struct og_facts *f,
                        const struct og_identity *id, enum og_scope_reason scope,
                        struct og_ratetable *rates, int64_t now, struct og_verdict *v)
 {
+	struct og_msgview m;
 	const char *exempt;
+	int rc = 0;
 
 	memset(v, 0, sizeof(*v));
 	v->scope = scope;
-	v->action = v->applied = OG_ACT_ACCEPT;
+	v->action = v->applied = v->would_action = OG_ACT_ACCEPT;
+	v->observe = rules->observe;
 	if (scope == OG_SCOPE_INBOUND)
 		return 0;
 	if ((exempt = og_rules_exempt_match(rules, id, f->client_addr)) != NULL) {
@@ -90,30 +155,44 @@ int og_engine_evaluate(const struct og_rules *rules, const struct og_facts *f,
 		return 0;
 	}
 
+	og_msgview_init(&m, f, id);
+	m.text_max = rules->body_bytes;
 	for (size_t i = 0; i < rules->n_rules; i++) {
 		const struct og_rule *r = &rules->rule[i];
-		uint64_t figure;
-		const char *key;
-		int rc = rule_figure(r, f, id, rates, now, &figure, &key);
+		struct og_result *res = &v->result[v->n_results++];
+		struct og_hit *hit = &v->hit[v->n_hits];
 
+		memset(hit, 0, sizeof(*hit));
+		res->limit = limit_for(r, id);
+		rc = rule_figure(r, &m, rates, now, res, hit);
 		if (rc < 0) {
 			v->internal_error = true;
-			return -1;
+			break;
 		}
-		if (rc == 0 || figure <= r->limit)
+		res->applies = rc > 0;
+		rc = 0;
+		if (!res->applies || res->figure <= res->limit)
 			continue;
-		if (v->n_hits < OG_RULES_MAX)
-			v->hit[v->n_hits++] = (struct og_hit){
-				.rule = r, .figure = figure, .limit = r->limit, .key = key,
-			};
-		v->score = score_add(v->score, r->score);
+		hit->rule = r;
+		hit->figure = res->figure;
+		hit->limit = res->limit;
+		hit->observe = r->observe;
+		v->n_hits++;
+		if (!r->observe)
+			v->score = score_add(v->score, r->score);
+		v->would_score = score_add(v->would_score, r->score);
+	}
+	og_msgview_free(&m);
+	if (v->internal_error) {
+		v->score = v->would_score = 0;
+		v->n_hits = 0;
+		return -1;
 	}
 
 	v->action = action_for(rules, v->score);
-	v->applied = v->action;
-	if (id->local && (v->action == OG_ACT_TEMPFAIL || v->action == OG_ACT_REJECT))
-		v->applied = OG_ACT_QUARANTINE;
-	return 0;
+	v->would_action = action_for(rules, v->would_score);
+	v->applied = applied_action(rules, id, v->action);
+	return rc;
 }
 
 /* Output being built: a buffer that always ends in NUL. */

@@ -7,7 +7,9 @@
  * adds up the scores of the rules that hit and maps the total to an action
  * through the thresholds.  Local submissions cannot be tempfailed or rejected
  * usefully (sendmail(1) has already exited 0, a tempfail loops in maildrop),
- * so for them those actions become quarantine.
+ * so for them those actions become quarantine.  Rules that observe are
+ * scored apart (would_score), and a rule set that observes acts no further
+ * than tag: the verdict says what would have been done.
  */
 #ifndef OG_ENGINE_H
 #define OG_ENGINE_H
@@ -22,22 +24,43 @@
 #include "rules.h"
 #include "scope.h"
 
+#define OG_HIT_FOUND_MAX  8       /* keyword phrases named per hit */
+#define OG_HIT_DETAIL_MAX 120     /* bytes of what matched, kept per hit */
+
 struct og_hit {
 	const struct og_rule *rule;   /* borrowed from the rule set */
-	uint64_t figure;              /* recipients, or the count in the window */
-	uint64_t limit;
+	uint64_t figure;              /* recipients, the count in the window, phrases found ... */
+	uint64_t limit;               /* the limit that applied (a per-key override may set it) */
 	const char *key;              /* identity key counted (rate rules), borrowed; NULL otherwise */
+	bool observe;                 /* the rule observes: its score is not in the verdict's score */
+	char detail[OG_HIT_DETAIL_MAX]; /* what matched, printable: "invalid", an address, a path; "" */
+	size_t found[OG_HIT_FOUND_MAX]; /* keywords: indexes into rule->phrases */
+	size_t n_found;
+};
+
+/* Every rule's figure, hit or not, for the offline tester. */
+struct og_result {
+	bool applies;                 /* the message has what the rule looks at */
+	uint64_t figure;
+	uint64_t limit;
+	bool limited;                 /* a pattern search reached its match limit */
 };
 
 struct og_verdict {
 	enum og_scope_reason scope;   /* OG_SCOPE_INBOUND: not judged */
 	bool exempt;                  /* an identity key is exempt: not judged */
 	const char *exempt_key;       /* borrowed from the identity or the client address */
-	int score;
+	int score;                    /* of the hits of rules that do not observe */
 	enum og_action action;        /* from the thresholds */
-	enum og_action applied;       /* what outguard does (local: tempfail/reject -> quarantine) */
+	enum og_action applied;       /* what outguard does (local: tempfail/reject -> quarantine;
+	                                 observe: at most tag) */
+	bool observe;                 /* the rule set observes: nothing beyond tag is done */
+	int would_score;              /* the observing rules' hits included */
+	enum og_action would_action;  /* what that score would do */
 	struct og_hit hit[OG_RULES_MAX];
 	size_t n_hits;
+	struct og_result result[OG_RULES_MAX];   /* one per rule, in the order of the rule set */
+	size_t n_results;
 	bool internal_error;          /* counting failed (out of memory) */
 };
 

@@ -257,6 +257,17 @@ static json_t *hits_array(const struct og_verdict *v, bool *ok)
 		put(o, "figure", jnum(h->figure), ok);
 		put(o, "limit", jnum(h->limit), ok);
 		put(o, "score", json_integer(h->rule->score), ok);
+		if (h->observe)
+			put(o, "observe", json_true(), ok);
+		if (h->n_found > 0) {
+			json_t *words = json_array();
+
+			for (size_t k = 0; k < h->n_found; k++)
+				push(words, jstr(h->rule->list->phrases[h->found[k]]), ok);
+			put(o, "matched", words, ok);
+		} else if (h->detail[0] != '\0') {
+			put(o, "matched", jstr(h->detail), ok);
+		}
 		push(a, o, ok);
 	}
 	return a;
@@ -281,6 +292,15 @@ char *og_evidence_format(const struct og_facts *f, const struct og_identity *id,
 	put(r, "action", jstr(og_action_name(v->action)), &ok);
 	put(r, "applied", jstr(og_action_name(v->applied)), &ok);
 	put(r, "score", json_integer(v->score), &ok);
+	if (v->observe)
+		put(r, "observe", json_true(), &ok);
+	if (v->would_score != v->score) {
+		json_t *w = json_object();
+
+		put(w, "score", json_integer(v->would_score), &ok);
+		put(w, "action", jstr(og_action_name(v->would_action)), &ok);
+		put(r, "would", w, &ok);
+	}
 	put(r, "scope", jstr(og_scope_reason_name(v->scope)), &ok);
 	put(r, "keys", keys_object(id, &ok), &ok);
 	put(r, "identity_source", jstr(og_identity_source_name(id->source)), &ok);

@@ -9,11 +9,14 @@
  * logrotate) makes the next append reopen the file by name.
  *
  * Record fields, in this order (see outguard(8) and outguard.conf(5), EVIDENCE):
- *   time ("2026-11-23T03:01:02.123Z"), queue_id, action, applied, score, scope,
+ *   time ("2026-11-23T03:01:02.123Z"), queue_id, action, applied, score,
+ *   observe (only when the rule set observes), would{score,action} (only when
+ *   observing rules hit: what enforcing them would do), scope,
  *   keys{account,domain,script,client}, identity_source, stamp{uid,user,cwd} (only
  *   when present), client{addr,name,helo,port}, auth{login,mechanism} or null,
  *   sender, from, message_id, subject, rcpt_count, rcpt_sample[], rcpt_domains[],
- *   hits[{rule,check,count (rate only),key,window (rate only),figure,limit,score}],
+ *   hits[{rule,check,count (rate only),key,window (rate only),figure,limit,score,
+ *   observe (only when true), matched (phrases found, or what matched)}],
  *   exempt (key or null), rules (digest), truncated and internal_error (only when true).
  * Absent values are null.  Bytes that are not UTF-8 are replaced by U+FFFD.
  */

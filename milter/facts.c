@@ -5,13 +5,14 @@
  * each is copied with a bound (OG_FACT_MAXLEN) and a cut is recorded in
  * f->truncated rather than hidden.  Only the headers a check needs are kept;
  * everything else is counted and dropped, so a message with 10,000 headers
- * costs no memory.  Errors: -1 from the setters means out of memory.
+ * costs no memory.  The body is kept only up to the bound a rule asks for.  Errors: -1 from the setters means out of memory.
  */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "facts.h"
+#include "hdrparse.h"
 #include "strutil.h"
 
 void og_facts_init(struct og_facts *f)
@@ -45,7 +46,17 @@ void og_facts_reset_message(struct og_facts *f)
 	free_ptr(&f->php_script);
 	free_ptr(&f->stamp);
 	f->stamp_count = 0;
+	free_ptr(&f->content_type);
+	free_ptr(&f->content_encoding);
+	f->hdr_rcpt_count = 0;
 	f->header_count = 0;
+	for (size_t i = 0; i < OG_EXTRA_HEADERS_MAX; i++)
+		free_ptr(&f->extra_value[i]);
+	f->want_headers = NULL;
+	f->n_want_headers = 0;
+	og_buf_free(&f->body);
+	f->body_max = 0;
+	f->body_cut = false;
 	free_ptr(&f->queue_id);
 	f->truncated = false;
 }
@@ -185,6 +196,32 @@ static const char *skip_space(const char *v)
 	return v;
 }
 
+void og_facts_want(struct og_facts *f, const char *const *names, size_t n, size_t max_body)
+{
+	f->want_headers = names;
+	f->n_want_headers = n < OG_EXTRA_HEADERS_MAX ? n : OG_EXTRA_HEADERS_MAX;
+	f->body_max = max_body;
+}
+
+int og_facts_add_body(struct og_facts *f, const void *chunk, size_t len)
+{
+	size_t room = f->body_max > f->body.len ? f->body_max - f->body.len : 0;
+
+	if (len > room) {
+		f->body_cut = true;
+		len = room;
+	}
+	return len > 0 ? og_buf_append(&f->body, chunk, len) : 0;
+}
+
+const char *og_facts_extra_header(const struct og_facts *f, const char *name)
+{
+	for (size_t i = 0; i < f->n_want_headers; i++)
+		if (og_streq_nocase(f->want_headers[i], name))
+			return f->extra_value[i];
+	return NULL;
+}
+
 int og_facts_add_header(struct og_facts *f, const char *name, const char *value)
 {
 	char **field = NULL;
@@ -195,6 +232,13 @@ int og_facts_add_header(struct og_facts *f, const char *name, const char *value)
 		value = "";
 	value = skip_space(value);
 	f->header_count++;
+
+	for (size_t i = 0; i < f->n_want_headers; i++)
+		if (f->extra_value[i] == NULL && og_streq_nocase(f->want_headers[i], name) &&
+		    og_facts_set(f, &f->extra_value[i], value) < 0)
+			return -1;
+	if (og_streq_nocase(name, "To") || og_streq_nocase(name, "Cc"))
+		f->hdr_rcpt_count += og_address_count(value);
 
 	if (og_streq_nocase(name, OG_STAMP_HEADER)) {
 		/* Every stamp is counted (the glue removes them all); only the first is read. */
@@ -210,6 +254,10 @@ int og_facts_add_header(struct og_facts *f, const char *name, const char *value)
 		field = &f->subject;
 	} else if (og_streq_nocase(name, "X-PHP-Originating-Script")) {
 		field = &f->php_script;
+	} else if (og_streq_nocase(name, "Content-Type")) {
+		field = &f->content_type;
+	} else if (og_streq_nocase(name, "Content-Transfer-Encoding")) {
+		field = &f->content_encoding;
 	} else {
 		return 0;
 	}

@@ -14,9 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "strutil.h"
+
 #define OG_FACT_MAXLEN      998   /* RFC 5322 line limit: enough for any value we keep */
 #define OG_RCPT_SAMPLE_MAX  10    /* recipients kept verbatim for the evidence */
 #define OG_RCPT_DOMAINS_MAX 64    /* distinct recipient domains tracked per message */
+#define OG_EXTRA_HEADERS_MAX 16   /* headers kept for header rules */
 
 /* The header outguard-sendmail adds to local submissions. */
 #define OG_STAMP_HEADER "X-Outguard-Submitter"
@@ -49,7 +52,20 @@ struct og_facts {
 	char *php_script;       /* raw X-PHP-Originating-Script: "1001:contact.php" */
 	char *stamp;            /* raw first X-Outguard-Submitter value */
 	unsigned stamp_count;   /* how many stamp headers (all are removed from the message) */
+	char *content_type;     /* the message's own Content-Type */
+	char *content_encoding; /* and Content-Transfer-Encoding */
+	size_t hdr_rcpt_count;  /* addresses in every To: and Cc: header */
 	size_t header_count;
+	/* headers a header rule reads: the names are borrowed from the rules
+	   (og_facts_want_headers), the first value of each is kept */
+	const char *const *want_headers;
+	size_t n_want_headers;
+	char *extra_value[OG_EXTRA_HEADERS_MAX];
+
+	/* the first body_max bytes of the body, raw, when a rule reads the body */
+	struct og_buf body;
+	size_t body_max;        /* 0: the body is not kept */
+	bool body_cut;          /* the body was longer than body_max */
 
 	/* the MTA's queue ID; Postfix may only give it at DATA, so it is re-read */
 	char *queue_id;
@@ -71,6 +87,18 @@ int og_facts_set_sender(struct og_facts *f, const char *arg);
 int og_facts_add_rcpt(struct og_facts *f, const char *arg);
 /* One header; keeps those outguard uses. NAME is matched case-insensitively. */
 int og_facts_add_header(struct og_facts *f, const char *name, const char *value);
+
+/*
+ * Keep the first value of each of the N headers NAMES (borrowed: they must
+ * outlive the message; at most OG_EXTRA_HEADERS_MAX are kept) and the first
+ * MAX_BODY bytes of the body.  Called at MAIL FROM; og_facts_reset_message
+ * forgets both.
+ */
+void og_facts_want(struct og_facts *f, const char *const *names, size_t n, size_t max_body);
+/* A chunk of the body; what goes beyond body_max is dropped and noted. 0 or -1 (no memory). */
+int og_facts_add_body(struct og_facts *f, const void *chunk, size_t len);
+/* The kept value of header NAME (one of the wanted ones), or NULL. */
+const char *og_facts_extra_header(const struct og_facts *f, const char *name);
 
 /* Strip <> and surrounding space from an address argument into a new string. */
 char *og_address_unbracket(const char *arg);

@@ -46,6 +46,7 @@ const char *og_identity_source_name(enum og_identity_source s)
 	case OG_ID_PHP:    return "php";
 	case OG_ID_SENDER: return "sender";
 	case OG_ID_CLIENT: return "client";
+	case OG_ID_WEBMAIL: return "webmail";
 	case OG_ID_NONE:   break;
 	}
 	return "none";
@@ -195,13 +196,71 @@ static int local_account(const struct og_facts *f, struct og_identity *id)
 	}
 }
 
-int og_identity_of(const struct og_facts *f, bool local, struct og_identity *id)
+/* Is the local submission F (script file FILE, may be NULL) a webmail's? */
+static bool is_webmail(const struct og_facts *f, const char *file, const struct og_webmail *w)
 {
+	struct og_stamp st;
+	bool yes = false;
+
+	if (w == NULL || w->n == 0)
+		return false;
+	if (f->stamp != NULL && og_stamp_parse(f->stamp, &st)) {
+		for (size_t i = 0; i < w->n && !yes; i++) {
+			size_t len = strlen(w->entries[i]);
+
+			/* a directory: the cwd is it or lies under it */
+			yes = strchr(w->entries[i], '/') != NULL && st.cwd != NULL &&
+			      strncmp(st.cwd, w->entries[i], len) == 0 &&
+			      (st.cwd[len] == '\0' || st.cwd[len] == '/' || w->entries[i][len - 1] == '/');
+		}
+		og_stamp_free(&st);
+	}
+	for (size_t i = 0; i < w->n && !yes && file != NULL; i++)
+		yes = strchr(w->entries[i], '/') == NULL && strcmp(file, w->entries[i]) == 0;
+	return yes;
+}
+
+/* The keys of a webmail user: "webmail:ADDRESS", "domain:DOMAIN". 1 if set, 0 if no address. */
+static int webmail_account(const struct og_facts *f, struct og_identity *id)
+{
+	const char *domain = og_address_domain(f->sender);
+
+	if (f->sender == NULL || domain == NULL || domain == f->sender + 1)
+		return 0;
+	id->source = OG_ID_WEBMAIL;
+	id->webmail = true;
+	if ((id->key[OG_KEY_ACCOUNT] = make_key("webmail:", f->sender, true)) == NULL ||
+	    (id->key[OG_KEY_DOMAIN] = make_key("domain:", domain, true)) == NULL)
+		return -1;
+	return 1;
+}
+
+int og_identity_of(const struct og_facts *f, bool local, const struct og_webmail *webmail,
+                   struct og_identity *id)
+{
+	int rc;
+
 	memset(id, 0, sizeof(*id));
 	id->stamp.uid = -1;
 	id->php_uid = -1;
 	id->local = local;
 
+	if (local && f->auth_authen == NULL && (f->php_script != NULL || f->stamp != NULL)) {
+		long uid;
+		char *file = NULL;
+
+		if (f->php_script != NULL)
+			og_php_script_parse(f->php_script, &uid, &file);
+		if (is_webmail(f, file, webmail)) {
+			free(file);
+			if ((rc = webmail_account(f, id)) < 0)
+				goto oom;
+			if (rc > 0)
+				return 0;
+		} else {
+			free(file);
+		}
+	}
 	if (local && f->php_script != NULL &&
 	    og_php_script_parse(f->php_script, &id->php_uid, &id->php_file)) {
 		char num[24];

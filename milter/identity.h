@@ -6,8 +6,9 @@
  * X-PHP-Originating-Script, else a bare-login envelope sender; otherwise the
  * client address.  A message carries several keys, one per kind, and each
  * rate rule says which kind it counts on.  Keys are strings with a prefix:
- *   account: "sasl:alice@example.com", "uid:1001", "local:www-data", "ip:192.0.2.7"
- *   domain:  "domain:example.com"      (domain of a SASL login with an '@')
+ *   account: "sasl:alice@example.com", "uid:1001", "local:www-data", "ip:192.0.2.7",
+ *            "webmail:bob@example.com"
+ *   domain:  "domain:example.com"      (domain of a SASL or webmail login with an '@')
  *   script:  "php:1001:contact.php"    (X-PHP-Originating-Script)
  *   client:  "ip:192.0.2.7"
  */
@@ -35,6 +36,7 @@ enum og_identity_source {
 	OG_ID_PHP,         /* uid from X-PHP-Originating-Script on a local submission */
 	OG_ID_SENDER,      /* bare login envelope sender of a local submission */
 	OG_ID_CLIENT,      /* client address */
+	OG_ID_WEBMAIL,     /* envelope sender of a local submission by a webmail script */
 };
 
 /* Parsed outguard-sendmail stamp: "uid=1001; user=web1; cwd=/var/www/site1". */
@@ -51,11 +53,23 @@ struct og_identity {
 	long php_uid;               /* -1 if no X-PHP-Originating-Script */
 	char *php_file;
 	bool local;                 /* local submission */
+	bool webmail;               /* the script is a webmail's: no script key */
+};
+
+/* Webmail scripts: file names as in X-PHP-Originating-Script ("rcube.php"),
+   or directories (with a '/') the outguard-sendmail stamp's cwd lies in. */
+struct og_webmail {
+	const char *const *entries;
+	size_t n;
 };
 
 /* Work out the keys of F. LOCAL says whether F is a local submission
- * (og_scope_is_local). Returns 0, or -1 if out of memory. */
-int og_identity_of(const struct og_facts *f, bool local, struct og_identity *out);
+ * (og_scope_is_local).  A local submission by a WEBMAIL script (may be NULL)
+ * is keyed by its envelope sender, the webmail user, as
+ * "webmail:ADDRESS" with "domain:DOMAIN", and gets no script key.
+ * Returns 0, or -1 if out of memory. */
+int og_identity_of(const struct og_facts *f, bool local, const struct og_webmail *webmail,
+                   struct og_identity *out);
 void og_identity_free(struct og_identity *id);
 
 /* "account", "domain", "script", "client"; and the reverse (-1 if unknown). */

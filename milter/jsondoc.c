@@ -270,6 +270,28 @@ void og_jsondoc_pop(struct og_jsondoc *d)
 		d->depth--;
 }
 
+/* KEY as a path step: bytes outside printable ASCII as \xHH, at most 48 bytes, then "...". */
+static int path_key(const char *key, char *buf, size_t size)
+{
+	size_t off = 0, i;
+
+	for (i = 0; key[i] != '\0' && i < 48 && off + 5 < size; i++) {
+		unsigned char c = (unsigned char)key[i];
+
+		if (c >= 0x20 && c < 0x7f)
+			buf[off++] = (char)c;
+		else
+			off += (size_t)snprintf(buf + off, size - off, "\\x%02x", c);
+	}
+	if (key[i] != '\0' && off + 4 < size) {
+		memcpy(buf + off, "...", 3);
+		off += 3;
+	}
+	if (size > 0)
+		buf[off < size ? off : size - 1] = '\0';
+	return (int)off;
+}
+
 void og_jsondoc_path_text(const struct og_jsondoc *d, size_t n, char *buf, size_t size)
 {
 	size_t off = 0;
@@ -280,9 +302,12 @@ void og_jsondoc_path_text(const struct og_jsondoc *d, size_t n, char *buf, size_
 	for (size_t i = 0; i < n && i < OG_JSONDOC_DEPTH && off < size; i++) {
 		int w;
 
-		if (d->path[i].key != NULL)
-			w = snprintf(buf + off, size - off, "%s%s", i > 0 ? "." : "", d->path[i].key);
-		else
+		if (d->path[i].key != NULL) {
+			char step[48 * 4 + 8];
+
+			path_key(d->path[i].key, step, sizeof(step));
+			w = snprintf(buf + off, size - off, "%s%s", i > 0 ? "." : "", step);
+		} else
 			w = snprintf(buf + off, size - off, "[%zu]", d->path[i].index);
 		if (w < 0)
 			break;

@@ -15,6 +15,16 @@
  * widths, and exactly one slot width when w divides W (60, 300, 3600 ...).
  * With W = 60 (w = 2) an event at time 0 still counts at 61 and is gone at 62.
  *
+ * Distinct counters (og_rate_add_distinct) use the same ring, but a slot
+ * counts the values whose latest sighting falls in it: a value seen again
+ * moves from its old slot to the current one, so the total is the number
+ * of distinct values seen within the window, and the idle and eviction
+ * logic is the same as for plain counters.  The values are kept as seeded
+ * 64-bit hashes with the slot of their last sighting, at most
+ * OG_RATE_DISTINCT_MAX of them; when that is full the value seen longest
+ * ago is forgotten, so the count stops growing at the cap (which is above
+ * any limit a rule may set) instead of losing the newest values.
+ *
  * Time comes from the caller.  A clock stepped back is treated as standing
  * still: a time older than a counter's newest slot is counted in that slot.
  * Counts saturate at OG_RATE_SATURATED instead of wrapping, so that
@@ -63,8 +73,19 @@ struct rate_entry {
 	uint64_t total;                     /* sum of the slots, saturating */
 	uint32_t window;
 	uint32_t name_len;                  /* strlen(name); the key follows its NUL */
+	struct distinct_set *set;           /* distinct counters only, else NULL */
 	uint64_t count[RATE_RING];          /* slot e lives at index e mod (n+1) */
 	char names[];                       /* name NUL key NUL */
+};
+
+/* The values of a distinct counter: hash and slot number of the latest sighting. */
+struct distinct_value {
+	uint64_t hash;
+	int64_t slot;
+};
+struct distinct_set {
+	size_t n, cap;
+	struct distinct_value v[];
 };
 
 struct rate_shard {
@@ -251,6 +272,7 @@ static void drop(struct og_ratetable *t, struct rate_shard *s, struct rate_entry
 	lru_unlink(s, e);
 	s->n--;
 	atomic_fetch_sub(&t->entries, 1);
+	free(e->set);
 	free(e);
 }
 
@@ -407,6 +429,7 @@ void og_rate_free(struct og_ratetable *t)
 
 		for (e = s->newest; e != NULL; e = next) {
 			next = e->older;
+			free(e->set);
 			free(e);
 		}
 		free(s->bucket);
@@ -416,29 +439,28 @@ void og_rate_free(struct og_ratetable *t)
 	free(t);
 }
 
-uint64_t og_rate_add(struct og_ratetable *t, const char *name, const char *key,
-                     uint32_t window, uint64_t amount, int64_t now)
+/*
+ * The entry for (NAME, KEY, WINDOW), advanced to NOW and made the newest of
+ * its shard, created if CREATE; with the shard locked (*SP) unless NULL is
+ * returned: not found and not to be created (*OOM false), or out of
+ * memory (*OOM true).
+ */
+static struct rate_entry *entry_use(struct og_ratetable *t, const char *name, const char *key,
+                                    uint32_t window, int64_t now, bool create,
+                                    struct rate_shard **sp, bool *oom)
 {
-	struct rate_shard *s;
+	uint64_t hash = hash_of(t->seed, name, key, window);
+	struct rate_shard *s = shard_of(t, hash);
 	struct rate_entry *e;
-	uint64_t hash, total;
-	int64_t width, n, at;
 
-	if (t == NULL || name == NULL || key == NULL)
-		return UINT64_MAX;
-	hash = hash_of(t->seed, name, key, window);
-	s = shard_of(t, hash);
+	*oom = false;
 	pthread_mutex_lock(&s->lock);
 	e = lookup(s, hash, name, key, window);
 	if (e == NULL) {
-		if (amount == 0) {
-			/* nothing to remember */
+		if (!create || (e = entry_new(hash, name, key, window, now)) == NULL) {
+			*oom = create;
 			pthread_mutex_unlock(&s->lock);
-			return 0;
-		}
-		if ((e = entry_new(hash, name, key, window, now)) == NULL) {
-			pthread_mutex_unlock(&s->lock);
-			return UINT64_MAX;
+			return NULL;
 		}
 		if (s->n >= t->shard_cap)
 			make_room(t, s, now);
@@ -452,9 +474,138 @@ uint64_t og_rate_add(struct og_ratetable *t, const char *name, const char *key,
 		lru_unlink(s, e);
 	}
 	lru_push(s, e);
-	geometry(window, &width, &n);
-	e->count[ring_index(e->head, n + 1)] = sat_add(e->count[ring_index(e->head, n + 1)], amount);
+	*sp = s;
+	return e;
+}
+
+/* Add AMOUNT to E's current slot; returns the new total.  Unlocks S. */
+static uint64_t entry_add_unlock(struct rate_shard *s, struct rate_entry *e, uint64_t amount)
+{
+	int64_t width, n, at;
+	uint64_t total;
+	size_t cur;
+
+	geometry(e->window, &width, &n);
+	cur = ring_index(e->head, n + 1);
+	e->count[cur] = sat_add(e->count[cur], amount);
 	e->total = sat_add(e->total, amount);
+	total = e->total;
+	at = idle_at(e);
+	if (at < s->next_idle)
+		s->next_idle = at;
+	pthread_mutex_unlock(&s->lock);
+	return total;
+}
+
+uint64_t og_rate_add(struct og_ratetable *t, const char *name, const char *key,
+                     uint32_t window, uint64_t amount, int64_t now)
+{
+	struct rate_shard *s;
+	struct rate_entry *e;
+	bool oom;
+
+	if (t == NULL || name == NULL || key == NULL)
+		return UINT64_MAX;
+	/* adding nothing to an unknown counter: nothing to remember */
+	if ((e = entry_use(t, name, key, window, now, amount > 0, &s, &oom)) == NULL)
+		return oom ? UINT64_MAX : 0;
+	return entry_add_unlock(s, e, amount);
+}
+
+/* Seeded hash of one distinct value. */
+static uint64_t value_hash(uint64_t seed, const char *value)
+{
+	return hash_of(seed ^ 0x9e3779b97f4a7c15ull, "", value, 0);
+}
+
+/*
+ * Note one sighting of HASH in E's distinct set at E's current slot: a value
+ * still in the window moves from its old slot; a new or expired one counts
+ * anew.  Returns -1 if out of memory (nothing changed).
+ */
+static int distinct_note(struct rate_entry *e, uint64_t hash)
+{
+	struct distinct_set *set = e->set;
+	int64_t width, n, oldest_slot = INT64_MAX;
+	size_t i, slot_i = SIZE_MAX, oldest = SIZE_MAX;
+
+	geometry(e->window, &width, &n);
+	for (i = 0; set != NULL && i < set->n; i++) {
+		struct distinct_value *d = &set->v[i];
+
+		if (d->hash == hash) {
+			if (d->slot >= e->head - n && d->slot < e->head) {
+				/* still counted in an older slot: move it */
+				e->count[ring_index(d->slot, n + 1)]--;
+				e->total--;
+			} else if (d->slot == e->head) {
+				return 0;
+			}
+			d->slot = e->head;
+			e->count[ring_index(e->head, n + 1)]++;
+			e->total++;
+			return 0;
+		}
+		if (d->slot < e->head - n && slot_i == SIZE_MAX)
+			slot_i = i;                   /* expired: free for reuse */
+		if (d->slot < oldest_slot) {
+			oldest_slot = d->slot;
+			oldest = i;
+		}
+	}
+	if (slot_i == SIZE_MAX) {
+		if (set == NULL || set->n == set->cap) {
+			size_t cap = set == NULL ? 4 : set->cap * 2;
+
+			if (set != NULL && set->cap >= OG_RATE_DISTINCT_MAX) {
+				/* full: forget the value seen longest ago */
+				struct distinct_value *d = &set->v[oldest];
+
+				if (d->slot >= e->head - n) {
+					e->count[ring_index(d->slot, n + 1)]--;
+					e->total--;
+				}
+				slot_i = oldest;
+				goto store;
+			}
+			if (cap > OG_RATE_DISTINCT_MAX)
+				cap = OG_RATE_DISTINCT_MAX;
+			if ((set = realloc(e->set, sizeof(*set) + cap * sizeof(set->v[0]))) == NULL)
+				return -1;
+			if (e->set == NULL)
+				set->n = 0;
+			set->cap = cap;
+			e->set = set;
+		}
+		slot_i = set->n++;
+	}
+store:
+	set->v[slot_i] = (struct distinct_value){ .hash = hash, .slot = e->head };
+	e->count[ring_index(e->head, n + 1)]++;
+	e->total++;
+	return 0;
+}
+
+uint64_t og_rate_add_distinct(struct og_ratetable *t, const char *name, const char *key,
+                              uint32_t window, const char *const *values, size_t n_values,
+                              int64_t now)
+{
+	struct rate_shard *s;
+	struct rate_entry *e;
+	uint64_t total;
+	int64_t at;
+	bool oom;
+
+	if (t == NULL || name == NULL || key == NULL)
+		return UINT64_MAX;
+	if ((e = entry_use(t, name, key, window, now, n_values > 0, &s, &oom)) == NULL)
+		return oom ? UINT64_MAX : 0;
+	for (size_t i = 0; i < n_values; i++) {
+		if (values[i] != NULL && distinct_note(e, value_hash(t->seed, values[i])) < 0) {
+			pthread_mutex_unlock(&s->lock);
+			return UINT64_MAX;
+		}
+	}
 	total = e->total;
 	at = idle_at(e);
 	if (at < s->next_idle)

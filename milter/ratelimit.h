@@ -21,6 +21,8 @@
 #include <stdint.h>
 
 #define OG_RATE_SLOTS 30
+/* Values a distinct counter remembers; its count does not go above this. */
+#define OG_RATE_DISTINCT_MAX 1024
 /* Counts stop here instead of wrapping; UINT64_MAX is kept for "out of memory". */
 #define OG_RATE_SATURATED (UINT64_MAX - 1)
 
@@ -40,6 +42,18 @@ void og_rate_free(struct og_ratetable *t);
  */
 uint64_t og_rate_add(struct og_ratetable *t, const char *name, const char *key,
                      uint32_t window, uint64_t amount, int64_t now);
+/*
+ * Note the N_VALUES strings VALUES (NULLs skipped) as seen at time NOW in the
+ * distinct counter NAME for KEY, and return how many distinct values it saw
+ * within WINDOW seconds, these included (at most OG_RATE_DISTINCT_MAX).
+ * Values are compared byte for byte (fold case before if needed).  A name
+ * must be used either for og_rate_add or for this, never both.  With no
+ * values, an unknown counter is not created and 0 is returned.  Thread-safe.
+ * Returns UINT64_MAX if out of memory.
+ */
+uint64_t og_rate_add_distinct(struct og_ratetable *t, const char *name, const char *key,
+                              uint32_t window, const char *const *values, size_t n_values,
+                              int64_t now);
 /* The current total without adding; 0 if unknown.  Does not count as a use for eviction. */
 uint64_t og_rate_peek(struct og_ratetable *t, const char *name, const char *key,
                       uint32_t window, int64_t now);

@@ -34,11 +34,10 @@
 #include "jsondoc.h"
 #include "jsonpos.h"
 #include "rules.h"
+#include "ratelimit.h"
+#include "rules_internal.h"
 #include "strutil.h"
 
-#define QUOTE_MAX      48                  /* bytes of an offending value shown */
-#define QBUF           OG_JSONDOC_QBUF(QUOTE_MAX)
-#define DBUF           OG_JSONDOC_DBUF(QUOTE_MAX)
 
 #define FORMAT_VERSION 1
 #define ID_MAX         64
@@ -61,17 +60,33 @@ static const char *const action_names[OG_ACT__COUNT] = {
 	[OG_ACT_REJECT] = "reject",
 };
 
-#define N_CHECKS 2
+#define N_CHECKS OG_CHECK__COUNT
 static const char *const check_names[N_CHECKS] = {
 	[OG_CHECK_RECIPIENTS] = "recipients",
 	[OG_CHECK_RATE] = "rate",
+	[OG_CHECK_KEYWORDS] = "keywords",
+	[OG_CHECK_HEADER] = "header",
+	[OG_CHECK_MESSAGE_ID] = "message-id",
+	[OG_CHECK_SENDER_MISMATCH] = "sender-mismatch",
+	[OG_CHECK_SCRIPT] = "script",
+	[OG_CHECK_HIDDEN_RECIPIENTS] = "hidden-recipients",
+	[OG_CHECK_DISPLAY_NAME] = "display-name",
 };
 
-#define N_METRICS 2
+#define N_METRICS OG_METRIC__COUNT
 static const char *const metric_names[N_METRICS] = {
 	[OG_METRIC_MESSAGES] = "messages",
 	[OG_METRIC_RECIPIENTS] = "recipients",
+	[OG_METRIC_SENDERS] = "senders",
+	[OG_METRIC_FROM] = "from-addresses",
+	[OG_METRIC_RCPT_DOMAINS] = "recipient-domains",
+	[OG_METRIC_BOUNCES] = "bounces",
 };
+
+static const char *const msgid_names[] = { "missing", "invalid", "foreign" };
+
+#define BODY_BYTES_DEFAULT 65536
+#define BODY_BYTES_MAX     (1 << 20)
 
 const char *og_action_name(enum og_action a)
 {
@@ -96,10 +111,28 @@ const char *og_metric_name(enum og_metric m)
 	return (unsigned)m < N_METRICS ? metric_names[m] : "unknown";
 }
 
+bool og_metric_is_distinct(enum og_metric m)
+{
+	return m == OG_METRIC_SENDERS || m == OG_METRIC_FROM || m == OG_METRIC_RCPT_DOMAINS;
+}
+
+const char *og_msgid_problem_name(unsigned bit)
+{
+	switch (bit) {
+	case OG_MSGID_MISSING: return msgid_names[0];
+	case OG_MSGID_INVALID: return msgid_names[1];
+	case OG_MSGID_FOREIGN: return msgid_names[2];
+	}
+	return "none";
+}
+
 /* ---- the schema, one row per key ---- */
 
 /* Top level. */
-enum top_field { TF_VERSION, TF_DESCRIPTION, TF_THRESHOLDS, TF_REPLIES, TF_EXEMPT, TF_RULES };
+enum top_field {
+	TF_VERSION, TF_DESCRIPTION, TF_THRESHOLDS, TF_REPLIES, TF_EXEMPT, TF_RULES, TF_OBSERVE,
+	TF_WEBMAIL, TF_LISTS
+};
 static const struct {
 	const char *name;
 	enum top_field field;
@@ -110,6 +143,9 @@ static const struct {
 	{ "replies", TF_REPLIES },            /* SMTP reply texts */
 	{ "exempt", TF_EXEMPT },              /* keys and clients never judged */
 	{ "rules", TF_RULES },                /* the checks */
+	{ "observe", TF_OBSERVE },            /* act no further than tag */
+	{ "webmail", TF_WEBMAIL },            /* webmail script names */
+	{ "phrase_lists", TF_LISTS },         /* named trap-phrase lists */
 };
 
 /* thresholds: one integer per action, 0 = unused, increasing in this order. */
@@ -158,32 +194,54 @@ static const struct {
 	{ "php:", "php:UID:FILE", KS_PHP, false },
 	{ "domain:", "domain:DOMAIN", KS_TEXT, true },
 	{ "ip:", "ip:ADDRESS", KS_ADDRESS, true },
+	{ "webmail:", "webmail:ADDRESS", KS_TEXT, true },
 };
 #define KEY_FORMS_EXPECTED \
-	"sasl:LOGIN, uid:NUMBER, local:LOGIN, php:UID:FILE, domain:DOMAIN or ip:ADDRESS"
+	"sasl:LOGIN, uid:NUMBER, local:LOGIN, php:UID:FILE, domain:DOMAIN, ip:ADDRESS " \
+	"or webmail:ADDRESS"
 
-/* A rule: which keys each check needs. */
+/*
+ * A rule: which keys each check takes.  NEED holds one letter per check, in
+ * the order of enum og_check: R required, O optional, - not used.
+ *            recipients rate keywords header message-id sender-mismatch
+ *            script hidden-recipients display-name
+ */
 enum rule_field {
-	RF_ID, RF_CHECK, RF_DESCRIPTION, RF_LIMIT, RF_SCORE, RF_KEY, RF_COUNT, RF_WINDOW
+	RF_ID, RF_CHECK, RF_DESCRIPTION, RF_LIMIT, RF_SCORE, RF_OBSERVE, RF_KEY, RF_COUNT,
+	RF_WINDOW, RF_OVERRIDES, RF_PHRASES, RF_IN, RF_BODY_BYTES, RF_HEADER, RF_PATTERN,
+	RF_CASELESS, RF_PATHS, RF_WHEN, RF_DOMAINS, RF_ADDRESSES, RF_ACCOUNTS, RF_BRANDS
 };
 enum need { OPTIONAL, REQUIRED, UNUSED };
 static const struct {
 	const char *name;
 	enum rule_field field;
-	unsigned char need[N_CHECKS];   /* indexed by enum og_check */
+	const char need[N_CHECKS + 1];
 } rule_fields[] = {
-	{ "id", RF_ID, { REQUIRED, REQUIRED } },
-	{ "check", RF_CHECK, { REQUIRED, REQUIRED } },
-	{ "description", RF_DESCRIPTION, { OPTIONAL, OPTIONAL } },
-	{ "limit", RF_LIMIT, { REQUIRED, REQUIRED } },
-	{ "score", RF_SCORE, { REQUIRED, REQUIRED } },
-	{ "key", RF_KEY, { UNUSED, REQUIRED } },
-	{ "count", RF_COUNT, { UNUSED, REQUIRED } },
-	{ "window", RF_WINDOW, { UNUSED, REQUIRED } },
+	{ "id", RF_ID,                   "RRRRRRRRR" },
+	{ "check", RF_CHECK,             "RRRRRRRRR" },
+	{ "description", RF_DESCRIPTION, "OOOOOOOOO" },
+	{ "limit", RF_LIMIT,             "RRO----R-" },
+	{ "score", RF_SCORE,             "RRRRRRRRR" },
+	{ "observe", RF_OBSERVE,         "OOOOOOOOO" },
+	{ "key", RF_KEY,                 "-R-------" },
+	{ "count", RF_COUNT,             "-R-------" },
+	{ "window", RF_WINDOW,           "-R-------" },
+	{ "overrides", RF_OVERRIDES,     "O--------" },
+	{ "phrases", RF_PHRASES,         "--R------" },
+	{ "in", RF_IN,                   "--O------" },
+	{ "body_bytes", RF_BODY_BYTES,   "--O------" },
+	{ "header", RF_HEADER,           "---R-----" },
+	{ "pattern", RF_PATTERN,         "---R-----" },
+	{ "caseless", RF_CASELESS,       "---O-----" },
+	{ "paths", RF_PATHS,             "------O--" },
+	{ "when", RF_WHEN,               "----O----" },
+	{ "domains", RF_DOMAINS,         "----OO---" },
+	{ "addresses", RF_ADDRESSES,     "-----O---" },
+	{ "accounts", RF_ACCOUNTS,       "-----O---" },
+	{ "brands", RF_BRANDS,           "--------R" },
 };
 #define ID_EXPECTED "1 to 64 of the characters A-Z a-z 0-9 _ . -"
 
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct og_jsondoc_kind rules_kind = {
 	.max_size = (size_t)4 << 20,
@@ -194,26 +252,12 @@ static const struct og_jsondoc_kind rules_kind = {
 
 /* ---- checking state and messages ---- */
 
-struct loader {
-	struct og_jsondoc doc;            /* the file, path, errors */
-	const char *rule_id;              /* valid id of the rule being checked, or NULL */
-	struct og_rules *r;               /* being compiled */
-};
-
-/* Flags of complain(). */
-enum {
-	AT_KEY = 1,          /* point at the key of the last step, not its value */
-	NAME_PARENT = 2,     /* the message names the object holding the last step */
-};
-
 /*
  * Report a problem at the current path:
  *   FILE:LINE:COLUMN: PATH: WHAT[ in rule "ID"][: expected EXPECTED]
  * PATH is "top level" at the root.
  */
-static void complain(struct loader *L, unsigned flags, const char *expected, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void complain(struct loader *L, unsigned flags, const char *expected, const char *fmt, ...)
+void og_rules_complain(struct loader *L, unsigned flags, const char *expected, const char *fmt, ...)
 {
 	char where[128], what[512];
 	size_t named = L->doc.depth;
@@ -236,40 +280,39 @@ static void complain(struct loader *L, unsigned flags, const char *expected, con
 	            expected != NULL ? expected : "");
 }
 
-static void wrong_type(struct loader *L, const json_t *v, const char *expected)
+void og_rules_wrong_type(struct loader *L, const json_t *v, const char *expected)
 {
 	char d[DBUF];
 
 	og_jsondoc_describe(v, QUOTE_MAX, d, sizeof(d));
-	complain(L, 0, expected, "wrong type: %s", d);
+	og_rules_complain(L, 0, expected, "wrong type: %s", d);
 }
 
 /* KEY of the current object is not in its schema: point at the key itself. */
-static void unknown_key(struct loader *L, const char *key)
+void og_rules_unknown_key(struct loader *L, const char *key)
 {
 	char q[QBUF];
 
 	og_jsondoc_quote(key, strlen(key), QUOTE_MAX, q, sizeof(q));
 	og_jsondoc_push_key(&L->doc, key);
-	complain(L, AT_KEY | NAME_PARENT, NULL, "unknown key %s", q);
+	og_rules_complain(L, AT_KEY | NAME_PARENT, NULL, "unknown key %s", q);
 	og_jsondoc_pop(&L->doc);
 }
 
 /* Index of KEY in TABLE (entries of STRIDE bytes whose first member is the
    name); -1 after reporting it as unknown. */
-static long known_key(struct loader *L, const char *key, const void *table, size_t n,
+long og_rules_known_key(struct loader *L, const char *key, const void *table, size_t n,
                       size_t stride)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(key, *(const char *const *)(const void *)((const char *)table + i * stride)) == 0)
 			return (long)i;
-	unknown_key(L, key);
+	og_rules_unknown_key(L, key);
 	return -1;
 }
-#define KNOWN_KEY(L, key, table) known_key((L), (key), (table), COUNT(table), sizeof((table)[0]))
 
 /* An integer in [MIN, MAX] ("UNIT" names it in messages); false if reported. */
-static bool get_int(struct loader *L, const json_t *v, json_int_t min, json_int_t max,
+bool og_rules_get_int(struct loader *L, const json_t *v, json_int_t min, json_int_t max,
                     const char *unit, json_int_t *out)
 {
 	char expected[96];
@@ -278,14 +321,14 @@ static bool get_int(struct loader *L, const json_t *v, json_int_t min, json_int_
 	if (!json_is_integer(v)) {
 		snprintf(expected, sizeof(expected), "an integer from %" JSON_INTEGER_FORMAT
 		         " to %" JSON_INTEGER_FORMAT "%s%s", min, max, unit ? " " : "", unit ? unit : "");
-		wrong_type(L, v, expected);
+		og_rules_wrong_type(L, v, expected);
 		return false;
 	}
 	n = json_integer_value(v);
 	if (n < min || n > max) {
 		snprintf(expected, sizeof(expected), "%" JSON_INTEGER_FORMAT " to %" JSON_INTEGER_FORMAT
 		         "%s%s", min, max, unit ? " " : "", unit ? unit : "");
-		complain(L, 0, expected, "%" JSON_INTEGER_FORMAT " is out of range", n);
+		og_rules_complain(L, 0, expected, "%" JSON_INTEGER_FORMAT " is out of range", n);
 		return false;
 	}
 	*out = n;
@@ -293,7 +336,7 @@ static bool get_int(struct loader *L, const json_t *v, json_int_t min, json_int_
 }
 
 /* "\"a\", \"b\" or \"c\"" for the N names. */
-static void name_list(const char *const *names, int n, char *buf, size_t size)
+void og_rules_name_list(const char *const *names, int n, char *buf, size_t size)
 {
 	size_t off = 0;
 
@@ -308,14 +351,14 @@ static void name_list(const char *const *names, int n, char *buf, size_t size)
 }
 
 /* The index of V among the N NAMES; -1 if reported. WHAT names the kind of name. */
-static int get_name(struct loader *L, const json_t *v, const char *what,
+int og_rules_get_name(struct loader *L, const json_t *v, const char *what,
                     const char *const *names, int n)
 {
 	char expected[160], q[QBUF];
 
-	name_list(names, n, expected, sizeof(expected));
+	og_rules_name_list(names, n, expected, sizeof(expected));
 	if (!json_is_string(v)) {
-		wrong_type(L, v, expected);
+		og_rules_wrong_type(L, v, expected);
 		return -1;
 	}
 	for (int i = 0; i < n; i++)
@@ -323,15 +366,15 @@ static int get_name(struct loader *L, const json_t *v, const char *what,
 			return i;
 	og_jsondoc_quote(json_string_value(v), json_string_length(v), QUOTE_MAX,
 	                 q, sizeof(q));
-	complain(L, 0, expected, "unknown %s %s", what, q);
+	og_rules_complain(L, 0, expected, "unknown %s %s", what, q);
 	return -1;
 }
 
 /* A free text (descriptions). Borrowed from V; NULL if reported. */
-static const char *get_text(struct loader *L, const json_t *v)
+const char *og_rules_get_text(struct loader *L, const json_t *v)
 {
 	if (!json_is_string(v)) {
-		wrong_type(L, v, "a string");
+		og_rules_wrong_type(L, v, "a string");
 		return NULL;
 	}
 	return json_string_value(v);
@@ -342,9 +385,9 @@ static const char *get_text(struct loader *L, const json_t *v)
 static void check_version(struct loader *L, const json_t *v)
 {
 	if (!json_is_integer(v))
-		wrong_type(L, v, "the integer 1");
+		og_rules_wrong_type(L, v, "the integer 1");
 	else if (json_integer_value(v) != FORMAT_VERSION)
-		complain(L, 0, "1", "unsupported format version %" JSON_INTEGER_FORMAT,
+		og_rules_complain(L, 0, "1", "unsupported format version %" JSON_INTEGER_FORMAT,
 		         json_integer_value(v));
 }
 
@@ -361,7 +404,7 @@ static void check_thresholds(struct loader *L, const json_t *obj)
 	int prev = -1;
 
 	if (!json_is_object(obj)) {
-		wrong_type(L, obj, "an object");
+		og_rules_wrong_type(L, obj, "an object");
 		return;
 	}
 	for (size_t i = 0; i < COUNT(threshold_fields); i++)
@@ -373,7 +416,7 @@ static void check_thresholds(struct loader *L, const json_t *obj)
 		if (i < 0)
 			continue;
 		og_jsondoc_push_key(&L->doc, key);
-		if (get_int(L, v, 0, THRESHOLD_MAX, NULL, &n))
+		if (og_rules_get_int(L, v, 0, THRESHOLD_MAX, NULL, &n))
 			L->r->threshold[threshold_fields[i].action] = (int)n;
 		else
 			ok[threshold_fields[i].action] = false;
@@ -386,7 +429,7 @@ static void check_thresholds(struct loader *L, const json_t *obj)
 		if (!ok[a] || t == 0)
 			continue;
 		if (prev >= 0 && t <= L->r->threshold[prev])
-			complain(L, 0, NULL, "%s (%d) must be above %s (%d)", action_names[a], t,
+			og_rules_complain(L, 0, NULL, "%s (%d) must be above %s (%d)", action_names[a], t,
 			         action_names[prev], L->r->threshold[prev]);
 		else
 			prev = (int)a;
@@ -407,28 +450,28 @@ static char *check_reply(struct loader *L, const json_t *v)
 	char *out, *o;
 
 	if (!json_is_string(v)) {
-		wrong_type(L, v, expected);
+		og_rules_wrong_type(L, v, expected);
 		return NULL;
 	}
 	s = json_string_value(v);
 	len = json_string_length(v);
 	if (len == 0) {
-		complain(L, 0, expected, "empty text");
+		og_rules_complain(L, 0, expected, "empty text");
 		return NULL;
 	}
 	if (len > REPLY_MAX) {
-		complain(L, 0, expected, "text of %zu characters is too long", len);
+		og_rules_complain(L, 0, expected, "text of %zu characters is too long", len);
 		return NULL;
 	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '\r' || c == '\n') {
-			complain(L, 0, expected, "line break at character %zu", i + 1);
+			og_rules_complain(L, 0, expected, "line break at character %zu", i + 1);
 			return NULL;
 		}
 		if (c < 0x20 || c >= 0x7f) {
-			complain(L, 0, expected, "byte 0x%02x at character %zu is not printable ASCII",
+			og_rules_complain(L, 0, expected, "byte 0x%02x at character %zu is not printable ASCII",
 			         c, i + 1);
 			return NULL;
 		}
@@ -457,7 +500,7 @@ static void check_replies(struct loader *L, const json_t *obj)
 	json_t *v;
 
 	if (!json_is_object(obj)) {
-		wrong_type(L, obj, "an object");
+		og_rules_wrong_type(L, obj, "an object");
 		return;
 	}
 	json_object_foreach((json_t *)obj, key, v) {
@@ -498,7 +541,13 @@ static bool key_rest_ok(enum key_syntax syntax, const char *rest, size_t len)
 
 	switch (syntax) {
 	case KS_TEXT:
-		return len > 0;
+		/* logins, domains and addresses hold no white space or control bytes */
+		if (len == 0)
+			return false;
+		for (size_t i = 0; i < len; i++)
+			if ((unsigned char)rest[i] <= 0x20 || (unsigned char)rest[i] == 0x7f)
+				return false;
+		return true;
 	case KS_UID:
 		return all_digits(rest, len);
 	case KS_PHP:
@@ -513,43 +562,43 @@ static bool key_rest_ok(enum key_syntax syntax, const char *rest, size_t len)
 	return false;
 }
 
-/* One exempt key; returns a copy in identity form (caller frees) or NULL if reported. */
-static char *check_exempt_key(struct loader *L, const json_t *v)
+char *og_rules_key_text(struct loader *L, unsigned flags, const char *s, size_t len)
 {
 	char q[QBUF];
-	const char *s;
-	size_t len, i;
+	size_t i, plen;
 	char *key;
 
-	if (!json_is_string(v)) {
-		wrong_type(L, v, KEY_FORMS_EXPECTED);
-		return NULL;
-	}
-	s = json_string_value(v);
-	len = json_string_length(v);
 	og_jsondoc_quote(s, len, QUOTE_MAX, q, sizeof(q));
 	for (i = 0; i < COUNT(key_forms); i++)
 		if (strncmp(s, key_forms[i].prefix, strlen(key_forms[i].prefix)) == 0)
 			break;
 	if (i == COUNT(key_forms)) {
-		complain(L, 0, KEY_FORMS_EXPECTED, "unknown kind of key %s", q);
+		og_rules_complain(L, flags, KEY_FORMS_EXPECTED, "unknown kind of key %s", q);
 		return NULL;
 	}
-	{
-		size_t plen = strlen(key_forms[i].prefix);
-
-		if (!key_rest_ok(key_forms[i].syntax, s + plen, len - plen)) {
-			complain(L, 0, key_forms[i].syntax == KS_ADDRESS ?
-			         "ip:ADDRESS (networks go in exempt.clients)" : key_forms[i].form,
-			         "invalid key %s", q);
-			return NULL;
-		}
-		if ((key = og_strdup(s)) == NULL)
-			return og_jsondoc_oom(&L->doc);
-		if (key_forms[i].fold)
-			og_str_lower(key + plen);
+	plen = strlen(key_forms[i].prefix);
+	if (!key_rest_ok(key_forms[i].syntax, s + plen, len - plen)) {
+		/* in exempt.keys (not in a rule) a network has a place of its own */
+		og_rules_complain(L, flags, key_forms[i].syntax == KS_ADDRESS && L->rule_id == NULL ?
+		                  "ip:ADDRESS (networks go in exempt.clients)" : key_forms[i].form,
+		                  "invalid key %s", q);
+		return NULL;
 	}
+	if ((key = og_strndup(s, len)) == NULL)
+		return og_jsondoc_oom(&L->doc);
+	if (key_forms[i].fold)
+		og_str_lower(key + plen);
 	return key;
+}
+
+/* One exempt key; returns a copy in identity form (caller frees) or NULL if reported. */
+static char *check_exempt_key(struct loader *L, const json_t *v)
+{
+	if (!json_is_string(v)) {
+		og_rules_wrong_type(L, v, KEY_FORMS_EXPECTED);
+		return NULL;
+	}
+	return og_rules_key_text(L, 0, json_string_value(v), json_string_length(v));
 }
 
 static void check_exempt_keys(struct loader *L, const json_t *arr)
@@ -558,7 +607,7 @@ static void check_exempt_keys(struct loader *L, const json_t *arr)
 	size_t n = json_array_size(arr);
 
 	if (!json_is_array(arr)) {
-		wrong_type(L, arr, "an array of identity keys");
+		og_rules_wrong_type(L, arr, "an array of identity keys");
 		return;
 	}
 	if (n == 0)
@@ -583,7 +632,7 @@ static void check_exempt_clients(struct loader *L, const json_t *arr)
 	size_t n = json_array_size(arr);
 
 	if (!json_is_array(arr)) {
-		wrong_type(L, arr, "an array of addresses and networks");
+		og_rules_wrong_type(L, arr, "an array of addresses and networks");
 		return;
 	}
 	if (n == 0)
@@ -598,14 +647,14 @@ static void check_exempt_clients(struct loader *L, const json_t *arr)
 
 		og_jsondoc_push_index(&L->doc, i);
 		if (!json_is_string(v)) {
-			wrong_type(L, v, "an address or a network");
+			og_rules_wrong_type(L, v, "an address or a network");
 		} else if (og_cidr_parse(json_string_value(v), &r->exempt_clients[r->n_exempt_clients],
 		                         err, sizeof(err))) {
 			r->n_exempt_clients++;
 		} else {
 			og_jsondoc_quote(json_string_value(v), json_string_length(v), QUOTE_MAX,
 			                 q, sizeof(q));
-			complain(L, 0, NULL, "%s is not an address or network (%s)", q, err);
+			og_rules_complain(L, 0, NULL, "%s is not an address or network (%s)", q, err);
 		}
 		og_jsondoc_pop(&L->doc);
 	}
@@ -617,7 +666,7 @@ static void check_exempt(struct loader *L, const json_t *obj)
 	json_t *v;
 
 	if (!json_is_object(obj)) {
-		wrong_type(L, obj, "an object");
+		og_rules_wrong_type(L, obj, "an object");
 		return;
 	}
 	json_object_foreach((json_t *)obj, key, v) {
@@ -670,19 +719,19 @@ static void check_rule_id(struct loader *L, const json_t *v, size_t index, struc
 	const char *s;
 
 	if (!json_is_string(v)) {
-		wrong_type(L, v, ID_EXPECTED);
+		og_rules_wrong_type(L, v, ID_EXPECTED);
 		return;
 	}
 	s = json_string_value(v);
 	if (!id_ok(s, json_string_length(v))) {
 		og_jsondoc_quote(s, json_string_length(v), QUOTE_MAX, q, sizeof(q));
-		complain(L, 0, ID_EXPECTED, "invalid id %s", q);
+		og_rules_complain(L, 0, ID_EXPECTED, "invalid id %s", q);
 		return;
 	}
 	for (size_t j = 0; j < index; j++) {
 		if (L->r->rule[j].id != NULL && strcmp(L->r->rule[j].id, s) == 0) {
 			og_jsondoc_quote(s, strlen(s), QUOTE_MAX, q, sizeof(q));
-			complain(L, 0, NULL, "duplicate id %s (first at line %d)", q, id_line(L, j));
+			og_rules_complain(L, 0, NULL, "duplicate id %s (first at line %d)", q, id_line(L, j));
 			break;
 		}
 	}
@@ -704,31 +753,93 @@ static void check_rule_field(struct loader *L, enum rule_field field, const json
 	case RF_CHECK:
 		break;          /* checked first, for the messages about the others */
 	case RF_DESCRIPTION:
-		if ((text = get_text(L, v)) != NULL && (rule->description = og_strdup(text)) == NULL)
+		if ((text = og_rules_get_text(L, v)) != NULL && (rule->description = og_strdup(text)) == NULL)
 			og_jsondoc_oom(&L->doc);
 		break;
 	case RF_LIMIT:
-		if (get_int(L, v, 0, LIMIT_MAX, NULL, &n))
+		if (og_rules_get_int(L, v, 0, LIMIT_MAX, NULL, &n))
 			rule->limit = (uint64_t)n;
 		break;
 	case RF_SCORE:
-		if (get_int(L, v, 0, SCORE_MAX, NULL, &n))
+		if (og_rules_get_int(L, v, 0, SCORE_MAX, NULL, &n))
 			rule->score = (int)n;
 		break;
 	case RF_KEY:
 		for (int k = 0; k < OG_KEY__COUNT; k++)
 			kinds[k] = og_key_kind_name((enum og_key_kind)k);
-		if ((i = get_name(L, v, "key kind", kinds, OG_KEY__COUNT)) >= 0)
+		if ((i = og_rules_get_name(L, v, "key kind", kinds, OG_KEY__COUNT)) >= 0)
 			rule->key = (enum og_key_kind)og_key_kind_from_name(kinds[i]);
 		break;
 	case RF_COUNT:
-		if ((i = get_name(L, v, "count", metric_names, N_METRICS)) >= 0)
+		if ((i = og_rules_get_name(L, v, "count", metric_names, N_METRICS)) >= 0)
 			rule->metric = (enum og_metric)i;
 		break;
 	case RF_WINDOW:
-		if (get_int(L, v, 1, WINDOW_MAX, "seconds", &n))
+		if (og_rules_get_int(L, v, 1, WINDOW_MAX, "seconds", &n))
 			rule->window = (uint32_t)n;
 		break;
+	case RF_OBSERVE:
+		if (!json_is_boolean(v))
+			og_rules_wrong_type(L, v, "true or false");
+		else
+			rule->observe = json_is_true(v);
+		break;
+	case RF_BODY_BYTES:
+		if (og_rules_get_int(L, v, 1, BODY_BYTES_MAX, "bytes", &n))
+			rule->body_bytes = (size_t)n;
+		break;
+	case RF_CASELESS:
+		if (!json_is_boolean(v))
+			og_rules_wrong_type(L, v, "true or false");
+		break;          /* read with the pattern */
+	case RF_PATTERN:
+		break;          /* compiled after the loop, when caseless is known */
+	case RF_OVERRIDES:  og_rules_param_overrides(L, v, rule); break;
+	case RF_PHRASES:    og_rules_param_phrases(L, v, rule); break;
+	case RF_IN:         og_rules_param_in(L, v, rule); break;
+	case RF_HEADER:     og_rules_param_header(L, v, rule); break;
+	case RF_PATHS:      og_rules_param_paths(L, v, rule); break;
+	case RF_WHEN:       og_rules_param_when(L, v, rule); break;
+	case RF_DOMAINS:    og_rules_param_domains(L, v, rule); break;
+	case RF_ADDRESSES:  og_rules_param_addresses(L, v, rule); break;
+	case RF_ACCOUNTS:   og_rules_param_accounts(L, v, rule); break;
+	case RF_BRANDS:     og_rules_param_brands(L, v, rule); break;
+	}
+}
+
+/* Defaults of the check's optional parameters, and what depends on several of them. */
+static void finish_rule(struct loader *L, const json_t *obj, int check, struct og_rule *rule)
+{
+	json_t *v;
+
+	if (check < 0)
+		return;
+	if (check == OG_CHECK_KEYWORDS) {
+		if (json_object_get(obj, "in") == NULL)
+			rule->in = OG_IN_SUBJECT | OG_IN_BODY;
+		if (rule->body_bytes == 0)
+			rule->body_bytes = BODY_BYTES_DEFAULT;
+	}
+	if (check == OG_CHECK_MESSAGE_ID && json_object_get(obj, "when") == NULL)
+		rule->problems = OG_MSGID_MISSING | OG_MSGID_INVALID | OG_MSGID_FOREIGN;
+	if (check == OG_CHECK_SENDER_MISMATCH && json_object_get(obj, "addresses") == NULL)
+		rule->addresses = OG_ADDR_ENVELOPE | OG_ADDR_FROM;
+	if (check == OG_CHECK_HEADER && (v = json_object_get(obj, "pattern")) != NULL) {
+		json_t *c = json_object_get(obj, "caseless");
+
+		og_jsondoc_push_key(&L->doc, "pattern");
+		og_rules_param_pattern(L, v, rule, c == NULL || json_is_true(c));
+		og_jsondoc_pop(&L->doc);
+	}
+	if (check == OG_CHECK_RATE && og_metric_is_distinct(rule->metric) &&
+	    rule->limit >= OG_RATE_DISTINCT_MAX && json_object_get(obj, "limit") != NULL) {
+		char expected[64];
+
+		snprintf(expected, sizeof(expected), "0 to %d for a count of distinct values",
+		         OG_RATE_DISTINCT_MAX - 1);
+		og_jsondoc_push_key(&L->doc, "limit");
+		og_rules_complain(L, 0, expected, "%" PRIu64 " is out of range", rule->limit);
+		og_jsondoc_pop(&L->doc);
 	}
 }
 
@@ -736,9 +847,10 @@ static void check_rule_field(struct loader *L, enum rule_field field, const json
 static enum need need_of(size_t i, int check)
 {
 	if (check >= 0)
-		return (enum need)rule_fields[i].need[check];
+		return rule_fields[i].need[check] == 'R' ? REQUIRED :
+		       rule_fields[i].need[check] == 'O' ? OPTIONAL : UNUSED;
 	for (int c = 0; c < N_CHECKS; c++)
-		if (rule_fields[i].need[c] != REQUIRED)
+		if (rule_fields[i].need[c] != 'R')
 			return OPTIONAL;
 	return REQUIRED;
 }
@@ -752,7 +864,7 @@ static void check_rule(struct loader *L, const json_t *obj, size_t index, struct
 
 	L->rule_id = NULL;
 	if (!json_is_object(obj)) {
-		wrong_type(L, obj, "an object");
+		og_rules_wrong_type(L, obj, "an object");
 		return;
 	}
 	/* id and check first: every other message names the rule, and the
@@ -765,7 +877,7 @@ static void check_rule(struct loader *L, const json_t *obj, size_t index, struct
 	}
 	if ((v = json_object_get(obj, "check")) != NULL) {
 		og_jsondoc_push_key(&L->doc, "check");
-		if ((check = get_name(L, v, "check", check_names, N_CHECKS)) >= 0)
+		if ((check = og_rules_get_name(L, v, "check", check_names, N_CHECKS)) >= 0)
 			rule->check = (enum og_check)check;
 		og_jsondoc_pop(&L->doc);
 	}
@@ -775,15 +887,16 @@ static void check_rule(struct loader *L, const json_t *obj, size_t index, struct
 		if (i < 0)
 			continue;
 		og_jsondoc_push_key(&L->doc, key);
-		if (check >= 0 && rule_fields[i].need[check] == UNUSED)
-			complain(L, AT_KEY, NULL, "not used by check \"%s\"", check_names[check]);
+		if (check >= 0 && need_of((size_t)i, check) == UNUSED)
+			og_rules_complain(L, AT_KEY, NULL, "not used by check \"%s\"", check_names[check]);
 		else
 			check_rule_field(L, rule_fields[i].field, v, rule);
 		og_jsondoc_pop(&L->doc);
 	}
 	for (size_t i = 0; i < COUNT(rule_fields); i++)
 		if (need_of(i, check) == REQUIRED && json_object_get(obj, rule_fields[i].name) == NULL)
-			complain(L, 0, NULL, "missing key \"%s\"", rule_fields[i].name);
+			og_rules_complain(L, 0, NULL, "missing key \"%s\"", rule_fields[i].name);
+	finish_rule(L, obj, check, rule);
 	L->rule_id = NULL;
 }
 
@@ -793,7 +906,7 @@ static void check_rules(struct loader *L, const json_t *arr)
 	size_t n = json_array_size(arr);
 
 	if (!json_is_array(arr)) {
-		wrong_type(L, arr, "an array of rules");
+		og_rules_wrong_type(L, arr, "an array of rules");
 		return;
 	}
 	if (n > OG_RULES_MAX) {
@@ -801,7 +914,7 @@ static void check_rules(struct loader *L, const json_t *arr)
 
 		snprintf(expected, sizeof(expected), "at most %d (the rules after the %dth are not checked)",
 		         OG_RULES_MAX, OG_RULES_MAX);
-		complain(L, 0, expected, "too many rules (%zu)", n);
+		og_rules_complain(L, 0, expected, "too many rules (%zu)", n);
 		n = OG_RULES_MAX;
 	}
 	if (n == 0)
@@ -824,8 +937,13 @@ static void check_top(struct loader *L, const json_t *root)
 	json_t *v;
 
 	if (!json_is_object(root)) {
-		wrong_type(L, root, "an object");
+		og_rules_wrong_type(L, root, "an object");
 		return;
+	}
+	if ((v = json_object_get(root, "phrase_lists")) != NULL) {
+		og_jsondoc_push_key(&L->doc, "phrase_lists");
+		og_rules_param_lists(L, v);
+		og_jsondoc_pop(&L->doc);
 	}
 	json_object_foreach((json_t *)root, key, v) {
 		long i = KNOWN_KEY(L, key, top_fields);
@@ -838,7 +956,7 @@ static void check_top(struct loader *L, const json_t *root)
 			check_version(L, v);
 			break;
 		case TF_DESCRIPTION:
-			get_text(L, v);
+			og_rules_get_text(L, v);
 			break;
 		case TF_THRESHOLDS:
 			check_thresholds(L, v);
@@ -852,11 +970,22 @@ static void check_top(struct loader *L, const json_t *root)
 		case TF_RULES:
 			check_rules(L, v);
 			break;
+		case TF_OBSERVE:
+			if (!json_is_boolean(v))
+				og_rules_wrong_type(L, v, "true or false");
+			else
+				L->r->observe = json_is_true(v);
+			break;
+		case TF_WEBMAIL:
+			og_rules_param_webmail(L, v);
+			break;
+		case TF_LISTS:
+			break;          /* read first: the rules name them */
 		}
 		og_jsondoc_pop(&L->doc);
 	}
 	if (json_object_get(root, "outguard_rules") == NULL)
-		complain(L, 0, "\"outguard_rules\": 1",
+		og_rules_complain(L, 0, "\"outguard_rules\": 1",
 		         "missing key \"outguard_rules\" (the format version)");
 }
 
@@ -867,7 +996,15 @@ static void rules_free(struct og_rules *r)
 	for (size_t i = 0; i < r->n_rules; i++) {
 		free(r->rule[i].id);
 		free(r->rule[i].description);
+		og_rules_params_free(&r->rule[i]);
 	}
+	og_rules_lists_free(r);
+	for (size_t i = 0; i < r->n_webmail; i++)
+		free(r->webmail[i]);
+	free(r->webmail);
+	for (size_t i = 0; i < r->n_want_headers; i++)
+		free(r->want_headers[i]);
+	free(r->want_headers);
 	free(r->rule);
 	for (size_t i = 0; i < r->n_exempt_keys; i++)
 		free(r->exempt_keys[i]);
@@ -925,6 +1062,8 @@ static struct og_rules *load_text(const char *text, size_t len, const char *labe
 		if (*slot == NULL && (*slot = og_strdup(reply_fields[i].dflt)) == NULL)
 			og_jsondoc_oom(&L.doc);
 	}
+	if (L.doc.errors == 0 && !L.doc.oom && og_rules_params_summarise(r) < 0)
+		og_jsondoc_oom(&L.doc);
 	if (!og_jsondoc_finish(&L.doc)) {
 		rules_free(r);
 		return NULL;

@@ -303,9 +303,12 @@ int og_runtime_judge(struct og_runtime *rt, struct og_policy *p, const struct og
 	const char *what = NULL;
 	char qid[LOG_VALUE_MAX];
 	int64_t now = now_ms >= 0 ? now_ms / 1000 : -((-now_ms + 999) / 1000);
+	struct og_webmail webmail;
 
 	og_sanitize(qid, sizeof(qid), f->queue_id != NULL ? f->queue_id : "NOQUEUE");
-	if (og_identity_of(f, local, id) < 0) {
+	webmail.entries = (const char *const *)p->rules->webmail;
+	webmail.n = p->rules->n_webmail;
+	if (og_identity_of(f, local, &webmail, id) < 0) {
 		memset(v, 0, sizeof(*v));
 		v->scope = scope;
 		v->action = v->applied = OG_ACT_ACCEPT;

@@ -87,6 +87,8 @@ static void sample_init(struct sample *s)
 	                               .window = 60, .limit = 30, .score = 10 };
 	s->v.scope = OG_SCOPE_AUTHENTICATED;
 	s->v.score = 20;
+	s->v.would_score = 20;
+	s->v.would_action = OG_ACT_QUARANTINE;
 	s->v.action = OG_ACT_QUARANTINE;
 	s->v.applied = OG_ACT_QUARANTINE;
 	s->v.hit[0] = (struct og_hit){ .rule = &s->rule[0], .figure = 2, .limit = 1 };
@@ -323,6 +325,49 @@ static void test_format_optional(void **state)
 }
 
 /* Bytes that are not UTF-8 become U+FFFD; everything else is kept. */
+/* Observing: the record says so and what enforcing would do; hits name what matched. */
+static void test_format_observe(void **state)
+{
+	static char *phrases[] = { (char *)"winner", (char *)"wire transfer" };
+	struct og_phrase_list list = { .phrases = phrases, .n = 2 };
+	struct og_rule kw = { .id = (char *)"spam-phrases", .check = OG_CHECK_KEYWORDS, .score = 3,
+	                      .observe = true, .list = &list };
+	struct og_rule mid = { .id = (char *)"msgid-invalid", .check = OG_CHECK_MESSAGE_ID,
+	                       .score = 4 };
+	struct sample s;
+	json_t *r, *h;
+
+	(void)state;
+	sample_init(&s);
+	s.v.observe = true;
+	s.v.applied = OG_ACT_TAG;
+	s.v.would_score = 27;
+	s.v.would_action = OG_ACT_TEMPFAIL;
+	s.v.hit[2] = (struct og_hit){ .rule = &kw, .figure = 2, .observe = true,
+	                              .found = { 1, 0 }, .n_found = 2 };
+	s.v.hit[3] = (struct og_hit){ .rule = &mid, .figure = 1, .detail = "invalid 1234.abc" };
+	s.v.n_hits = 4;
+	r = record_of(&s, "d", NULL);
+	assert_true(json_is_true(json_object_get(r, "observe")));
+	assert_string_equal(str(r, "applied"), "tag");
+	assert_string_equal(str(r, "action"), "quarantine");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "would"), "score")), 27);
+	assert_string_equal(str(r, "would.action"), "tempfail");
+	h = json_array_get(json_object_get(r, "hits"), 2);
+	assert_true(json_is_true(json_object_get(h, "observe")));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(h, "matched"), 0)),
+	                    "wire transfer");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(h, "matched"), 1)),
+	                    "winner");
+	h = json_array_get(json_object_get(r, "hits"), 3);
+	assert_null(json_object_get(h, "observe"));
+	assert_string_equal(json_string_value(json_object_get(h, "matched")), "invalid 1234.abc");
+	/* hits without anything matched carry no "matched" */
+	assert_null(json_object_get(json_array_get(json_object_get(r, "hits"), 0), "matched"));
+	json_decref(r);
+	sample_free(&s);
+}
+
 static void test_format_utf8(void **state)
 {
 	static const struct {
@@ -603,6 +648,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_format_fields),
 		cmocka_unit_test(test_format_optional),
+		cmocka_unit_test(test_format_observe),
 		cmocka_unit_test(test_format_utf8),
 		cmocka_unit_test(test_format_large_figure),
 		cmocka_unit_test(test_open_errors),

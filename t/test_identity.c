@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "identity.h"
+#include "testutil.h"
 
 struct id_case {
 	const char *label;
@@ -65,7 +66,7 @@ static void test_identity_rows(void **state)
 		f.client_addr = rows[i].client ? strdup(rows[i].client) : NULL;
 		f.php_script = rows[i].php ? strdup(rows[i].php) : NULL;
 		f.stamp = rows[i].stamp ? strdup(rows[i].stamp) : NULL;
-		assert_int_equal(og_identity_of(&f, rows[i].local, &id), 0);
+		assert_int_equal(og_identity_of(&f, rows[i].local, NULL, &id), 0);
 		check_key(rows[i].label, "account", id.key[OG_KEY_ACCOUNT], rows[i].account);
 		check_key(rows[i].label, "domain", id.key[OG_KEY_DOMAIN], rows[i].domain);
 		check_key(rows[i].label, "script", id.key[OG_KEY_SCRIPT], rows[i].script);
@@ -146,6 +147,51 @@ static void test_kind_names(void **state)
 	assert_int_equal(og_key_kind_from_name(NULL), -1);
 }
 
+/* Webmail scripts: keyed by the webmail user's address, no script key. */
+static void test_webmail(void **state)
+{
+	static const char *const entries[] = { "rcube.php", "/usr/share/squirrelmail" };
+	static const struct og_webmail wm = { entries, 2 };
+	static const struct {
+		const char *label, *php, *stamp, *sender, *account, *domain, *script;
+		bool webmail;
+	} rows[] = {
+		{ "roundcube by file name", "33:rcube.php", NULL, "Bob@Example.com",
+		  "webmail:bob@example.com", "domain:example.com", NULL, true },
+		{ "squirrelmail by directory", NULL, "uid=33; cwd=/usr/share/squirrelmail/src",
+		  "carol@example.org", "webmail:carol@example.org", "domain:example.org", NULL, true },
+		{ "a directory only matches whole names", NULL,
+		  "uid=33; cwd=/usr/share/squirrelmail-evil", "carol@example.org", "uid:33", NULL, NULL,
+		  false },
+		{ "another script is a script", "1001:contact.php", NULL, "web1@example.com", "uid:1001",
+		  NULL, "php:1001:contact.php", false },
+		{ "webmail without a sender address falls back to the uid", "33:rcube.php", NULL,
+		  "www-data", "uid:33", NULL, "php:33:rcube.php", false },
+	};
+	(void)state;
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		struct og_facts f;
+		struct og_identity id;
+
+		og_facts_init(&f);
+		f.client_port_known = true;
+		assert_int_equal(og_facts_set(&f, &f.client_addr, "127.0.0.1"), 0);
+		assert_int_equal(og_facts_set_sender(&f, rows[i].sender), 0);
+		if (rows[i].php != NULL)
+			assert_int_equal(og_facts_add_header(&f, "X-PHP-Originating-Script", rows[i].php), 0);
+		if (rows[i].stamp != NULL)
+			assert_int_equal(og_facts_add_header(&f, OG_STAMP_HEADER, rows[i].stamp), 0);
+		assert_int_equal(og_identity_of(&f, true, &wm, &id), 0);
+		check_key(rows[i].label, "account", id.key[OG_KEY_ACCOUNT], rows[i].account);
+		check_key(rows[i].label, "domain", id.key[OG_KEY_DOMAIN], rows[i].domain);
+		check_key(rows[i].label, "script", id.key[OG_KEY_SCRIPT], rows[i].script);
+		if (id.webmail != rows[i].webmail)
+			fail_msg("row \"%s\": webmail %d", rows[i].label, id.webmail);
+		og_identity_free(&id);
+		og_facts_free(&f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -153,6 +199,7 @@ int main(void)
 		cmocka_unit_test(test_stamp_parse),
 		cmocka_unit_test(test_php_parse),
 		cmocka_unit_test(test_kind_names),
+		cmocka_unit_test(test_webmail),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

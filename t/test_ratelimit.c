@@ -398,6 +398,66 @@ static void *worker_run(void *arg)
 	return NULL;
 }
 
+/* Distinct counts: a value seen again counts once and moves to its latest sighting. */
+static void test_distinct(void **state)
+{
+	static const struct {
+		const char *value;
+		int64_t at;
+		uint64_t want;
+	} steps[] = {
+		{ "a", 0, 1 }, { "a", 1, 1 }, { "b", 2, 2 }, { "c", 3, 3 },
+		/* a seen again at 50: it stays when the first sightings leave the window */
+		{ "a", 50, 3 }, { NULL, 64, 1 }, { "b", 65, 2 }, { NULL, 200, 0 },
+	};
+	struct og_ratetable *t = og_rate_new(100);
+	(void)state;
+
+	for (size_t i = 0; i < N_ROWS(steps); i++) {
+		const char *v[1] = { steps[i].value };
+		uint64_t got = og_rate_add_distinct(t, "senders", "sasl:x", 60, v,
+		                                    steps[i].value != NULL, steps[i].at);
+
+		if (got != steps[i].want)
+			fail_msg("step %zu (%s at %lld): got %llu, want %llu", i,
+			         steps[i].value ? steps[i].value : "(none)", (long long)steps[i].at,
+			         (unsigned long long)got, (unsigned long long)steps[i].want);
+	}
+	/* several values at once, duplicates among them */
+	{
+		const char *v[] = { "x.example", "y.example", "x.example", NULL, "z.example" };
+
+		assert_int_equal(og_rate_add_distinct(t, "domains", "sasl:x", 60, v, 5, 0), 3);
+	}
+	/* nothing seen, nothing created */
+	assert_int_equal(og_rate_add_distinct(t, "none", "sasl:x", 60, NULL, 0, 0), 0);
+	assert_int_equal(og_rate_add_distinct(NULL, "n", "k", 60, NULL, 0, 0), UINT64_MAX);
+	og_rate_free(t);
+}
+
+/* More distinct values than remembered: the count stops at the cap, newest kept. */
+static void test_distinct_cap(void **state)
+{
+	struct og_ratetable *t = og_rate_new(100);
+	char value[32];
+	const char *v[1] = { value };
+	uint64_t got = 0;
+	(void)state;
+
+	for (int i = 0; i < OG_RATE_DISTINCT_MAX + 500; i++) {
+		snprintf(value, sizeof(value), "sender%d@x.example", i);
+		got = og_rate_add_distinct(t, "senders", "sasl:x", 3600, v, 1, i / 100);
+		assert_true(got <= OG_RATE_DISTINCT_MAX);
+	}
+	assert_int_equal(got, OG_RATE_DISTINCT_MAX);
+	/* the newest value is still known: seeing it again adds nothing */
+	assert_int_equal(og_rate_add_distinct(t, "senders", "sasl:x", 3600, v, 1, 20),
+	                 OG_RATE_DISTINCT_MAX);
+	/* and all are gone once the window has passed */
+	assert_int_equal(og_rate_add_distinct(t, "senders", "sasl:x", 3600, NULL, 0, 20000), 0);
+	og_rate_free(t);
+}
+
 static void test_threads(void **state)
 {
 	struct og_ratetable *t = og_rate_new(0);
@@ -442,6 +502,8 @@ int main(void)
 		cmocka_unit_test(test_evict_idle_first),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_against_model),
+		cmocka_unit_test(test_distinct),
+		cmocka_unit_test(test_distinct_cap),
 		cmocka_unit_test(test_threads),
 	};
 

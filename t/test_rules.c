@@ -154,10 +154,10 @@ static void test_rule_errors(void **state)
 		  NULL },
 		{ "unknown check", V1 "\"rules\": [{\"id\": \"acct-1m\", \"check\": \"rat\", \"limit\": 1, \"score\": 1}]}",
 		  "x.json:1:60: rules[0].check: unknown check \"rat\" in rule \"acct-1m\": "
-		  "expected \"recipients\" or \"rate\"\n" },
+		  "expected \"recipients\", \"rate\", \"keywords\", \"header\", \"message-id\", \"sender-mismatch\", \"script\", \"hidden-recipients\" or \"display-name\"\n" },
 		{ "check wrong type", V1 "\"rules\": [{\"id\": \"a\", \"check\": 1, \"limit\": 1, \"score\": 1}]}",
 		  "x.json:1:54: rules[0].check: wrong type: integer 1 in rule \"a\": "
-		  "expected \"recipients\" or \"rate\"\n" },
+		  "expected \"recipients\", \"rate\", \"keywords\", \"header\", \"message-id\", \"sender-mismatch\", \"script\", \"hidden-recipients\" or \"display-name\"\n" },
 		{ "window zero", V1 "\"rules\": [{\"id\": \"acct-1m\", \"check\": \"rate\", \"key\": \"account\", "
 		  "\"count\": \"messages\", \"window\": 0, \"limit\": 30, \"score\": 10}]}",
 		  "x.json:1:117: rules[0].window: 0 is out of range in rule \"acct-1m\": "
@@ -192,7 +192,7 @@ static void test_rule_errors(void **state)
 		  "x.json:1:69: rules[0].key: unknown key kind \"acount\" in rule \"a\": "
 		  "expected \"account\", \"domain\", \"script\" or \"client\"\n"
 		  "x.json:1:88: rules[0].count: unknown count \"msgs\" in rule \"a\": "
-		  "expected \"messages\" or \"recipients\"\n" },
+		  "expected \"messages\", \"recipients\", \"senders\", \"from-addresses\", \"recipient-domains\" or \"bounces\"\n" },
 		{ "invalid id is not named", V1 "\"rules\": [{\"id\": \"a b\", \"check\": \"recipients\", \"limit\": 1, \"score\": \"1\"}]}",
 		  "x.json:1:40: rules[0].id: invalid id \"a b\": expected 1 to 64 of the characters A-Z a-z 0-9 _ . -\n"
 		  "x.json:1:91: rules[0].score: wrong type: string \"1\": expected an integer from 0 to 1000\n" },
@@ -205,7 +205,7 @@ static void test_rule_errors(void **state)
 		  "x.json:1:107: rules[0].description: wrong type: integer 5 in rule \"a\": expected a string\n" },
 		{ "long value shortened", V1 "\"rules\": [{\"id\": \"a\", \"check\": \"0123456789012345678901234567890123456789012345678901234567890123456789\", \"limit\": 1, \"score\": 1}]}",
 		  "x.json:1:54: rules[0].check: unknown check \"012345678901234567890123456789012345678901234567\"... "
-		  "in rule \"a\": expected \"recipients\" or \"rate\"\n" },
+		  "in rule \"a\": expected \"recipients\", \"rate\", \"keywords\", \"header\", \"message-id\", \"sender-mismatch\", \"script\", \"hidden-recipients\" or \"display-name\"\n" },
 	};
 	(void)state;
 	run_rows(rows, N_ROWS(rows));
@@ -243,7 +243,7 @@ static void test_thresholds_replies_exempt(void **state)
 		  "\"domain:d\", \"ip:192.0.2.1\", \"ip:2001:db8::1\"]}}", NULL },
 		{ "exempt key unknown kind", V1 "\"exempt\": {\"keys\": [\"user:bob\"]}}",
 		  "x.json:1:43: exempt.keys[0]: unknown kind of key \"user:bob\": expected "
-		  "sasl:LOGIN, uid:NUMBER, local:LOGIN, php:UID:FILE, domain:DOMAIN or ip:ADDRESS\n" },
+		  "sasl:LOGIN, uid:NUMBER, local:LOGIN, php:UID:FILE, domain:DOMAIN, ip:ADDRESS or webmail:ADDRESS\n" },
 		{ "exempt uid", V1 "\"exempt\": {\"keys\": [\"uid:12a\"]}}",
 		  "x.json:1:43: exempt.keys[0]: invalid key \"uid:12a\": expected uid:NUMBER\n" },
 		{ "exempt php", V1 "\"exempt\": {\"keys\": [\"php:x.php\"]}}",
@@ -295,13 +295,29 @@ static void test_default_rules(void **state)
 		int score;
 	} want[] = {
 		{ "many-recipients", OG_CHECK_RECIPIENTS, 0, 0, 0, 50, 10 },
+		{ "hidden-recipients", OG_CHECK_HIDDEN_RECIPIENTS, 0, 0, 0, 20, 5 },
 		{ "account-messages-1m", OG_CHECK_RATE, OG_KEY_ACCOUNT, OG_METRIC_MESSAGES, 60, 30, 10 },
 		{ "account-burst-1m", OG_CHECK_RATE, OG_KEY_ACCOUNT, OG_METRIC_MESSAGES, 60, 100, 15 },
-		{ "account-messages-1h", OG_CHECK_RATE, OG_KEY_ACCOUNT, OG_METRIC_MESSAGES, 3600, 300, 10 },
-		{ "account-recipients-1h", OG_CHECK_RATE, OG_KEY_ACCOUNT, OG_METRIC_RECIPIENTS, 3600, 1000, 10 },
+		{ "account-messages-1h", OG_CHECK_RATE, OG_KEY_ACCOUNT, OG_METRIC_MESSAGES, 3600, 150, 10 },
+		{ "account-recipients-1h", OG_CHECK_RATE, OG_KEY_ACCOUNT, OG_METRIC_RECIPIENTS, 3600, 500, 10 },
+		{ "account-senders-1h", OG_CHECK_RATE, OG_KEY_ACCOUNT, OG_METRIC_SENDERS, 3600, 4, 6 },
+		{ "account-from-1h", OG_CHECK_RATE, OG_KEY_ACCOUNT, OG_METRIC_FROM, 3600, 4, 6 },
+		{ "account-domains-1h", OG_CHECK_RATE, OG_KEY_ACCOUNT, OG_METRIC_RCPT_DOMAINS, 3600, 100, 5 },
 		{ "domain-recipients-1h", OG_CHECK_RATE, OG_KEY_DOMAIN, OG_METRIC_RECIPIENTS, 3600, 3000, 10 },
 		{ "script-messages-10m", OG_CHECK_RATE, OG_KEY_SCRIPT, OG_METRIC_MESSAGES, 600, 50, 10 },
 		{ "client-messages-1m", OG_CHECK_RATE, OG_KEY_CLIENT, OG_METRIC_MESSAGES, 60, 120, 5 },
+		{ "account-bounces-10m", OG_CHECK_RATE, OG_KEY_ACCOUNT, OG_METRIC_BOUNCES, 600, 3, 10 },
+		{ "client-bounces-10m", OG_CHECK_RATE, OG_KEY_CLIENT, OG_METRIC_BOUNCES, 600, 10, 10 },
+		{ "script-path", OG_CHECK_SCRIPT, 0, 0, 0, 0, 10 },
+		{ "php-script", OG_CHECK_SCRIPT, 0, 0, 0, 0, 1 },
+		{ "sender-mismatch", OG_CHECK_SENDER_MISMATCH, 0, 0, 0, 0, 4 },
+		{ "brand-display-name", OG_CHECK_DISPLAY_NAME, 0, 0, 0, 0, 5 },
+		{ "msgid-invalid", OG_CHECK_MESSAGE_ID, 0, 0, 0, 0, 4 },
+		{ "msgid-foreign", OG_CHECK_MESSAGE_ID, 0, 0, 0, 0, 2 },
+		{ "msgid-missing", OG_CHECK_MESSAGE_ID, 0, 0, 0, 0, 1 },
+		{ "spam-phrases", OG_CHECK_KEYWORDS, 0, 0, 0, 0, 3 },
+		{ "spam-phrases-3", OG_CHECK_KEYWORDS, 0, 0, 0, 2, 4 },
+		{ "spam-phrases-6", OG_CHECK_KEYWORDS, 0, 0, 0, 5, 3 },
 	};
 	struct og_diag d;
 	struct og_rules *r;
@@ -339,7 +355,16 @@ static void test_default_rules(void **state)
 		}
 	}
 	/* the two one-minute account rules together reach tempfail */
-	assert_int_equal(r->rule[1].score + r->rule[2].score, r->threshold[OG_ACT_TEMPFAIL]);
+	assert_int_equal(r->rule[2].score + r->rule[3].score, r->threshold[OG_ACT_TEMPFAIL]);
+	assert_false(r->observe);
+	assert_int_equal(r->n_lists, 1);
+	assert_true(r->n_webmail > 0);
+	/* the body is asked for, and only its first 64 KiB */
+	assert_int_equal(r->body_bytes, 65536);
+	/* one trap phrase never reaches tag, let alone quarantine */
+	for (size_t i = 0; i < r->n_rules; i++)
+		if (r->rule[i].check == OG_CHECK_KEYWORDS && r->rule[i].limit == 0)
+			assert_true(r->rule[i].score < r->threshold[OG_ACT_TAG]);
 	og_rules_release(r);
 	og_diag_free(&d);
 }
@@ -617,10 +642,25 @@ static void test_names(void **state)
 	assert_string_equal(og_action_name(OG_ACT__COUNT), "unknown");
 	assert_string_equal(og_check_name(OG_CHECK_RECIPIENTS), "recipients");
 	assert_string_equal(og_check_name(OG_CHECK_RATE), "rate");
-	assert_string_equal(og_check_name((enum og_check)7), "unknown");
+	assert_string_equal(og_check_name(OG_CHECK_KEYWORDS), "keywords");
+	assert_string_equal(og_check_name(OG_CHECK_HEADER), "header");
+	assert_string_equal(og_check_name(OG_CHECK_MESSAGE_ID), "message-id");
+	assert_string_equal(og_check_name(OG_CHECK_SENDER_MISMATCH), "sender-mismatch");
+	assert_string_equal(og_check_name(OG_CHECK_SCRIPT), "script");
+	assert_string_equal(og_check_name(OG_CHECK_HIDDEN_RECIPIENTS), "hidden-recipients");
+	assert_string_equal(og_check_name(OG_CHECK_DISPLAY_NAME), "display-name");
+	assert_string_equal(og_check_name(OG_CHECK__COUNT), "unknown");
 	assert_string_equal(og_metric_name(OG_METRIC_MESSAGES), "messages");
 	assert_string_equal(og_metric_name(OG_METRIC_RECIPIENTS), "recipients");
-	assert_string_equal(og_metric_name((enum og_metric)7), "unknown");
+	assert_string_equal(og_metric_name(OG_METRIC_SENDERS), "senders");
+	assert_string_equal(og_metric_name(OG_METRIC_FROM), "from-addresses");
+	assert_string_equal(og_metric_name(OG_METRIC_RCPT_DOMAINS), "recipient-domains");
+	assert_string_equal(og_metric_name(OG_METRIC_BOUNCES), "bounces");
+	assert_string_equal(og_metric_name(OG_METRIC__COUNT), "unknown");
+	assert_true(og_metric_is_distinct(OG_METRIC_SENDERS));
+	assert_false(og_metric_is_distinct(OG_METRIC_BOUNCES));
+	assert_string_equal(og_msgid_problem_name(OG_MSGID_FOREIGN), "foreign");
+	assert_string_equal(og_msgid_problem_name(0), "none");
 }
 
 /* load_string: a missing text is an empty file, a missing label "(string)". */

@@ -12,7 +12,8 @@ if not mt.eom_check(conn, MT_QUARANTINE) then fail("not quarantined") end
 if not mt.eom_check(conn, MT_HDRADD, "X-Outguard") then fail("no X-Outguard header") end
 local h = mt.getheader(conn, "X-Outguard", 0)
 mt.echo("X-Outguard: " .. tostring(h))
-if not string.find(h, "^quarantine; score=10 many%-recipients=60/50; account=sasl:bob@pfx.test") then
+-- the blast also has no To or Cc naming its recipients (hidden-recipients)
+if not string.find(h, "^quarantine; score=%d+ many%-recipients=60/50 .*hidden%-recipients=60/20.*; account=sasl:bob@pfx.test$") then
 	fail("unexpected X-Outguard: " .. tostring(h))
 end
 if not mt.eom_check(conn, MT_HDRDELETE, "X-Outguard-Submitter") then fail("forged stamp kept") end

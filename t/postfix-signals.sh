@@ -1,0 +1,237 @@
+#!/bin/bash
+# End-to-end, one case per signal: swaks and sendmail(1) -> a throwaway
+# Postfix on loopback -> outguard -> smtp-sink, with t/postfix/signals.rules.json,
+# where each signal alone quarantines.  Each case asserts the hold queue (or
+# the sink) and the evidence record: the rule that hit, its figure and what
+# matched.  Then the rule set is switched to observe mode by a reload, and a
+# message that would be held is delivered with a tag instead.
+# Skips (77) unless run as root with postfix and swaks installed.
+# OG_KEEP_TMP=1 keeps the instance directory afterwards.
+set -u
+. "${top_srcdir:?}/t/lib.sh"
+
+og_need_root "the Postfix test"
+og_need_cmd postfix postfix
+SWAKS=${SWAKS:-$(og_which swaks)}
+if [ -z "$SWAKS" ] || [ ! -x "$SWAKS" ]; then og_skip "swaks not installed (apt-get install swaks)"; fi
+PYTHON3=${PYTHON3:-/usr/bin/python3}
+[ -x "$PYTHON3" ] || PYTHON3=$(og_which python3) || og_skip "python3 not installed"
+OUTGUARD=${OUTGUARD:-$top_builddir/outguard}
+OG_SENDMAIL_WRAPPER=${OG_SENDMAIL_WRAPPER:-$top_builddir/outguard-sendmail}
+[ -x "$OUTGUARD" ] || og_error "$OUTGUARD not built"
+[ -x "$OG_SENDMAIL_WRAPPER" ] || og_error "$OG_SENDMAIL_WRAPPER not built"
+unset OUTGUARD_SENDMAIL
+export OUTGUARD OG_SENDMAIL_WRAPPER PYTHON3
+
+FIXTURE=$top_srcdir/t/postfix/fixture.sh
+EVIDENCE_PY=$top_srcdir/t/postfix/evidence.py
+RULES=$top_srcdir/t/postfix/signals.rules.json
+
+tmp=$(og_tmpdir signals)
+chmod 755 "$tmp"
+if ! setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$tmp/." 2>/dev/null; then
+	rmdir "$tmp"
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/outguard-signals-XXXXXX") || og_error "mktemp failed"
+	chmod 755 "$tmp"
+fi
+pfx=$tmp/pfx
+mkdir -p "$pfx" "$tmp/swaks"
+
+cleanup()
+{
+	local rc=$?
+	trap - EXIT INT TERM
+	if [ -f "$pfx/fixture.env" ]; then
+		[ $rc -ne 0 ] && [ $rc -ne 77 ] && bash "$FIXTURE" logs "$pfx"
+		bash "$FIXTURE" down "$pfx" || echo "# warning: the fixture did not stop cleanly"
+	fi
+	if [ -n "${OG_KEEP_TMP:-}" ]; then echo "# kept $tmp (OG_KEEP_TMP)"; else rm -rf "$tmp"; fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+OG_PFX_RULES=$RULES bash "$FIXTURE" up "$pfx" >"$tmp/up.log" 2>&1 ||
+	{ cat "$tmp/up.log"; og_error "the Postfix fixture did not come up"; }
+. "$pfx/fixture.env"
+. "$top_srcdir/t/postfix/helpers.sh"
+
+# held NAME DESC: the message of transcript NAME was accepted at SMTP and is on hold.
+held()
+{
+	local id
+	id=$(queue_id "$1")
+	if [ -n "$id" ] && is_held "$id" && [ "$(sink_count "$1")" = 0 ]; then
+		og_ok "$2"
+	else
+		og_not_ok "$2"
+		og_diag "reply: $(eod_reply "$1")" "hold queue: $(held_ids | tr '\n' ' ')"
+	fi
+}
+
+# delivered NAME DESC: it reached the sink and is not on hold.
+delivered()
+{
+	if [ "$(sink_count "$1")" = 1 ]; then og_ok "$2"; else og_not_ok "$2"; og_diag "reply: $(eod_reply "$1")"; fi
+}
+
+# ==== 1. keywords: three trap phrases in a quoted-printable body ====
+submit s1-body alice 127.0.0.21 friend@remote.example \
+	--header "Subject: a proposal" --header "MIME-Version: 1.0" \
+	--header "Content-Type: text/plain; charset=utf-8" \
+	--header "Content-Transfer-Encoding: quoted-printable" \
+	--body "Dear beneficiary,=0Aas next of =
+kin you will receive a wire=20transfer."
+submit s1-one alice 127.0.0.21 friend@remote.example \
+	--header "Subject: the winner of the chess cup" --body "congratulations to Ann"
+settle
+held s1-body "1. keywords: three trap phrases in a quoted-printable body: on hold"
+delivered s1-one "1. keywords: one trap word only adds a point: delivered"
+ev_check "1. evidence: trap-words-3 figure 3 with the phrases found in the body" <<'PY'
+r = where(subject="a proposal")
+expect(len(r) == 1, "want 1 record, got %d" % len(r), *r)
+for x in r:
+    h = hit(x, "trap-words-3")
+    expect(h is not None and h["figure"] == 3, "want trap-words-3 figure 3", x)
+    expect(h is not None and sorted(h.get("matched", [])) == ["beneficiary", "next of kin", "wire transfer"],
+           "want the three phrases named", x)
+r = where(subject="the winner of the chess cup")
+expect(len(r) == 1 and r[0]["applied"] == "accept" and r[0]["score"] == 1,
+       "want one-word message accepted with score 1", *r)
+PY
+
+# ==== 2. header: an old PHPMailer in X-Mailer ====
+submit s2-mailer bob 127.0.0.22 friend@remote.example --header "X-Mailer: PHPMailer 5.2.22"
+settle
+held s2-mailer "2. header: X-Mailer PHPMailer 5.2: on hold"
+ev_check "2. evidence: old-phpmailer matched the header value" <<'PY'
+r = where(subject="s2-mailer")
+expect(len(r) == 1 and (hit(r[0], "old-phpmailer") or {}).get("matched") == "PHPMailer 5.2.22",
+       "want old-phpmailer with matched PHPMailer 5.2.22", *r)
+PY
+
+# ==== 3. message-id: not an RFC 5322 msg-id ====
+submit s3-msgid carol 127.0.0.23 friend@remote.example --header "Message-Id: 5f2c9a71e3b8.notify"
+settle
+held s3-msgid "3. message-id: an invalid Message-ID: on hold"
+ev_check "3. evidence: msgid-invalid names the value" <<'PY'
+r = where(subject="s3-msgid")
+expect(len(r) == 1 and (hit(r[0], "msgid-invalid") or {}).get("matched") == "invalid 5f2c9a71e3b8.notify",
+       "want msgid-invalid matched 'invalid 5f2c9a71e3b8.notify'", *r)
+PY
+
+# ==== 4. sender-mismatch: erin may send as pfx.test only ====
+submit s4-own erin 127.0.0.24 friend@remote.example
+submit s4-bank erin 127.0.0.24 friend@remote.example --from "service@bank.example"
+settle
+delivered s4-own "4. sender-mismatch: erin as erin@pfx.test: delivered"
+held s4-bank "4. sender-mismatch: erin as service@bank.example: on hold"
+ev_check "4. evidence: sender-mismatch figure 2 (envelope and From)" <<'PY'
+r = where(subject="s4-bank")
+h = hit(r[0], "sender-mismatch") if len(r) == 1 else None
+expect(h is not None and h["figure"] == 2 and h.get("matched") == "service@bank.example",
+       "want sender-mismatch figure 2 matched service@bank.example", *r)
+PY
+
+# ==== 5. display-name: "PayPal" on an address that is not PayPal's ====
+submit s5-brand dave 127.0.0.25 friend@remote.example --header 'From: "PayPal Service" <dave@pfx.test>'
+settle
+held s5-brand "5. display-name: PayPal on dave@pfx.test: on hold"
+ev_check "5. evidence: brand matched PayPal" <<'PY'
+r = where(subject="s5-brand")
+expect(len(r) == 1 and (hit(r[0], "brand") or {}).get("matched") == "PayPal", "want brand matched PayPal", *r)
+PY
+
+# ==== 6. hidden-recipients: 30 envelope recipients, one in To ====
+submit s6-bcc frank 127.0.0.26 "$(rcpts 30 bcc-r)" --header "To: undisclosed-recipients:;"
+settle
+held s6-bcc "6. hidden-recipients: 30 Bcc recipients: on hold"
+ev_check "6. evidence: bcc-blast figure 30 limit 20" <<'PY'
+r = where(subject="s6-bcc")
+h = hit(r[0], "bcc-blast") if len(r) == 1 else None
+expect(h is not None and h["figure"] == 30 and h["limit"] == 20, "want bcc-blast figure 30 limit 20", *r)
+PY
+
+# ==== 7. sender rotation: mallory changes the sender for every message ====
+for i in 1 2 3 4 5; do
+	submit "s7-rot-$i" mallory 127.0.0.27 "rot$i@remote.example" --from "offer$i@shop-$i.example"
+done
+settle
+for i in 1 2 3; do delivered "s7-rot-$i" "7. rotation: sender $i of 3 allowed: delivered"; done
+held s7-rot-4 "7. rotation: the 4th sender in an hour: on hold"
+held s7-rot-5 "7. rotation: the 5th: on hold"
+ev_check "7. evidence: sender-rotation figures 4 and 5, key sasl:mallory" <<'PY'
+for n, want in ((4, 4), (5, 5)):
+    r = where(subject="s7-rot-%d" % n)
+    h = hit(r[0], "sender-rotation") if len(r) == 1 else None
+    expect(h is not None and h["figure"] == want and h["key"] == "sasl:mallory",
+           "message %d: want sender-rotation figure %d key sasl:mallory" % (n, want), *r)
+PY
+
+# ==== 8. bounces: the null sender, four times from one account ====
+for i in 1 2 3 4; do
+	submit "s8-bounce-$i" web 127.0.0.28 "victim$i@remote.example" --from "<>" \
+		--header "From: MAILER-DAEMON <mailer-daemon@pfx.test>"
+done
+settle
+for i in 1 2 3; do delivered "s8-bounce-$i" "8. bounces: null-sender message $i of 3: delivered"; done
+held s8-bounce-4 "8. bounces: the 4th in ten minutes: on hold"
+ev_check "8. evidence: bounce-burst figure 4, sender empty" <<'PY'
+r = where(subject="s8-bounce-4")
+h = hit(r[0], "bounce-burst") if len(r) == 1 else None
+expect(h is not None and h["figure"] == 4 and r[0]["sender"] == "", "want bounce-burst figure 4, sender ''", *r)
+PY
+
+# ==== 9. script: a PHP script in an uploads folder; webmail is not a script ====
+uploads=$PFX_DIR/www/site3/wp-content/uploads/2026
+mkdir -p "$uploads" && chmod -R 755 "$PFX_DIR/www/site3"
+www_uid=$(id -u www-data 2>/dev/null || echo 33)
+local_msg s9-uploads "X-PHP-Originating-Script: 1003:wp-tmp.php" |
+	bash "$FIXTURE" local "$pfx" "$www_uid" --wrapper --cwd "$uploads" -- -t -i -f "site3@pfx.test"
+local_msg s9-webmail "X-PHP-Originating-Script: $www_uid:rcube.php" |
+	bash "$FIXTURE" local "$pfx" "$www_uid" --wrapper -- -t -i -f "bob@pfx.test"
+settle
+UPLOADS=$uploads ev_check "9. evidence: uploads-script matched the working directory; quarantined" <<'PY'
+import os
+r = where(subject="s9-uploads")
+h = hit(r[0], "uploads-script") if len(r) == 1 else None
+expect(h is not None and h.get("matched") == os.environ["UPLOADS"] and r[0]["applied"] == "quarantine",
+       "want uploads-script matched %s, applied quarantine" % os.environ["UPLOADS"], *r)
+PY
+n=$(held_ids | while read -r id; do postcat -c "$PFX_ETC" -h -q "$id" 2>/dev/null | grep -c '^X-Test: s9-uploads$'; done | grep -c 1)
+expect_eq "9. the uploads script's message is on hold" 1 "$n"
+delivered s9-webmail "9. webmail: delivered"
+ev_check "9. evidence: webmail keyed by its user, no script key, no script rule" <<'PY'
+r = where(subject="s9-webmail")
+expect(len(r) == 1 and r[0]["keys"]["account"] == "webmail:bob@pfx.test"
+       and r[0]["keys"].get("script") is None and not r[0]["hits"],
+       "want account webmail:bob@pfx.test, no script, no hits", *r)
+PY
+
+# ==== 10. observe mode: a reload switches the rule set to observing ====
+"$PYTHON3" - "$RULES" "$PFX_RULES" <<'PY' || og_error "cannot write the observing rules"
+import json, sys
+r = json.load(open(sys.argv[1]))
+r["observe"] = True
+json.dump(r, open(sys.argv[2], "w"), indent=2)
+PY
+hup_and_wait || og_not_ok "10. outguard logged the reload"
+grep -q "reloaded" "$tmp/reload.log" && og_ok "10. reload to observe mode logged" ||
+	{ og_not_ok "10. reload to observe mode logged"; og_diag "$(cat "$tmp/reload.log")"; }
+submit s10-observe alice 127.0.0.30 friend@remote.example --header "X-Mailer: PHPMailer 5.2.22"
+settle
+delivered s10-observe "10. observe: a message the rules would hold is delivered"
+f=$(sink_files s10-observe | head -n 1)
+if [ -n "$f" ] && grep -q '^X-Outguard: tag;.*old-phpmailer' "$f"; then
+	og_ok "10. observe: it carries the X-Outguard tag naming the rule"
+else
+	og_not_ok "10. observe: it carries the X-Outguard tag naming the rule"
+	og_diag "$( [ -n "$f" ] && grep -i '^X-Outguard' "$f")"
+fi
+ev_check "10. evidence: observe true, action quarantine, applied tag" <<'PY'
+r = where(subject="s10-observe")
+expect(len(r) == 1 and r[0].get("observe") is True and r[0]["action"] == "quarantine"
+       and r[0]["applied"] == "tag", "want observe, action quarantine, applied tag", *r)
+PY
+milter_alive && og_ok "outguard is still running" || og_not_ok "outguard is still running"
+og_done
