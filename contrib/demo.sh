@@ -9,9 +9,9 @@
 # private Postfix instance in a temporary directory (its own queue, ports on
 # 127.0.0.1 from 22525 up, a fake SASL server with users alice and bob, all
 # mail delivered to a local sink), with outguard and rules/default.json as its
-# milter.  Then it sends ordinary mail, an attack from a stolen SASL password
-# and a PHP web-form blast, and reports what outguard did and why, from its
-# evidence file.  The system's own mail setup is not touched.
+# milter.  Then it sends ordinary mail, a blast from a stolen SASL password, a
+# slow campaign that changes its sender for every message, and a PHP web-form
+# blast, and reports what outguard did and why, from its evidence file.  The system's own mail setup is not touched.
 set -u
 
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
@@ -122,6 +122,18 @@ echo "$accepted accepted by Postfix, $refused refused"
 step "bob: one message to 60 recipients"
 send bob 1 --to "$(rcpts 60 victim)"
 echo "$accepted accepted by Postfix, $refused refused"
+
+# A slow campaign from another stolen password: few messages, each under a
+# new sender, with the text of an advance-fee fraud.
+step "carol (stolen password): 6 slow-and-low messages, new sender each"
+n_ok=0
+for i in 1 2 3 4 5 6; do
+	send carol 1 --to "target$i@remote.example" --from "office$i@deals-$i.example" \
+		--header "Subject: Confidential business proposal" \
+		--body "Dear friend, I am a barrister. You are the beneficiary of an inheritance left by my late client, as his next of kin. Reply for the wire transfer."
+	n_ok=$((n_ok + accepted))
+done
+echo "$n_ok accepted by Postfix"
 
 # A hijacked contact form: PHP's mail() through outguard-sendmail as www-data.
 www=$(id -u www-data 2>/dev/null || echo 33)

@@ -478,23 +478,29 @@ static struct rate_entry *entry_use(struct og_ratetable *t, const char *name, co
 	return e;
 }
 
+/* E was changed: keep S's idle-time bound, unlock S, return E's total. */
+static uint64_t entry_done_unlock(struct rate_shard *s, struct rate_entry *e)
+{
+	uint64_t total = e->total;
+	int64_t at = idle_at(e);
+
+	if (at < s->next_idle)
+		s->next_idle = at;
+	pthread_mutex_unlock(&s->lock);
+	return total;
+}
+
 /* Add AMOUNT to E's current slot; returns the new total.  Unlocks S. */
 static uint64_t entry_add_unlock(struct rate_shard *s, struct rate_entry *e, uint64_t amount)
 {
-	int64_t width, n, at;
-	uint64_t total;
+	int64_t width, n;
 	size_t cur;
 
 	geometry(e->window, &width, &n);
 	cur = ring_index(e->head, n + 1);
 	e->count[cur] = sat_add(e->count[cur], amount);
 	e->total = sat_add(e->total, amount);
-	total = e->total;
-	at = idle_at(e);
-	if (at < s->next_idle)
-		s->next_idle = at;
-	pthread_mutex_unlock(&s->lock);
-	return total;
+	return entry_done_unlock(s, e);
 }
 
 uint64_t og_rate_add(struct og_ratetable *t, const char *name, const char *key,
@@ -592,8 +598,6 @@ uint64_t og_rate_add_distinct(struct og_ratetable *t, const char *name, const ch
 {
 	struct rate_shard *s;
 	struct rate_entry *e;
-	uint64_t total;
-	int64_t at;
 	bool oom;
 
 	if (t == NULL || name == NULL || key == NULL)
@@ -602,16 +606,11 @@ uint64_t og_rate_add_distinct(struct og_ratetable *t, const char *name, const ch
 		return oom ? UINT64_MAX : 0;
 	for (size_t i = 0; i < n_values; i++) {
 		if (values[i] != NULL && distinct_note(e, value_hash(t->seed, values[i])) < 0) {
-			pthread_mutex_unlock(&s->lock);
+			entry_done_unlock(s, e);
 			return UINT64_MAX;
 		}
 	}
-	total = e->total;
-	at = idle_at(e);
-	if (at < s->next_idle)
-		s->next_idle = at;
-	pthread_mutex_unlock(&s->lock);
-	return total;
+	return entry_done_unlock(s, e);
 }
 
 uint64_t og_rate_peek(struct og_ratetable *t, const char *name, const char *key,

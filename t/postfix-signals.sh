@@ -10,46 +10,9 @@
 set -u
 . "${top_srcdir:?}/t/lib.sh"
 
-og_need_root "the Postfix test"
-og_need_cmd postfix postfix
-SWAKS=${SWAKS:-$(og_which swaks)}
-if [ -z "$SWAKS" ] || [ ! -x "$SWAKS" ]; then og_skip "swaks not installed (apt-get install swaks)"; fi
-PYTHON3=${PYTHON3:-/usr/bin/python3}
-[ -x "$PYTHON3" ] || PYTHON3=$(og_which python3) || og_skip "python3 not installed"
-OUTGUARD=${OUTGUARD:-$top_builddir/outguard}
-OG_SENDMAIL_WRAPPER=${OG_SENDMAIL_WRAPPER:-$top_builddir/outguard-sendmail}
-[ -x "$OUTGUARD" ] || og_error "$OUTGUARD not built"
-[ -x "$OG_SENDMAIL_WRAPPER" ] || og_error "$OG_SENDMAIL_WRAPPER not built"
-unset OUTGUARD_SENDMAIL
-export OUTGUARD OG_SENDMAIL_WRAPPER PYTHON3
-
-FIXTURE=$top_srcdir/t/postfix/fixture.sh
-EVIDENCE_PY=$top_srcdir/t/postfix/evidence.py
+. "$top_srcdir/t/postfix/setup.sh"
+pfx_setup signals
 RULES=$top_srcdir/t/postfix/signals.rules.json
-
-tmp=$(og_tmpdir signals)
-chmod 755 "$tmp"
-if ! setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$tmp/." 2>/dev/null; then
-	rmdir "$tmp"
-	tmp=$(mktemp -d "${TMPDIR:-/tmp}/outguard-signals-XXXXXX") || og_error "mktemp failed"
-	chmod 755 "$tmp"
-fi
-pfx=$tmp/pfx
-mkdir -p "$pfx" "$tmp/swaks"
-
-cleanup()
-{
-	local rc=$?
-	trap - EXIT INT TERM
-	if [ -f "$pfx/fixture.env" ]; then
-		[ $rc -ne 0 ] && [ $rc -ne 77 ] && bash "$FIXTURE" logs "$pfx"
-		bash "$FIXTURE" down "$pfx" || echo "# warning: the fixture did not stop cleanly"
-	fi
-	if [ -n "${OG_KEEP_TMP:-}" ]; then echo "# kept $tmp (OG_KEEP_TMP)"; else rm -rf "$tmp"; fi
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
 OG_PFX_RULES=$RULES bash "$FIXTURE" up "$pfx" >"$tmp/up.log" 2>&1 ||
 	{ cat "$tmp/up.log"; og_error "the Postfix fixture did not come up"; }

@@ -179,7 +179,8 @@ static void test_phrase_list_errors(void **state)
 	size_t n = OG_PATTERN_PHRASES_MAX + 1, bad = 0, found[1];
 	const char **list = calloc(n, sizeof(*list));
 	const char *one[] = { "" }, *longest[1];
-	char err[256], tiny[8], text[OG_PATTERN_PHRASE_MAX + 3];
+	char phrase[OG_PATTERN_PHRASE_MAX + 1], text[OG_PATTERN_PHRASE_MAX + 3];
+	char err[256], tiny[8];
 	struct og_pattern *p;
 	struct og_pattern_result r = { 7, true };
 	(void)state;
@@ -196,18 +197,17 @@ static void test_phrase_list_errors(void **state)
 	assert_null(og_pattern_phrases(one, 1, &bad, tiny, sizeof(tiny)));
 	assert_string_equal(tiny, "empty p");
 	assert_null(og_pattern_phrases(one, 1, NULL, NULL, 0));
-	/* the longest phrase allowed */
-	memset(text, 'z', sizeof(text));
-	text[0] = ' ';
-	text[OG_PATTERN_PHRASE_MAX + 1] = '.';
-	text[OG_PATTERN_PHRASE_MAX + 2] = '\0';
-	longest[0] = text + OG_PATTERN_PHRASE_MAX + 2 - OG_PATTERN_PHRASE_MAX;
-	assert_int_equal(strlen(longest[0]), OG_PATTERN_PHRASE_MAX);
-	p = og_pattern_phrases(longest, 1, &bad, err, sizeof(err));
-	assert_non_null(p);
-	text[OG_PATTERN_PHRASE_MAX + 1] = '\0';
+	/* the longest phrase allowed, in a text and in a longer word */
+	memset(phrase, 'z', OG_PATTERN_PHRASE_MAX);
+	phrase[OG_PATTERN_PHRASE_MAX] = '\0';
+	longest[0] = phrase;
+	assert_non_null(p = og_pattern_phrases(longest, 1, &bad, err, sizeof(err)));
+	snprintf(text, sizeof(text), " %s.", phrase);
 	assert_int_equal(og_pattern_search(p, text, strlen(text), found, 1, &r), 0);
-	assert_int_equal(r.count, 0);   /* one z short */
+	assert_int_equal(r.count, 1);
+	text[OG_PATTERN_PHRASE_MAX + 1] = 'z';
+	assert_int_equal(og_pattern_search(p, text, strlen(text), found, 1, &r), 0);
+	assert_int_equal(r.count, 0);
 	og_pattern_free(p);
 	/* an empty list matches nothing */
 	p = og_pattern_phrases(NULL, 0, &bad, err, sizeof(err));

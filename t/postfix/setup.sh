@@ -1,0 +1,58 @@
+# The start every loopback Postfix test shares.  Source it after t/lib.sh,
+# then call
+#   pfx_setup NAME
+# which skips (77) unless the test can run (root, postfix, swaks, python3,
+# the built outguard and outguard-sendmail), makes the scratch directory
+# $tmp (reachable by Postfix's unprivileged daemons) with $pfx for the
+# instance and $tmp/swaks for transcripts, and installs the EXIT trap that
+# stops the instance (printing its logs when the test failed) and removes
+# $tmp unless OG_KEEP_TMP is set.  It sets FIXTURE, EVIDENCE_PY, SWAKS,
+# PYTHON3, OUTGUARD and OG_SENDMAIL_WRAPPER.
+
+pfx_setup()
+{
+	og_need_root "the Postfix test"
+	og_need_cmd postfix postfix
+	SWAKS=${SWAKS:-$(og_which swaks)}
+	if [ -z "$SWAKS" ] || [ ! -x "$SWAKS" ]; then og_skip "swaks not installed (apt-get install swaks)"; fi
+	PYTHON3=${PYTHON3:-/usr/bin/python3}
+	[ -x "$PYTHON3" ] || PYTHON3=$(og_which python3) || og_skip "python3 not installed"
+	OUTGUARD=${OUTGUARD:-$top_builddir/outguard}
+	OG_SENDMAIL_WRAPPER=${OG_SENDMAIL_WRAPPER:-$top_builddir/outguard-sendmail}
+	[ -x "$OUTGUARD" ] || og_error "$OUTGUARD not built"
+	[ -x "$OG_SENDMAIL_WRAPPER" ] || og_error "$OG_SENDMAIL_WRAPPER not built"
+	unset OUTGUARD_SENDMAIL   # the wrapper's "real sendmail" override: never inherit one
+	export OUTGUARD OG_SENDMAIL_WRAPPER PYTHON3
+	FIXTURE=$top_srcdir/t/postfix/fixture.sh
+	EVIDENCE_PY=$top_srcdir/t/postfix/evidence.py
+
+	# Postfix's unprivileged daemons and the local submitters must reach the
+	# instance directory; fall back to /tmp when the build tree is private.
+	tmp=$(og_tmpdir "$1")
+	chmod 755 "$tmp"
+	if ! setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$tmp/." 2>/dev/null; then
+		rmdir "$tmp"
+		tmp=$(mktemp -d "${TMPDIR:-/tmp}/outguard-$1-XXXXXX") || og_error "mktemp failed"
+		chmod 755 "$tmp"
+	fi
+	pfx=$tmp/pfx
+	mkdir -p "$pfx" "$tmp/swaks" "$tmp/msg"
+	trap pfx_cleanup EXIT
+	trap 'exit 1' INT TERM
+}
+
+pfx_cleanup()
+{
+	local rc=$?
+	trap - EXIT INT TERM
+	if [ -f "$pfx/fixture.env" ]; then
+		[ $rc -ne 0 ] && [ $rc -ne 77 ] && bash "$FIXTURE" logs "$pfx"
+		bash "$FIXTURE" down "$pfx" || echo "# warning: the fixture did not stop cleanly"
+	fi
+	if [ -n "${OG_KEEP_TMP:-}" ]; then
+		echo "# kept $tmp (OG_KEEP_TMP)"
+	else
+		rm -rf "$tmp"
+	fi
+	exit $rc
+}
