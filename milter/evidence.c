@@ -69,34 +69,9 @@ struct og_evidence {
 /* Length of the valid UTF-8 sequence at S (N bytes left), or 0 if there is none. */
 static size_t utf8_seq(const unsigned char *s, size_t n)
 {
-	unsigned char c = s[0];
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xbf;   /* range of the second byte */
+	uint32_t cp;
 
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;             /* continuation byte, overlong lead, or beyond U+10FFFF */
-	if (c == 0xe0)
-		lo = 0xa0;            /* overlong */
-	else if (c == 0xed)
-		hi = 0x9f;            /* UTF-16 surrogates */
-	else if (c == 0xf0)
-		lo = 0x90;            /* overlong */
-	else if (c == 0xf4)
-		hi = 0x8f;            /* beyond U+10FFFF */
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
+	return og_utf8_decode(s, n, &cp);
 }
 
 /*

@@ -101,38 +101,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Decode the UTF-8 character at S (N > 0 bytes left): its length, 0 if invalid. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };     /* no overlongs */
-	uint32_t c = s[0];
-	size_t len;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	c &= 0x7fu >> len;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
 
 /*
  * White space as \s sees it under PCRE2_UCP (the Z categories, HT, LF, VT,
@@ -188,7 +156,7 @@ static int normalize(struct og_buf *arena, const char *s, char *err, size_t errl
 		uint32_t c;
 		char q[64];
 
-		if ((k = utf8_decode((const unsigned char *)s + i, len - i, &c)) == 0) {
+		if ((k = og_utf8_decode((const unsigned char *)s + i, len - i, &c)) == 0) {
 			quote(s, len < 40 ? len : 40, q, sizeof(q));
 			set_err(err, errlen, "phrase \"%s%s\" is not valid UTF-8 at byte %zu",
 			        q, len > 40 ? "..." : "", i + 1);
@@ -805,7 +773,7 @@ static int scan_part(const struct og_pattern *p, const struct part *pt, const ch
 		uint32_t c;
 		int rc;
 
-		while (i < len && (k = utf8_decode(u + i, len - i, &c)) > 0)
+		while (i < len && (k = og_utf8_decode(u + i, len - i, &c)) > 0)
 			i += k;
 		if (i > start) {
 			rc = scan_subject(p, pt, text + start, i - start, start, PCRE2_NO_UTF_CHECK,
@@ -813,7 +781,7 @@ static int scan_part(const struct og_pattern *p, const struct part *pt, const ch
 			if (rc != 0)
 				return rc;
 		}
-		while (i < len && utf8_decode(u + i, len - i, &c) == 0)
+		while (i < len && og_utf8_decode(u + i, len - i, &c) == 0)
 			i++;
 	}
 	return 0;

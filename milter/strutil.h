@@ -21,6 +21,13 @@ char *og_str_lower(char *s);
 /* Parse a whole decimal unsigned number in [MIN, MAX]; false on junk/overflow. */
 bool og_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/*
+ * The UTF-8 character at S (N > 0 bytes left): its length, with the code
+ * point in *CP; 0 if the bytes there are not valid UTF-8 (overlong forms,
+ * surrogates and code points beyond U+10FFFF are not).
+ */
+size_t og_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+
 /* A growable, always NUL-terminated byte buffer (Postfix VSTRING-like). */
 struct og_buf {
 	char *data;

@@ -327,6 +327,112 @@ static void test_tempfail_smtp_quarantine_local(void **state)
 	og_diag_free(&d);
 }
 
+static const char *const rules_keywords =
+	"{ \"outguard_rules\": 1,\n"
+	"  \"thresholds\": { \"tag\": 5, \"quarantine\": 10 },\n"
+	"  \"rules\": [\n"
+	"    { \"id\": \"trap\", \"check\": \"keywords\", \"limit\": 1, \"score\": 10,\n"
+	"      \"body_bytes\": 64, \"phrases\": [\"beneficiary\", \"next of kin\", \"lottery\"] },\n"
+	"    { \"id\": \"mailer\", \"check\": \"header\", \"score\": 1, \"header\": \"X-Mailer\",\n"
+	"      \"pattern\": \"^PHPMailer\" }\n"
+	"  ] }\n";
+
+/* Negotiation asks for the body only when a rule reads it, and with SKIP when offered. */
+static void test_negotiate_body(void **state)
+{
+	static const struct {
+		const char *label, *rules;
+		unsigned long offered, want_set, want_clear;
+	} rows[] = {
+		{ "no rule reads the body", NULL, SMFIP_NOBODY | SMFIP_SKIP | SMFIP_NODATA,
+		  SMFIP_NOBODY | SMFIP_NODATA, SMFIP_SKIP },
+		{ "a keyword rule reads it", "kw", SMFIP_NOBODY | SMFIP_SKIP | SMFIP_NODATA,
+		  SMFIP_SKIP | SMFIP_NODATA, SMFIP_NOBODY },
+		{ "SKIP not offered", "kw", SMFIP_NOBODY | SMFIP_NODATA, SMFIP_NODATA,
+		  SMFIP_NOBODY | SMFIP_SKIP },
+	};
+	struct og_diag d;
+
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		SMFICTX ctx;
+		unsigned long f0 = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
+		unsigned long pf0 = 0, pf1 = 0, pf2 = 1, pf3 = 1;
+
+		write_file("rules.json", rows[i].rules != NULL ? rules_keywords : rules_quarantine);
+		og_diag_init(&d);
+		assert_int_equal(og_runtime_reload(*state, &d), 0);
+		og_diag_free(&d);
+		memset(&ctx, 0, sizeof(ctx));
+		assert_int_equal(desc.xxfi_negotiate(&ctx, f0, rows[i].offered, 0, 0, &pf0, &pf1, &pf2,
+		                                     &pf3), SMFIS_CONTINUE);
+		if ((pf1 & rows[i].want_set) != rows[i].want_set || (pf1 & rows[i].want_clear) != 0)
+			fail_msg("row \"%s\": steps 0x%lx", rows[i].label, pf1);
+		assert_int_equal(pf2, 0);
+		assert_int_equal(pf3, 0);
+		desc.xxfi_close(&ctx);
+	}
+	write_file("rules.json", rules_quarantine);
+	og_diag_init(&d);
+	assert_int_equal(og_runtime_reload(*state, &d), 0);
+	og_diag_free(&d);
+}
+
+/* The first body_bytes are kept and scanned; after them the MTA is told to skip. */
+static void test_body_is_read_and_skipped(void **state)
+{
+	static const char chunk1[] = "Dear beneficiary, as next of kin ";
+	static const char chunk2[] = "you will receive all of it, as soon as you answer this.";
+	static const char chunk3[] = "and a lottery too";
+	char *from[] = { (char *)"<carol@example.com>", NULL };
+	char *rv[] = { (char *)"<x@remote.example>", NULL };
+	unsigned long pf0, pf1, pf2, pf3;
+	struct og_diag d;
+	SMFICTX ctx;
+
+	write_file("rules.json", rules_keywords);
+	og_diag_init(&d);
+	assert_int_equal(og_runtime_reload(*state, &d), 0);
+	og_diag_free(&d);
+	memset(&ctx, 0, sizeof(ctx));
+	assert_int_equal(desc.xxfi_negotiate(&ctx, SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE |
+	                                     SMFIF_SETSYMLIST, SMFIP_NOBODY | SMFIP_SKIP, 0, 0,
+	                                     &pf0, &pf1, &pf2, &pf3), SMFIS_CONTINUE);
+	connect_from(&ctx, "127.0.0.2", 40002, "ORIGINATING");
+	fake_macro(&ctx, "{auth_authen}", "carol@example.com");
+	fake_macro(&ctx, "i", "BODY1");
+	assert_int_equal(desc.xxfi_envfrom(&ctx, from), SMFIS_CONTINUE);
+	assert_int_equal(desc.xxfi_envrcpt(&ctx, rv), SMFIS_CONTINUE);
+	assert_int_equal(desc.xxfi_header(&ctx, (char *)"X-Mailer", (char *)"PHPMailer 5.2"),
+	                 SMFIS_CONTINUE);
+	assert_int_equal(desc.xxfi_eoh(&ctx), SMFIS_CONTINUE);
+	assert_int_equal(desc.xxfi_body(&ctx, (unsigned char *)chunk1, strlen(chunk1)), SMFIS_CONTINUE);
+	/* this one crosses the 64 bytes kept: nothing more is wanted */
+	assert_int_equal(desc.xxfi_body(&ctx, (unsigned char *)chunk2, strlen(chunk2)), SMFIS_SKIP);
+	assert_int_equal(desc.xxfi_eom(&ctx), SMFIS_ACCEPT);
+	assert_true(ctx.quarantined);
+	assert_string_equal(fake_added(&ctx, "X-Outguard"),
+	                    "quarantine; score=11 trap=2/1 mailer=1/0; account=sasl:carol@example.com");
+	assert_non_null(strstr(last_evidence(), "\"matched\":[\"beneficiary\",\"next of kin\"]"));
+	assert_non_null(strstr(last_evidence(), "\"matched\":\"PHPMailer 5.2\""));
+
+	/* the next message starts with an empty body: a lottery alone does not hit */
+	fake_clear_actions(&ctx);
+	fake_macro(&ctx, "i", "BODY2");
+	assert_int_equal(desc.xxfi_envfrom(&ctx, from), SMFIS_CONTINUE);
+	assert_int_equal(desc.xxfi_envrcpt(&ctx, rv), SMFIS_CONTINUE);
+	assert_int_equal(desc.xxfi_eoh(&ctx), SMFIS_CONTINUE);
+	assert_int_equal(desc.xxfi_body(&ctx, (unsigned char *)chunk3, strlen(chunk3)), SMFIS_CONTINUE);
+	assert_int_equal(desc.xxfi_eom(&ctx), SMFIS_ACCEPT);
+	assert_false(ctx.quarantined);
+	assert_null(fake_added(&ctx, "X-Outguard"));
+	desc.xxfi_close(&ctx);
+
+	write_file("rules.json", rules_quarantine);
+	og_diag_init(&d);
+	assert_int_equal(og_runtime_reload(*state, &d), 0);
+	og_diag_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +445,8 @@ int main(void)
 		cmocka_unit_test(test_exempt_account_passes),
 		cmocka_unit_test(test_quarantine_refused_becomes_tempfail),
 		cmocka_unit_test(test_tempfail_smtp_quarantine_local),
+		cmocka_unit_test(test_negotiate_body),
+		cmocka_unit_test(test_body_is_read_and_skipped),
 	};
 
 	og_log_open("outguard", "mail", 0, 0);

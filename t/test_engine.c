@@ -487,8 +487,8 @@ static void test_summary(void **state)
 		RATE("account-burst-1m", OG_KEY_ACCOUNT, OG_METRIC_MESSAGES, 60, 100, 15),
 	};
 	static const struct og_hit two[] = {
-		{ &rule[0], 41, 30, "sasl:alice" },
-		{ &rule[1], 101, 100, "sasl:alice" },
+		{ .rule = &rule[0], .figure = 41, .limit = 30, .key = "sasl:alice" },
+		{ .rule = &rule[1], .figure = 101, .limit = 100, .key = "sasl:alice" },
 	};
 	enum kind { JUDGED, INBOUND, EXEMPT };
 	static const struct {
