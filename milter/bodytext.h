@@ -5,7 +5,9 @@
  * text/html) of a body, followed through nested multiparts, decoded from
  * quoted-printable and base64; attachments and other parts are skipped.
  * HTML tags become a space and the common character references are decoded,
- * so "<b>win</b>ner" cannot hide a word and "w&#105;nner" cannot either.
+ * so "w&#105;nner" cannot hide a word; a word split by inline tags
+ * ("<b>win</b>ner") is read as two ("win ner"), as a browser shows
+ * "<p>win</p>ner", which keeps tag-separated words from running together.
  * Charsets are not converted: the text is passed on as its bytes, which
  * the pattern matcher accepts even when they are not valid UTF-8.
  * The body may be cut off anywhere (the MTA hands over only its first

@@ -173,7 +173,8 @@ static sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	}
 	if (set_client(c, hostaddr) < 0 ||
 	    og_facts_set(&c->facts, &c->facts.client_name, hostname) < 0 ||
-	    take_macro(ctx, c, &c->facts.daemon_name, "{daemon_name}") < 0)
+	    take_macro(ctx, c, &c->facts.daemon_name, "{daemon_name}") < 0 ||
+	    take_macro(ctx, c, &c->facts.mta_host, "j") < 0)
 		return fail(ctx, c, "out of memory at connect");
 	return SMFIS_CONTINUE;
 }

@@ -204,13 +204,16 @@ static bool mta_added(const struct og_facts *f)
 	return at - ql == lt || at[-(ptrdiff_t)ql - 1] == '.';
 }
 
-/* Is DOMAIN (LEN) related to the sender, the From address, the login or a listed domain? */
+/*
+ * Is DOMAIN (LEN) related to the sender, the From address, the login, the
+ * MTA's own host name or a listed domain?
+ */
 static bool msgid_domain_ours(const struct og_rule *r, struct og_msgview *m, const char *domain,
                               size_t len)
 {
-	const char *cands[3] = {
+	const char *cands[4] = {
 		og_address_domain(m->f->sender), og_address_domain(og_msgview_from(m)),
-		og_address_domain(m->f->auth_authen),
+		og_address_domain(m->f->auth_authen), m->f->mta_host,
 	};
 	size_t bl, cl;
 	const char *base = og_domain_base(domain, len, &bl);
@@ -218,7 +221,7 @@ static bool msgid_domain_ours(const struct og_rule *r, struct og_msgview *m, con
 	for (size_t i = 0; i < r->n_domains; i++)
 		if (og_domain_within(domain, len, r->domains[i]))
 			return true;
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		const char *c = cands[i], *cbase;
 
 		if (c == NULL)
@@ -330,14 +333,21 @@ static int display_name(const struct og_rule *r, struct og_msgview *m, struct og
 	size_t found[8];
 	char *name = og_mailbox_display_name(m->f->from);
 	const char *from = og_msgview_from(m), *d;
+	struct og_buf decoded;
 	int rc = 1;
 
 	if (name == NULL)
 		return m->f->from == NULL ? 0 : 1;
-	if (og_pattern_search(r->brand_pattern, name, strlen(name), found, 8, &pr) < 0) {
+	/* "=?UTF-8?B?UGF5UGFs?=" is PayPal too */
+	og_buf_init(&decoded);
+	if (og_bodytext_decode_words(name, &decoded) < 0 ||
+	    og_pattern_search(r->brand_pattern, decoded.data != NULL ? decoded.data : "",
+	                      decoded.len, found, 8, &pr) < 0) {
+		og_buf_free(&decoded);
 		free(name);
 		return -1;
 	}
+	og_buf_free(&decoded);
 	res->figure = 0;
 	res->limited = pr.limited;
 	d = og_address_domain(from);

@@ -23,6 +23,7 @@
 
 #include "checks.h"
 #include "engine.h"
+#include "strutil.h"
 
 #define SCORE_MAX (INT_MAX / 2)
 
@@ -82,13 +83,23 @@ static int rate_figure(const struct og_rule *r, struct og_msgview *m, struct og_
 	case OG_METRIC_BOUNCES:
 		if (r->metric == OG_METRIC_BOUNCES && (f->sender == NULL || f->sender[0] != '\0'))
 			return 0;
+		/* a local null-sender message with neither stamp nor PHP header has no
+		   sender to account it to: all of them would share local:mailer-daemon */
+		if (r->metric == OG_METRIC_BOUNCES && m->id->source == OG_ID_SENDER)
+			return 0;
 		fig = og_rate_add(rates, r->id, *key, r->window,
 		                  r->metric == OG_METRIC_RECIPIENTS ? (uint64_t)f->rcpt_count : 1, now);
 		break;
-	case OG_METRIC_SENDERS:
-		values[n++] = f->sender != NULL && f->sender[0] != '\0' ? f->sender : "<>";
+	case OG_METRIC_SENDERS: {
+		/* "Alice@Example.com" and "alice@example.com" are one sender */
+		char lower[OG_FACT_MAXLEN + 1];
+
+		snprintf(lower, sizeof(lower), "%s", f->sender != NULL && f->sender[0] != '\0' ?
+		                                     f->sender : "<>");
+		values[n++] = og_str_lower(lower);
 		fig = og_rate_add_distinct(rates, r->id, *key, r->window, values, n, now);
 		break;
+	}
 	case OG_METRIC_FROM:
 		if ((values[0] = og_msgview_from(m)) != NULL)
 			n = 1;
@@ -263,9 +274,9 @@ static void put_str(struct line *l, const char *prefix, const char *s, bool last
 /* Append one formatted token "a=b/c", or "..." if it does not fit. */
 static void put_hit(struct line *l, const struct og_hit *h, bool last)
 {
-	char num[48];
-	int n = snprintf(num, sizeof(num), "=%llu/%llu", (unsigned long long)h->figure,
-	                 (unsigned long long)h->limit);
+	char num[64];
+	int n = snprintf(num, sizeof(num), "=%llu/%llu%s", (unsigned long long)h->figure,
+	                 (unsigned long long)h->limit, h->observe ? ":observe" : "");
 
 	if (n < 0 || (size_t)n >= sizeof(num)) {
 		line_more(l);

@@ -68,6 +68,7 @@ void og_facts_free(struct og_facts *f)
 	free_ptr(&f->client_name);
 	free_ptr(&f->helo);
 	free_ptr(&f->daemon_name);
+	free_ptr(&f->mta_host);
 	f->client_port = 0;
 	f->client_port_known = false;
 }

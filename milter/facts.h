@@ -32,6 +32,7 @@ struct og_facts {
 	bool client_port_known;
 	char *helo;
 	char *daemon_name;      /* {daemon_name}: "ORIGINATING" on submission ports */
+	char *mta_host;         /* j: the MTA's own host name ($myhostname) */
 
 	/* envelope (MAIL / RCPT) */
 	char *auth_authen;      /* {auth_authen}: SASL login, NULL when not authenticated */

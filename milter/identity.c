@@ -196,28 +196,37 @@ static int local_account(const struct og_facts *f, struct og_identity *id)
 	}
 }
 
-/* Is the local submission F (script file FILE, may be NULL) a webmail's? */
-static bool is_webmail(const struct og_facts *f, const char *file, const struct og_webmail *w)
+/*
+ * Is the local submission F a webmail's?  An entry with a '/' is a
+ * directory the outguard-sendmail stamp's cwd must lie in (ST, may be
+ * NULL); "UID:FILE" must equal the X-PHP-Originating-Script value (UID,
+ * FILE); a bare "FILE" matches that file name of any uid.
+ */
+static bool is_webmail(const struct og_stamp *st, long uid, const char *file,
+                       const struct og_webmail *w)
 {
-	struct og_stamp st;
-	bool yes = false;
+	for (size_t i = 0; w != NULL && i < w->n; i++) {
+		const char *e = w->entries[i], *colon = strchr(e, ':');
+		size_t len = strlen(e);
 
-	if (w == NULL || w->n == 0)
-		return false;
-	if (f->stamp != NULL && og_stamp_parse(f->stamp, &st)) {
-		for (size_t i = 0; i < w->n && !yes; i++) {
-			size_t len = strlen(w->entries[i]);
-
+		if (strchr(e, '/') != NULL) {
 			/* a directory: the cwd is it or lies under it */
-			yes = strchr(w->entries[i], '/') != NULL && st.cwd != NULL &&
-			      strncmp(st.cwd, w->entries[i], len) == 0 &&
-			      (st.cwd[len] == '\0' || st.cwd[len] == '/' || w->entries[i][len - 1] == '/');
+			if (st != NULL && st->cwd != NULL && strncmp(st->cwd, e, len) == 0 &&
+			    (st->cwd[len] == '\0' || st->cwd[len] == '/' || e[len - 1] == '/'))
+				return true;
+		} else if (file == NULL) {
+			continue;
+		} else if (colon != NULL) {
+			long euid;
+
+			if (parse_uid(e, (size_t)(colon - e), &euid) && euid == uid &&
+			    strcmp(colon + 1, file) == 0)
+				return true;
+		} else if (strcmp(file, e) == 0) {
+			return true;
 		}
-		og_stamp_free(&st);
 	}
-	for (size_t i = 0; i < w->n && !yes && file != NULL; i++)
-		yes = strchr(w->entries[i], '/') == NULL && strcmp(file, w->entries[i]) == 0;
-	return yes;
+	return false;
 }
 
 /* The keys of a webmail user: "webmail:ADDRESS", "domain:DOMAIN". 1 if set, 0 if no address. */
@@ -246,19 +255,28 @@ int og_identity_of(const struct og_facts *f, bool local, const struct og_webmail
 	id->local = local;
 
 	if (local && f->auth_authen == NULL && (f->php_script != NULL || f->stamp != NULL)) {
-		long uid;
+		struct og_stamp st;
+		bool stamped = f->stamp != NULL && og_stamp_parse(f->stamp, &st);
+		long uid = -1;
 		char *file = NULL;
+		bool yes;
 
 		if (f->php_script != NULL)
 			og_php_script_parse(f->php_script, &uid, &file);
-		if (is_webmail(f, file, webmail)) {
-			free(file);
+		yes = is_webmail(stamped ? &st : NULL, uid, file, webmail);
+		free(file);
+		if (yes) {
+			/* the stamp stays in the evidence: which uid, which folder */
+			if (stamped)
+				id->stamp = st;
 			if ((rc = webmail_account(f, id)) < 0)
 				goto oom;
 			if (rc > 0)
 				return 0;
-		} else {
-			free(file);
+			/* no sender address: keyed as any other local submission */
+			og_stamp_free(&id->stamp);
+		} else if (stamped) {
+			og_stamp_free(&st);
 		}
 	}
 	if (local && f->php_script != NULL &&

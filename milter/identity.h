@@ -56,8 +56,9 @@ struct og_identity {
 	bool webmail;               /* the script is a webmail's: no script key */
 };
 
-/* Webmail scripts: file names as in X-PHP-Originating-Script ("rcube.php"),
-   or directories (with a '/') the outguard-sendmail stamp's cwd lies in. */
+/* Webmail scripts: "UID:FILE" as in X-PHP-Originating-Script ("33:rcube.php"),
+   a bare file name of any uid ("rcube.php"), or a directory (with a '/')
+   the outguard-sendmail stamp's cwd lies in ("/usr/share/roundcube/"). */
 struct og_webmail {
 	const char *const *entries;
 	size_t n;

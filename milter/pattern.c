@@ -45,6 +45,8 @@
 
 #include "strutil.h"
 
+#define SHORT_TEXT 2048          /* bytes searched in a zero-padded copy */
+
 /*
  * Steps of one pcre2_match call (the interpreter counts each start position
  * afresh).  A trie attempt takes about three steps per character of the
@@ -820,6 +822,7 @@ static int search_phrases(const struct og_pattern *p, const char *text, size_t l
 int og_pattern_search(const struct og_pattern *p, const char *text, size_t len,
                       size_t *found, size_t max_found, struct og_pattern_result *r)
 {
+	char padded[SHORT_TEXT + 64];
 	pcre2_match_data *md;
 	int rc = 0;
 
@@ -830,6 +833,18 @@ int og_pattern_search(const struct og_pattern *p, const char *text, size_t len,
 	if (text == NULL) {
 		text = "";
 		len = 0;
+	}
+	/*
+	 * The JIT's vector search reads whole aligned words, past the end of the
+	 * text (never past the aligned word, so never into another page).  A
+	 * short text (a header, a path) may sit in a tight allocation whose last
+	 * bytes are undefined: search a copy padded with zeros, so that what is
+	 * read is always defined.  Long texts come from an og_buf, zero-padded.
+	 */
+	if (len <= SHORT_TEXT) {
+		memcpy(padded, text, len);
+		memset(padded + len, 0, sizeof(padded) - len);
+		text = padded;
 	}
 	if ((md = pcre2_match_data_create(1, NULL)) == NULL)
 		return -1;

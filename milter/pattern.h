@@ -11,6 +11,8 @@
  * breaks included) in the text.  Phrases are literal text: regular
  * expression syntax in them has no meaning.
  * Texts need not be valid UTF-8 (PCRE2_MATCH_INVALID_UTF) nor terminated.
+ * A text longer than 2 KiB should lie in a buffer whose bytes after it are
+ * defined, as in an og_buf: the JIT reads whole words past its end.
  * Every match runs under a match and depth limit, so no pattern can hold
  * a thread: a search that reaches the limit ends as "no match" and says so.
  * Compiled with PCRE2's JIT where the platform has it, the interpreter

@@ -34,6 +34,7 @@
 #include "jsondoc.h"
 #include "jsonpos.h"
 #include "rules.h"
+#include "facts.h"
 #include "ratelimit.h"
 #include "rules_internal.h"
 #include "strutil.h"
@@ -824,6 +825,32 @@ static void finish_rule(struct loader *L, const json_t *obj, int check, struct o
 		rule->problems = OG_MSGID_MISSING | OG_MSGID_INVALID | OG_MSGID_FOREIGN;
 	if (check == OG_CHECK_SENDER_MISMATCH && json_object_get(obj, "addresses") == NULL)
 		rule->addresses = OG_ADDR_ENVELOPE | OG_ADDR_FROM;
+	if (check == OG_CHECK_HEADER && rule->header != NULL) {
+		/* the message keeps the values of a bounded number of headers */
+		size_t distinct = 0;
+		bool seen = false;
+
+		for (struct og_rule *o = L->r->rule; o < rule; o++) {
+			bool dup = false;
+
+			if (o->check != OG_CHECK_HEADER || o->header == NULL)
+				continue;
+			for (struct og_rule *q = L->r->rule; q < o && !dup; q++)
+				dup = q->check == OG_CHECK_HEADER && q->header != NULL &&
+				      og_streq_nocase(q->header, o->header);
+			distinct += !dup;
+			seen |= og_streq_nocase(o->header, rule->header);
+		}
+		if (!seen && distinct >= OG_EXTRA_HEADERS_MAX) {
+			char expected[64];
+
+			snprintf(expected, sizeof(expected), "at most %d different headers in header rules",
+			         OG_EXTRA_HEADERS_MAX);
+			og_jsondoc_push_key(&L->doc, "header");
+			og_rules_complain(L, 0, expected, "one header too many");
+			og_jsondoc_pop(&L->doc);
+		}
+	}
 	if (check == OG_CHECK_HEADER && (v = json_object_get(obj, "pattern")) != NULL) {
 		json_t *c = json_object_get(obj, "caseless");
 

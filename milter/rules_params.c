@@ -552,7 +552,7 @@ void og_rules_param_brands(struct loader *L, const json_t *v, struct og_rule *ru
 		complain_split(L, 0, err);
 }
 
-/* webmail: file names (or path suffixes) of webmail scripts, compared case-sensitively. */
+/* webmail: "UID:FILE", file names or directories of webmail scripts (identity.h). */
 void og_rules_param_webmail(struct loader *L, const json_t *v)
 {
 	struct og_rules *r = L->r;

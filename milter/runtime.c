@@ -251,7 +251,9 @@ static bool wants_record(enum og_evidence_mode mode, const struct og_verdict *v)
 		return false;
 	if (mode == OG_EVIDENCE_ALL)
 		return true;
-	return v->score > 0 || v->applied != OG_ACT_ACCEPT || v->internal_error;
+	/* what observing rules found is what an observing admin wants to read */
+	return v->score > 0 || v->would_score > 0 || v->applied != OG_ACT_ACCEPT ||
+	       v->internal_error;
 }
 
 /* Format and append the record of one message; a failure is logged, never fatal. */

@@ -61,6 +61,8 @@ struct options {
 	long rcpts;                 /* --rcpts: generated recipients, -1 = not given */
 	long prior;
 	long interval;
+	const char *queue_id;       /* --queue-id, else SCOREn */
+	const char *hostname;       /* --hostname: the MTA's own name (macro j) */
 	int json;
 	int expect;                 /* action every message must get, -1 = none */
 };
@@ -71,7 +73,8 @@ static void usage(FILE *out)
 	        "usage: outguard-score [-r RULES | -c CONFIG] [--auth LOGIN | --uid N [--user NAME]\n"
 	        "                      [--cwd DIR] | --local] [--client ADDR] [--sender ADDR]\n"
 	        "                      [--rcpt ADDR]... [--rcpts N] [--prior N] [--interval SECONDS]\n"
-	        "                      [--expect ACTION] [--json] FILE...\n"
+	        "                      [--queue-id ID] [--hostname NAME] [--expect ACTION] [--json]\n"
+	        "                      FILE...\n"
 	        "  -r RULES         rules file to score with\n"
 	        "  -c CONFIG        take the rules file from this configuration (default %s)\n"
 	        "  --auth LOGIN     submitted over SMTP after SASL login LOGIN\n"
@@ -84,6 +87,9 @@ static void usage(FILE *out)
 	        "  --rcpts N        N generated envelope recipients instead\n"
 	        "  --prior N        count each message N times before scoring it\n"
 	        "  --interval S     the messages arrive S seconds apart (default 0)\n"
+	        "  --queue-id ID    the queue ID the MTA gave the message (a Message-ID Postfix\n"
+	        "                   added carries it)\n"
+	        "  --hostname NAME  the MTA's own host name, $myhostname (Message-IDs of it are ours)\n"
 	        "  --expect ACTION  exit 1 unless every message gets ACTION (accept, tag, quarantine,\n"
 	        "                   tempfail, reject)\n"
 	        "  --json           one JSON object per message: its evidence record and every rule\n"
@@ -106,7 +112,7 @@ static int parse_long(const char *opt, const char *s, long min, long max, long *
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { O_AUTH = 256, O_UID, O_USER, O_CWD, O_LOCAL, O_CLIENT, O_SENDER, O_RCPT, O_RCPTS,
-	       O_PRIOR, O_INTERVAL, O_EXPECT, O_JSON, O_HELP };
+	       O_PRIOR, O_INTERVAL, O_QUEUE_ID, O_HOSTNAME, O_EXPECT, O_JSON, O_HELP };
 	static const struct option longopts[] = {
 		{ "auth", required_argument, NULL, O_AUTH },
 		{ "uid", required_argument, NULL, O_UID },
@@ -119,6 +125,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "rcpts", required_argument, NULL, O_RCPTS },
 		{ "prior", required_argument, NULL, O_PRIOR },
 		{ "interval", required_argument, NULL, O_INTERVAL },
+		{ "queue-id", required_argument, NULL, O_QUEUE_ID },
+		{ "hostname", required_argument, NULL, O_HOSTNAME },
 		{ "expect", required_argument, NULL, O_EXPECT },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, O_HELP },
@@ -175,6 +183,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return -1;
 			}
 			break;
+		case O_QUEUE_ID: o->queue_id = optarg; break;
+		case O_HOSTNAME: o->hostname = optarg; break;
 		case O_JSON: o->json = 1; break;
 		case 'h': case O_HELP: usage(stdout); exit(EX_OK);
 		default: usage(stderr); return -1;
@@ -300,7 +310,8 @@ static int build_facts(const struct options *o, const struct og_rules *rules, co
 			return -1;
 	}
 	snprintf(buf, sizeof(buf), "SCORE%ld", n);
-	if (og_facts_set(f, &f->queue_id, buf) < 0)
+	if (og_facts_set(f, &f->queue_id, o->queue_id != NULL ? o->queue_id : buf) < 0 ||
+	    (o->hostname != NULL && og_facts_set(f, &f->mta_host, o->hostname) < 0))
 		return -1;
 	if (og_eml_read(text, len, f, &e) < 0)
 		goto out;

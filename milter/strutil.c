@@ -141,6 +141,8 @@ static int buf_reserve(struct og_buf *b, size_t extra)
 	p = realloc(b->data, cap);
 	if (p == NULL)
 		return -1;
+	/* the bytes after the text are defined: PCRE2's JIT reads whole words */
+	memset(p + b->len, 0, cap - b->len);
 	b->data = p;
 	b->cap = cap;
 	return 0;

@@ -28,7 +28,8 @@ bool og_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
  */
 size_t og_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 
-/* A growable, always NUL-terminated byte buffer (Postfix VSTRING-like). */
+/* A growable, always NUL-terminated byte buffer (Postfix VSTRING-like);
+   the bytes past the text up to its capacity are zero. */
 struct og_buf {
 	char *data;
 	size_t len;

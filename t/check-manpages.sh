@@ -17,6 +17,19 @@ for f in $man_flags; do
 	echo "$help_flags" | grep -qx "$f" || { say "not ok - man/outguard.8 documents -$f, which outguard -h does not list"; status=1; }
 done
 
+# outguard-score(8) OPTIONS against `outguard-score --help`, both ways
+if [ -x "$builddir/outguard-score" ]; then
+	help_long=$("$builddir/outguard-score" --help | grep -o -E '(^|[ [])--[a-z-]+' | tr -d ' [' | sort -u)
+	man_long=$(sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$srcdir/man/outguard-score.8" |
+		grep -E '^\.(B|BI|BR) \\-\\-[a-z]' | sed 's/\\-/-/g' | grep -o -E -- '--[a-z][a-z-]*' | sort -u)
+	for f in $help_long; do
+		echo "$man_long" | grep -qx -- "$f" || { say "not ok - option $f is not in man/outguard-score.8 OPTIONS"; status=1; }
+	done
+	for f in $man_long; do
+		echo "$help_long" | grep -qx -- "$f" || { say "not ok - man/outguard-score.8 documents $f, which outguard-score --help does not list"; status=1; }
+	done
+fi
+
 # outguard.conf(5) against the configuration table
 for opt in $("$builddir/t/list_config_options"); do
 	grep -q -F -- "$opt" "$srcdir/man/outguard.conf.5" ||

@@ -78,6 +78,7 @@ static void judge(struct judged *j, const struct og_rules *r, struct og_ratetabl
 	}
 	if (w->auth != NULL)
 		assert_int_equal(og_facts_set(&j->f, &j->f.auth_authen, w->auth), 0);
+	assert_int_equal(og_facts_set(&j->f, &j->f.mta_host, "mx1.isp.example"), 0);
 	if (w->stamp != NULL)
 		assert_int_equal(og_facts_add_header(&j->f, OG_STAMP_HEADER, w->stamp), 0);
 	assert_int_equal(og_facts_set(&j->f, &j->f.queue_id, w->queue_id ? w->queue_id : "4F2A1A7219B"), 0);
@@ -188,6 +189,9 @@ static void test_signals(void **state)
 		{ "message-id foreign", "{\"id\": \"mid\", \"check\": \"message-id\", \"score\": 4}", NULL,
 		  &alice, MSG("From: alice@example.com\nMessage-ID: <1@bulk.example.net>\n", "x\n"), true,
 		  1, "foreign <1@bulk.example.net>" },
+		{ "message-id of the MTA's own host", "{\"id\": \"mid\", \"check\": \"message-id\", "
+		  "\"score\": 4}", NULL, &alice, MSG("Message-ID: <1@mx1.isp.example>\n", "x\n"), true, 0,
+		  NULL },
 		{ "message-id foreign, but a listed domain", "{\"id\": \"mid\", \"check\": \"message-id\", "
 		  "\"score\": 4, \"domains\": [\"example.net\"]}", NULL, &alice,
 		  MSG("Message-ID: <1@bulk.example.net>\n", "x\n"), true, 0, NULL },

@@ -150,8 +150,9 @@ static void test_kind_names(void **state)
 /* Webmail scripts: keyed by the webmail user's address, no script key. */
 static void test_webmail(void **state)
 {
-	static const char *const entries[] = { "rcube.php", "/usr/share/squirrelmail" };
-	static const struct og_webmail wm = { entries, 2 };
+	static const char *const entries[] = { "rcube.php", "/usr/share/squirrelmail",
+	                                       "33:compose.php" };
+	static const struct og_webmail wm = { entries, 3 };
 	static const struct {
 		const char *label, *php, *stamp, *sender, *account, *domain, *script;
 		bool webmail;
@@ -167,6 +168,10 @@ static void test_webmail(void **state)
 		  NULL, "php:1001:contact.php", false },
 		{ "webmail without a sender address falls back to the uid", "33:rcube.php", NULL,
 		  "www-data", "uid:33", NULL, "php:33:rcube.php", false },
+		{ "UID:FILE entry, that uid", "33:compose.php", "uid=33; cwd=/srv/mail", "dan@example.net",
+		  "webmail:dan@example.net", "domain:example.net", NULL, true },
+		{ "UID:FILE entry, another uid: a customer's script", "1003:compose.php", NULL,
+		  "spam@example.net", "uid:1003", NULL, "php:1003:compose.php", false },
 	};
 	(void)state;
 	for (size_t i = 0; i < N_ROWS(rows); i++) {
@@ -187,6 +192,9 @@ static void test_webmail(void **state)
 		check_key(rows[i].label, "script", id.key[OG_KEY_SCRIPT], rows[i].script);
 		if (id.webmail != rows[i].webmail)
 			fail_msg("row \"%s\": webmail %d", rows[i].label, id.webmail);
+		/* the stamp is kept for the evidence, webmail or not */
+		if (rows[i].stamp != NULL && id.stamp.uid != 33)
+			fail_msg("row \"%s\": stamp uid %ld", rows[i].label, id.stamp.uid);
 		og_identity_free(&id);
 		og_facts_free(&f);
 	}

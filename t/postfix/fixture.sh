@@ -28,7 +28,8 @@
 #   P+2   smtp-sink, where all mail is delivered (dumped into DIR/sink)
 #   P+3   the milter
 # SASL users (fake Dovecot auth server): alice bob carol dave erin frank lists
-# mallory web; the password of USER is "pw-USER".
+# mallory web, and ann@shop.test and ben@shop.test (logins of one customer
+# domain); the password of USER is "pw-USER".
 #
 # Environment for "up":
 #   OG_PFX_MILTER   outguard (default) or null (t/postfix/null_milter.py: accepts all)
@@ -48,7 +49,7 @@ OUTGUARD=${OUTGUARD:-$builddir/outguard}
 OG_SENDMAIL_WRAPPER=${OG_SENDMAIL_WRAPPER:-$builddir/outguard-sendmail}
 PYTHON3=${PYTHON3:-/usr/bin/python3}
 PATH=$PATH:/usr/sbin:/sbin
-USERS="alice bob carol dave erin frank lists mallory web"
+USERS="alice bob carol dave erin frank lists mallory web ann@shop.test ben@shop.test"
 
 die()
 {

@@ -79,7 +79,8 @@ for line in sys.stdin:
 
 is_held()
 {
-	held_ids | grep -qx "$1"
+	# not grep -q: it would close the pipe before the list is written
+	held_ids | grep -x "$1" >/dev/null
 }
 
 # Files in the sink carrying "X-Test: NAME" (exactly), one a line.
