@@ -123,12 +123,13 @@ settle
 for i in 1 2 3; do delivered "s7-rot-$i" "7. rotation: sender $i of 3 allowed: delivered"; done
 held s7-rot-4 "7. rotation: the 4th sender in an hour: on hold"
 held s7-rot-5 "7. rotation: the 5th: on hold"
-ev_check "7. evidence: sender-rotation figures 4 and 5, key sasl:mallory" <<'PY'
+ev_check "7. evidence: sender-rotation and from-rotation figures 4 and 5, key sasl:mallory" <<'PY'
 for n, want in ((4, 4), (5, 5)):
     r = where(subject="s7-rot-%d" % n)
-    h = hit(r[0], "sender-rotation") if len(r) == 1 else None
-    expect(h is not None and h["figure"] == want and h["key"] == "sasl:mallory",
-           "message %d: want sender-rotation figure %d key sasl:mallory" % (n, want), *r)
+    for rule in ("sender-rotation", "from-rotation"):
+        h = hit(r[0], rule) if len(r) == 1 else None
+        expect(h is not None and h["figure"] == want and h["key"] == "sasl:mallory",
+               "message %d: want %s figure %d key sasl:mallory" % (n, rule, want), *r)
 PY
 
 # ==== 8. bounces: the null sender, four times from one account ====
@@ -192,28 +193,41 @@ expect(h is not None and h["key"] == "domain:shop.test" and h["figure"] == 60
        "want domain-recipients key domain:shop.test figure 60 for sasl:ben@shop.test", *r)
 PY
 
-# ==== 11. observe mode: a reload switches the rule set to observing ====
+# ==== 11. recipient spread: one message to eight domains ====
+to=
+for i in 1 2 3 4 5 6 7 8; do to="$to${to:+,}user@spread$i.example"; done
+submit s11-spread dave 127.0.0.33 "$to"
+settle
+# dave mailed remote.example in case 5: with these eight, nine domains this hour
+ev_check "11. evidence: domain-spread figure 9 (recorded with score 0, the message delivered)" <<'PY'
+r = where(subject="s11-spread")
+h = hit(r[0], "domain-spread") if len(r) == 1 else None
+expect(h is not None and h["figure"] == 9 and h["score"] == 0 and r[0]["applied"] == "accept",
+       "want domain-spread figure 9 score 0, applied accept", *r)
+PY
+
+# ==== 12. observe mode: a reload switches the rule set to observing ====
 "$PYTHON3" - "$RULES" "$PFX_RULES" <<'PY' || og_error "cannot write the observing rules"
 import json, sys
 r = json.load(open(sys.argv[1]))
 r["observe"] = True
 json.dump(r, open(sys.argv[2], "w"), indent=2)
 PY
-hup_and_wait || og_not_ok "11. outguard logged the reload"
-grep -q "reloaded" "$tmp/reload.log" && og_ok "11. reload to observe mode logged" ||
-	{ og_not_ok "11. reload to observe mode logged"; og_diag "$(cat "$tmp/reload.log")"; }
-submit s11-observe alice 127.0.0.30 friend@remote.example --header "X-Mailer: PHPMailer 5.2.22"
+hup_and_wait || og_not_ok "12. outguard logged the reload"
+grep -q "reloaded" "$tmp/reload.log" && og_ok "12. reload to observe mode logged" ||
+	{ og_not_ok "12. reload to observe mode logged"; og_diag "$(cat "$tmp/reload.log")"; }
+submit s12-observe alice 127.0.0.30 friend@remote.example --header "X-Mailer: PHPMailer 5.2.22"
 settle
-delivered s11-observe "11. observe: a message the rules would hold is delivered"
-f=$(sink_files s11-observe | head -n 1)
+delivered s12-observe "12. observe: a message the rules would hold is delivered"
+f=$(sink_files s12-observe | head -n 1)
 if [ -n "$f" ] && grep -q '^X-Outguard: tag;.*old-phpmailer' "$f"; then
-	og_ok "11. observe: it carries the X-Outguard tag naming the rule"
+	og_ok "12. observe: it carries the X-Outguard tag naming the rule"
 else
-	og_not_ok "11. observe: it carries the X-Outguard tag naming the rule"
+	og_not_ok "12. observe: it carries the X-Outguard tag naming the rule"
 	og_diag "$( [ -n "$f" ] && grep -i '^X-Outguard' "$f")"
 fi
-ev_check "11. evidence: observe true, action quarantine, applied tag" <<'PY'
-r = where(subject="s11-observe")
+ev_check "12. evidence: observe true, action quarantine, applied tag" <<'PY'
+r = where(subject="s12-observe")
 expect(len(r) == 1 and r[0].get("observe") is True and r[0]["action"] == "quarantine"
        and r[0]["applied"] == "tag", "want observe, action quarantine, applied tag", *r)
 PY
