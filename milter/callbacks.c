@@ -206,6 +206,16 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 	    take_macro(ctx, c, &c->facts.auth_type, "{auth_type}") < 0 ||
 	    take_macro(ctx, c, &c->facts.queue_id, "i") < 0)
 		return fail(ctx, c, "out of memory at MAIL FROM");
+	/* a locked account is refused before it sends any data */
+	if (c->policy != NULL) {
+		const char *reply;
+
+		if (og_runtime_mail_refused(runtime, c->policy, &c->facts, now_ms(), &reply)) {
+			og_mta_setreply(ctx, "451", "4.7.1", reply);
+			end_message(c);
+			return SMFIS_TEMPFAIL;
+		}
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -305,7 +315,8 @@ static sfsistat apply(SMFICTX *ctx, struct conn *c, const struct og_verdict *v,
 		og_mta_setreply(ctx, "451", "4.7.1", r->tempfail_text);
 		return SMFIS_TEMPFAIL;
 	case OG_ACT_TEMPFAIL:
-		og_mta_setreply(ctx, "451", "4.7.1", r->tempfail_text);
+		og_mta_setreply(ctx, "451", "4.7.1", v->locked_key != NULL && r->lock.reply != NULL ?
+		                r->lock.reply : r->tempfail_text);
 		return SMFIS_TEMPFAIL;
 	case OG_ACT_REJECT:
 		og_mta_setreply(ctx, "550", "5.7.1", r->reject_text);

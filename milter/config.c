@@ -84,8 +84,10 @@ struct option {
 	const char *const *names;    /* T_ENUM, T_STRING: accepted values, NULL-terminated */
 	bool nullable;               /* JSON null means "none" (stored as NULL) */
 	bool reloadable;             /* a reload may change it */
-	/* extra test of a T_STRING value; false if it reported a problem */
+	/* extra test of a T_STRING value or of each T_STRING_LIST element (the
+	   first one by check_first when set); false if it reported a problem */
 	bool (*check)(struct loader *L, const char *value);
+	bool (*check_first)(struct loader *L, const char *value);
 	size_t off, size;            /* the field in struct og_config */
 	size_t off_n;                /* lists: the size_t count beside it */
 	const char *doc;
@@ -106,6 +108,11 @@ static const char *const facilities[] = {
 };
 
 static bool check_socket(struct loader *L, const char *value);
+static bool check_control_socket(struct loader *L, const char *value);
+static bool check_mode(struct loader *L, const char *value);
+static bool check_program(struct loader *L, const char *value);
+static bool check_hook_event(struct loader *L, const char *value);
+static bool check_no_newline(struct loader *L, const char *value);
 
 /* ---- the options, one row each ---- */
 
@@ -140,6 +147,34 @@ static const struct option options[] = {
 	{ .name = "milter_timeout", .type = T_UINT, .min = 1, .max = 3600,
 	  .dflt = "300", FIELD(milter_timeout),
 	  .doc = "seconds libmilter waits for the MTA" },
+	{ .name = "state_file", .type = T_PATH, .nullable = true,
+	  .dflt = "\"/var/lib/outguard/state.json\"", FIELD(state_file),
+	  .doc = "where locks and allows are kept across restarts; null to keep them in memory only" },
+	{ .name = "control.socket", .type = T_STRING, .nullable = true, .check = check_control_socket,
+	  .dflt = "null", FIELD(control_socket),
+	  .doc = "unix socket of outguard-ctl, unix:/path; null for none" },
+	{ .name = "control.mode", .type = T_STRING, .check = check_mode,
+	  .dflt = "\"0660\"", FIELD(control_mode),
+	  .doc = "permissions of the control socket, in octal" },
+	{ .name = "control.group", .type = T_STRING, .nullable = true,
+	  .dflt = "null", FIELD(control_group),
+	  .doc = "group owning the control socket (its members may use outguard-ctl); null: root's" },
+	{ .name = "hook.command", .type = T_STRING_LIST, .reloadable = true,
+	  .check = check_no_newline, .check_first = check_program,
+	  .dflt = "[]", LIST(hook_command, hook_argc),
+	  .doc = "program and arguments run on events, the event's JSON on its input; [] for none" },
+	{ .name = "hook.events", .type = T_STRING_LIST, .reloadable = true, .check = check_hook_event,
+	  .dflt = "[\"lock\"]", LIST(hook_events, n_hook_events),
+	  .doc = "events that run the hook: lock, unlock, quarantine" },
+	{ .name = "hook.timeout", .type = T_UINT, .min = 1, .max = 3600, .reloadable = true,
+	  .dflt = "30", FIELD(hook_timeout),
+	  .doc = "seconds a hook may run before it is killed" },
+	{ .name = "hook.max_running", .type = T_UINT, .min = 1, .max = 64, .reloadable = true,
+	  .dflt = "2", FIELD(hook_max_running),
+	  .doc = "hooks running at once at most; more events wait, 64 at most" },
+	{ .name = "hook.quiet", .type = T_UINT, .min = 60, .max = 604800, .reloadable = true,
+	  .dflt = "3600", FIELD(hook_quiet),
+	  .doc = "seconds after a quarantine notification in which the same key gets no other" },
 	{ .name = "scope.authenticated", .type = T_BOOL, .reloadable = true,
 	  .dflt = "true", FIELD(scope.authenticated),
 	  .doc = "SASL-authenticated mail is outbound" },
@@ -363,6 +398,75 @@ static void expected_text(const struct option *o, char *buf, size_t size)
  * "local:/path" (absolute, so it does not depend on the daemon's working
  * directory), "inet:PORT", "inet:PORT@HOST", the same with inet6.
  */
+static bool check_control_socket(struct loader *L, const char *value)
+{
+	char q[QBUF];
+
+	og_jsondoc_quote(value, strlen(value), QUOTE_MAX, q, sizeof(q));
+	if (strncmp(value, "unix:", 5) != 0 || value[5] != '/') {
+		complain(L, true, false, "%s is not a control socket: expected unix:/path", q);
+		return false;
+	}
+	if (strlen(value + 5) >= 108) {
+		complain(L, true, false, "%s: the path is too long for a unix socket: expected at most "
+		         "107 bytes", q);
+		return false;
+	}
+	return true;
+}
+
+static bool check_mode(struct loader *L, const char *value)
+{
+	char q[QBUF], *end;
+	unsigned long m = strtoul(value, &end, 8);
+
+	if (*value < '0' || *value > '7' || *end != '\0' || m > 0777 || strlen(value) > 4) {
+		og_jsondoc_quote(value, strlen(value), QUOTE_MAX, q, sizeof(q));
+		complain(L, true, false, "%s is not a file mode: expected octal digits such as "
+		         "\"0660\"", q);
+		return false;
+	}
+	return true;
+}
+
+static bool check_no_newline(struct loader *L, const char *value)
+{
+	if (strchr(value, '\n') != NULL || strchr(value, '\r') != NULL) {
+		complain(L, true, false, "line break in an argument: expected one line");
+		return false;
+	}
+	return true;
+}
+
+static bool check_program(struct loader *L, const char *value)
+{
+	char q[QBUF];
+
+	if (!check_no_newline(L, value))
+		return false;
+	if (value[0] != '/') {
+		og_jsondoc_quote(value, strlen(value), QUOTE_MAX, q, sizeof(q));
+		complain(L, true, false, "%s is not an absolute path: expected the program's full "
+		         "file name (it is run directly, without a shell or PATH)", q);
+		return false;
+	}
+	return true;
+}
+
+static bool check_hook_event(struct loader *L, const char *value)
+{
+	static const char *const events[] = { "lock", "unlock", "quarantine" };
+	char q[QBUF];
+
+	for (size_t i = 0; i < COUNT(events); i++)
+		if (strcmp(value, events[i]) == 0)
+			return true;
+	og_jsondoc_quote(value, strlen(value), QUOTE_MAX, q, sizeof(q));
+	complain(L, true, false, "unknown event %s: expected \"lock\", \"unlock\" or "
+	         "\"quarantine\"", q);
+	return false;
+}
+
 static bool check_socket(struct loader *L, const char *value)
 {
 	char q[QBUF];
@@ -566,6 +670,11 @@ static void set_string_list(struct loader *L, const struct option *o, const json
 		} else if (json_string_length(e) == 0 ||
 		           json_string_length(e) != strlen(json_string_value(e))) {
 			complain(L, true, false, "empty string: expected a name");
+		} else if (o->check != NULL && (i > 0 || o->check_first == NULL) &&
+		           !o->check(L, json_string_value(e))) {
+			;       /* reported */
+		} else if (i == 0 && o->check_first != NULL && !o->check_first(L, json_string_value(e))) {
+			;       /* reported */
 		} else if ((list[got] = og_strdup(json_string_value(e))) == NULL) {
 			og_jsondoc_oom(&L->doc);
 		} else {

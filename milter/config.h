@@ -32,6 +32,17 @@ struct og_config {
 	struct og_scope_config scope;
 	size_t max_tracked_keys;
 	unsigned milter_timeout;    /* seconds libmilter waits on the MTA */
+	char *state_file;           /* locks and allows; NULL = memory only */
+	char *control_socket;       /* "unix:/run/outguard/control.sock"; NULL = none */
+	char *control_mode;         /* octal text, "0660" */
+	char *control_group;        /* NULL = the group of the daemon */
+	char **hook_command;        /* argv; hook_argc 0 = no hook */
+	size_t hook_argc;
+	char **hook_events;         /* "lock", "unlock", "quarantine" */
+	size_t n_hook_events;
+	unsigned hook_timeout;      /* seconds */
+	unsigned hook_max_running;
+	unsigned hook_quiet;        /* seconds between quarantine notifications of one key */
 };
 
 /* Load PATH. NULL with every problem in DIAG on failure. */

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "facts.h"
+#include "locks.h"
 #include "identity.h"
 #include "ratelimit.h"
 #include "rules.h"
@@ -62,6 +63,11 @@ struct og_verdict {
 	struct og_result result[OG_RULES_MAX];   /* one per rule, in the order of the rule set */
 	size_t n_results;
 	bool internal_error;          /* counting failed (out of memory) */
+	/* set by the runtime from the lock store (runtime.h), not by the engine */
+	bool allowed;                 /* exempt because an admin allowed exempt_key for a while */
+	const char *locked_key;       /* a key of the message is locked (borrowed), or NULL */
+	enum og_lock_style lock_style;
+	int64_t lock_until;           /* 0: until unlocked */
 };
 
 /*

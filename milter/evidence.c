@@ -78,7 +78,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
  * S as a JSON string, invalid UTF-8 replaced by U+FFFD (one per invalid
  * byte); a JSON null for a NULL S.  New reference; NULL if out of memory.
  */
-static json_t *jstr(const char *s)
+json_t *og_evidence_str(const char *s)
 {
 	static const char fffd[] = "\xef\xbf\xbd";
 	const unsigned char *u = (const unsigned char *)s;
@@ -122,6 +122,11 @@ static json_t *jstr(const char *s)
 	return j;
 }
 
+static json_t *jstr(const char *s)
+{
+	return og_evidence_str(s);
+}
+
 /* An unsigned count as a JSON integer (capped at the largest one). */
 static json_t *jnum(uint64_t n)
 {
@@ -142,7 +147,7 @@ static void push(json_t *arr, json_t *v, bool *ok)
 }
 
 /* "2026-11-23T03:01:02.123Z"; BUF holds at least 40 bytes. */
-static void iso_time(int64_t ms, char *buf, size_t len)
+void og_evidence_time(int64_t ms, char *buf, size_t len)
 {
 	int64_t sec = ms / 1000, frac = ms % 1000;
 	time_t t;
@@ -261,7 +266,7 @@ char *og_evidence_format(const struct og_facts *f, const struct og_identity *id,
 
 	if ((r = json_object()) == NULL)
 		return NULL;
-	iso_time(now_ms, when, sizeof(when));
+	og_evidence_time(now_ms, when, sizeof(when));
 	put(r, "time", jstr(when), &ok);
 	put(r, "queue_id", jstr(f->queue_id), &ok);
 	put(r, "action", jstr(og_action_name(v->action)), &ok);
@@ -292,6 +297,19 @@ char *og_evidence_format(const struct og_facts *f, const struct og_identity *id,
 	put(r, "rcpt_domains", string_array(f->rcpt_domains, f->rcpt_domains_len, &ok), &ok);
 	put(r, "hits", hits_array(v, &ok), &ok);
 	put(r, "exempt", v->exempt ? jstr(v->exempt_key) : json_null(), &ok);
+	if (v->allowed)
+		put(r, "allowed", json_true(), &ok);
+	if (v->locked_key != NULL) {
+		json_t *l = json_object();
+		char until[40];
+
+		put(l, "key", jstr(v->locked_key), &ok);
+		put(l, "style", jstr(og_lock_style_name(v->lock_style)), &ok);
+		if (v->lock_until > 0)
+			og_evidence_time(v->lock_until * 1000, until, sizeof(until));
+		put(l, "until", v->lock_until > 0 ? jstr(until) : json_null(), &ok);
+		put(r, "locked", l, &ok);
+	}
 	put(r, "rules", jstr(rules_digest), &ok);
 	if (f->truncated)
 		put(r, "truncated", json_true(), &ok);

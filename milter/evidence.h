@@ -17,7 +17,9 @@
  *   sender, from, message_id, subject, rcpt_count, rcpt_sample[], rcpt_domains[],
  *   hits[{rule,check,count (rate only),key,window (rate only),figure,limit,score,
  *   observe (only when true), matched (phrases found, or what matched)}],
- *   exempt (key or null), rules (digest), truncated and internal_error (only when true).
+ *   exempt (key or null), allowed (only when an admin's allow made it exempt),
+ *   locked{key,style,until} (only when a key is locked), rules (digest),
+ *   truncated and internal_error (only when true).
  * Absent values are null.  Bytes that are not UTF-8 are replaced by U+FFFD.
  */
 #ifndef OG_EVIDENCE_H
@@ -43,6 +45,12 @@ void og_evidence_close(struct og_evidence *e);
 char *og_evidence_format(const struct og_facts *f, const struct og_identity *id,
                          const struct og_verdict *v, const char *rules_digest,
                          int64_t now_ms);
+
+/* S as a JSON string, invalid UTF-8 as U+FFFD; null for NULL.  New reference or NULL. */
+struct json_t *og_evidence_str(const char *s);
+
+/* MS (milliseconds since the epoch) as "2026-11-23T03:01:02.123Z" into BUF. */
+void og_evidence_time(int64_t ms, char *buf, size_t len);
 
 /* Append LINE (no newline; one is added) as one write. 0 or -1 (counted). */
 int og_evidence_append(struct og_evidence *e, const char *line);

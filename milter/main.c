@@ -27,9 +27,11 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <libmilter/mfapi.h>
 
 #include "callbacks.h"
+#include "control.h"
 #include "daemon.h"
 #include "diag.h"
 #include "log.h"
@@ -179,23 +181,15 @@ static void *run_milter(void *arg)
 	return NULL;
 }
 
+/* SIGHUP: the same reload as outguard-ctl's, logged the same way. */
 static void reload(struct og_runtime *rt)
 {
-	struct og_diag d;
+	struct json_t *answer = NULL;
+	char err[256];
 
-	og_diag_init(&d);
-	if (og_runtime_reload(rt, &d) == 0) {
-		struct og_policy *p = og_runtime_policy(rt);
-
-		print_diag(&d, OG_WARNING);
-		og_notice("reloaded %s: %zu rules, version %s", p->config->path,
-		          p->rules->n_rules, p->rules->digest);
-		og_policy_release(p);
-	} else {
-		print_diag(&d, OG_ERROR);
-		og_error("reload failed: the previous configuration and rules stay in force");
-	}
-	og_diag_free(&d);
+	if (og_admin_reload(rt, &answer, err, sizeof(err)) < 0)
+		og_error("reload: %s", err);
+	json_decref(answer);
 }
 
 /* Handle signals until told to stop; returns libmilter's result. */
@@ -238,6 +232,7 @@ int main(int argc, char **argv)
 	struct smfiDesc desc;
 	sigset_t set;
 	char *socket_spec, *user, *pidfile;
+	struct og_control_server *control = NULL;
 	uid_t uid = 0;
 	gid_t gid = 0;
 	int rc;
@@ -303,8 +298,6 @@ int main(int argc, char **argv)
 	}
 	if (pidfile != NULL && og_daemon_write_pidfile(pidfile) < 0)
 		return EX_CANTCREAT;
-	if (user != NULL && og_daemon_drop_privileges(user, uid, gid) < 0)
-		return EX_NOPERM;
 
 	/* Block before any thread exists, so every thread inherits the mask. */
 	sigemptyset(&set);
@@ -315,12 +308,26 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+	/* The control socket is made as root (its directory is root's), before the drop. */
+	if (p->config->control_socket != NULL) {
+		char err[512];
+
+		if ((control = og_control_start(&rt, p->config->control_socket, p->config->control_mode,
+		                                p->config->control_group, err, sizeof(err))) == NULL)
+			og_error("control socket: %s: outguard-ctl will not reach this daemon", err);
+	}
+	if (user != NULL && og_daemon_drop_privileges(user, uid, gid) < 0)
+		return EX_NOPERM;
+	og_runtime_start(&rt);
+
 	og_notice("started on %s: %zu rules, version %s, evidence %s", socket_spec,
 	          p->rules->n_rules, p->rules->digest,
 	          p->config->evidence_file != NULL ? p->config->evidence_file : "off");
 	og_policy_release(p);
 
 	rc = serve(&rt, &set);
+	if (control != NULL)
+		og_control_stop(control);
 	if (pidfile != NULL)
 		unlink(pidfile);
 	if (socket_path(socket_spec) != NULL)

@@ -89,20 +89,6 @@ struct phrase {
 	uint32_t index;         /* in the caller's list */
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 
 /*
  * White space as \s sees it under PCRE2_UCP (the Z categories, HT, LF, VT,
@@ -146,11 +132,11 @@ static int normalize(struct og_buf *arena, const char *s, char *err, size_t errl
 	bool gap = false;
 
 	if (len == 0) {
-		set_err(err, errlen, "empty phrase: expected a word or words");
+		og_errf(err, errlen, "empty phrase: expected a word or words");
 		return 1;
 	}
 	if (len > OG_PATTERN_PHRASE_MAX) {
-		set_err(err, errlen, "phrase of %zu bytes is too long: expected at most %d",
+		og_errf(err, errlen, "phrase of %zu bytes is too long: expected at most %d",
 		        strlen(s), OG_PATTERN_PHRASE_MAX);
 		return 1;
 	}
@@ -160,7 +146,7 @@ static int normalize(struct og_buf *arena, const char *s, char *err, size_t errl
 
 		if ((k = og_utf8_decode((const unsigned char *)s + i, len - i, &c)) == 0) {
 			quote(s, len < 40 ? len : 40, q, sizeof(q));
-			set_err(err, errlen, "phrase \"%s%s\" is not valid UTF-8 at byte %zu",
+			og_errf(err, errlen, "phrase \"%s%s\" is not valid UTF-8 at byte %zu",
 			        q, len > 40 ? "..." : "", i + 1);
 			return 1;
 		}
@@ -181,7 +167,7 @@ static int normalize(struct og_buf *arena, const char *s, char *err, size_t errl
 		}
 	}
 	if (arena->len == start) {
-		set_err(err, errlen, "phrase of only white space: expected a word or words");
+		og_errf(err, errlen, "phrase of only white space: expected a word or words");
 		return 1;
 	}
 	return og_buf_append(arena, "", 1);     /* keeps the NUL */
@@ -440,7 +426,7 @@ static int build_part(struct builder *b, size_t lo, size_t hi)
 	og_buf_reset(&b->re);
 	if (og_buf_puts(&b->re, "(?<!\\w)(?:") != 0 || emit_trie(&b->re, b->ph, lo, hi, 0) != 0 ||
 	    og_buf_puts(&b->re, ")(?!\\w)") != 0) {
-		set_err(b->err, b->errlen, "out of memory");
+		og_errf(b->err, b->errlen, "out of memory");
 		return -1;
 	}
 	if (!compile_part(&pt, b->re.data, b->re.len, b->cctx, &ecode, &eoff)) {
@@ -453,10 +439,10 @@ static int build_part(struct builder *b, size_t lo, size_t hi)
 		if (ecode == PCRE2_ERROR_PATTERN_TOO_LARGE && mid > lo)
 			return build_part(b, lo, mid) != 0 ? -1 : build_part(b, mid, hi);
 		if (ecode == PCRE2_ERROR_HEAP_FAILED) {
-			set_err(b->err, b->errlen, "out of memory");
+			og_errf(b->err, b->errlen, "out of memory");
 		} else {
 			pcre2_get_error_message(ecode, msg, sizeof(msg));
-			set_err(b->err, b->errlen,
+			og_errf(b->err, b->errlen,
 			        "internal error: phrase pattern rejected at byte %zu: %s",
 			        (size_t)eoff, (const char *)msg);
 		}
@@ -468,7 +454,7 @@ static int build_part(struct builder *b, size_t lo, size_t hi)
 
 		if (np == NULL) {
 			pcre2_code_free(pt.code);
-			set_err(b->err, b->errlen, "out of memory");
+			og_errf(b->err, b->errlen, "out of memory");
 			return -1;
 		}
 		b->p->parts = np;
@@ -509,14 +495,14 @@ struct og_pattern *og_pattern_phrases(const char *const *phrases, size_t n, size
 	og_buf_init(&arena);
 	og_buf_init(&b.re);
 	if (n > OG_PATTERN_PHRASES_MAX) {
-		set_err(err, errlen, "too many phrases (%zu): expected at most %d", n,
+		og_errf(err, errlen, "too many phrases (%zu): expected at most %d", n,
 		        OG_PATTERN_PHRASES_MAX);
 		goto fail;
 	}
 	if ((b.p = pattern_new(true, 1)) == NULL ||
 	    (n > 0 && (b.ph = calloc(n, sizeof(*b.ph))) == NULL) ||
 	    (b.cctx = pcre2_compile_context_create(NULL)) == NULL) {
-		set_err(err, errlen, "out of memory");
+		og_errf(err, errlen, "out of memory");
 		goto fail;
 	}
 	b.p->n_phrases = n;
@@ -529,7 +515,7 @@ struct og_pattern *og_pattern_phrases(const char *const *phrases, size_t n, size
 			if (rc > 0)
 				where = i;
 			else
-				set_err(err, errlen, "out of memory");
+				og_errf(err, errlen, "out of memory");
 			goto fail;
 		}
 		b.ph[i].len = (uint32_t)(arena.len - b.ph[i].off - 1);
@@ -566,11 +552,11 @@ struct og_pattern *og_pattern_regex(const char *re, bool caseless, size_t *offse
 	if (offset != NULL)
 		*offset = 0;
 	if (re == NULL) {
-		set_err(err, errlen, "no regular expression");
+		og_errf(err, errlen, "no regular expression");
 		return NULL;
 	}
 	if ((p = pattern_new(false, 1)) == NULL) {
-		set_err(err, errlen, "out of memory");
+		og_errf(err, errlen, "out of memory");
 		return NULL;
 	}
 	p->parts[0].code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
@@ -580,7 +566,7 @@ struct og_pattern *og_pattern_regex(const char *re, bool caseless, size_t *offse
 		PCRE2_UCHAR msg[120];
 
 		pcre2_get_error_message(ecode, msg, sizeof(msg));
-		set_err(err, errlen, "%s", (const char *)msg);
+		og_errf(err, errlen, "%s", (const char *)msg);
 		if (offset != NULL)
 			*offset = eoff;
 		og_pattern_free(p);

@@ -82,11 +82,19 @@ struct rate_entry {
 struct distinct_value {
 	uint64_t hash;
 	int64_t slot;
+	char *text;               /* og_rate_note keeps the value itself; else NULL */
 };
 struct distinct_set {
 	size_t n, cap;
 	struct distinct_value v[];
 };
+
+static void set_free(struct distinct_set *set)
+{
+	for (size_t i = 0; set != NULL && i < set->n; i++)
+		free(set->v[i].text);
+	free(set);
+}
 
 struct rate_shard {
 	_Alignas(64) pthread_mutex_t lock;  /* protects every field below and the entries */
@@ -272,7 +280,7 @@ static void drop(struct og_ratetable *t, struct rate_shard *s, struct rate_entry
 	lru_unlink(s, e);
 	s->n--;
 	atomic_fetch_sub(&t->entries, 1);
-	free(e->set);
+	set_free(e->set);
 	free(e);
 }
 
@@ -429,7 +437,7 @@ void og_rate_free(struct og_ratetable *t)
 
 		for (e = s->newest; e != NULL; e = next) {
 			next = e->older;
-			free(e->set);
+			set_free(e->set);
 			free(e);
 		}
 		free(s->bucket);
@@ -527,13 +535,15 @@ static uint64_t value_hash(uint64_t seed, const char *value)
 /*
  * Note one sighting of HASH in E's distinct set at E's current slot: a value
  * still in the window moves from its old slot; a new or expired one counts
- * anew.  Returns -1 if out of memory (nothing changed).
+ * anew.  With TEXT (og_rate_note) a new value keeps a copy of it.  Returns
+ * -1 if out of memory (nothing changed).
  */
-static int distinct_note(struct rate_entry *e, uint64_t hash)
+static int distinct_note(struct rate_entry *e, uint64_t hash, const char *text)
 {
 	struct distinct_set *set = e->set;
 	int64_t width, n, oldest_slot = INT64_MAX;
 	size_t i, slot_i = SIZE_MAX, oldest = SIZE_MAX;
+	char *copy = NULL;
 
 	geometry(e->window, &width, &n);
 	for (i = 0; set != NULL && i < set->n; i++) {
@@ -559,6 +569,8 @@ static int distinct_note(struct rate_entry *e, uint64_t hash)
 			oldest = i;
 		}
 	}
+	if (text != NULL && (copy = strdup(text)) == NULL)
+		return -1;
 	if (slot_i == SIZE_MAX) {
 		if (set == NULL || set->n == set->cap) {
 			size_t cap = set == NULL ? 4 : set->cap * 2;
@@ -576,17 +588,21 @@ static int distinct_note(struct rate_entry *e, uint64_t hash)
 			}
 			if (cap > OG_RATE_DISTINCT_MAX)
 				cap = OG_RATE_DISTINCT_MAX;
-			if ((set = realloc(e->set, sizeof(*set) + cap * sizeof(set->v[0]))) == NULL)
+			if ((set = realloc(e->set, sizeof(*set) + cap * sizeof(set->v[0]))) == NULL) {
+				free(copy);
 				return -1;
+			}
 			if (e->set == NULL)
 				set->n = 0;
 			set->cap = cap;
 			e->set = set;
 		}
 		slot_i = set->n++;
+		set->v[slot_i].text = NULL;
 	}
 store:
-	set->v[slot_i] = (struct distinct_value){ .hash = hash, .slot = e->head };
+	free(set->v[slot_i].text);
+	set->v[slot_i] = (struct distinct_value){ .hash = hash, .slot = e->head, .text = copy };
 	e->count[ring_index(e->head, n + 1)]++;
 	e->total++;
 	return 0;
@@ -605,12 +621,110 @@ uint64_t og_rate_add_distinct(struct og_ratetable *t, const char *name, const ch
 	if ((e = entry_use(t, name, key, window, now, n_values > 0, &s, &oom)) == NULL)
 		return oom ? UINT64_MAX : 0;
 	for (size_t i = 0; i < n_values; i++) {
-		if (values[i] != NULL && distinct_note(e, value_hash(t->seed, values[i])) < 0) {
+		if (values[i] != NULL && distinct_note(e, value_hash(t->seed, values[i]), NULL) < 0) {
 			entry_done_unlock(s, e);
 			return UINT64_MAX;
 		}
 	}
 	return entry_done_unlock(s, e);
+}
+
+uint64_t og_rate_note(struct og_ratetable *t, const char *name, const char *key,
+                      uint32_t window, const char *value, int64_t now)
+{
+	struct rate_shard *s;
+	struct rate_entry *e;
+	bool oom;
+
+	if (t == NULL || name == NULL || key == NULL || value == NULL)
+		return UINT64_MAX;
+	if ((e = entry_use(t, name, key, window, now, true, &s, &oom)) == NULL)
+		return UINT64_MAX;
+	if (distinct_note(e, value_hash(t->seed, value), value) < 0) {
+		entry_done_unlock(s, e);
+		return UINT64_MAX;
+	}
+	return entry_done_unlock(s, e);
+}
+
+static int by_slot(const void *a, const void *b)
+{
+	const struct distinct_value *x = a, *y = b;
+
+	return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+int og_rate_values(struct og_ratetable *t, const char *name, const char *key, uint32_t window,
+                   int64_t now, char ***out, size_t *n_out)
+{
+	struct distinct_value *copy = NULL;
+	struct rate_shard *s;
+	struct rate_entry *e;
+	uint64_t hash;
+	size_t n = 0;
+	int rc = 0;
+
+	*out = NULL;
+	*n_out = 0;
+	if (t == NULL || name == NULL || key == NULL)
+		return 0;
+	hash = hash_of(t->seed, name, key, window);
+	s = shard_of(t, hash);
+	pthread_mutex_lock(&s->lock);
+	if ((e = lookup(s, hash, name, key, window)) != NULL && e->set != NULL) {
+		int64_t width, slots;
+
+		advance(e, now);
+		geometry(e->window, &width, &slots);
+		if ((copy = calloc(e->set->n + 1, sizeof(*copy))) == NULL) {
+			rc = -1;
+		} else {
+			for (size_t i = 0; i < e->set->n; i++) {
+				struct distinct_value *d = &e->set->v[i];
+
+				if (d->text == NULL || d->slot < e->head - slots)
+					continue;
+				if ((copy[n].text = strdup(d->text)) == NULL) {
+					rc = -1;
+					break;
+				}
+				copy[n++].slot = d->slot;
+			}
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (rc == 0 && n > 0) {
+		qsort(copy, n, sizeof(*copy), by_slot);
+		if ((*out = calloc(n, sizeof(**out))) == NULL) {
+			rc = -1;
+		} else {
+			for (size_t i = 0; i < n; i++)
+				(*out)[i] = copy[i].text;
+			*n_out = n;
+			free(copy);
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(copy[i].text);
+	free(copy);
+	return rc;
+}
+
+void og_rate_forget(struct og_ratetable *t, const char *name, const char *key, uint32_t window)
+{
+	struct rate_shard *s;
+	struct rate_entry *e;
+	uint64_t hash;
+
+	if (t == NULL || name == NULL || key == NULL)
+		return;
+	hash = hash_of(t->seed, name, key, window);
+	s = shard_of(t, hash);
+	pthread_mutex_lock(&s->lock);
+	if ((e = lookup(s, hash, name, key, window)) != NULL)
+		drop(t, s, e);
+	pthread_mutex_unlock(&s->lock);
 }
 
 uint64_t og_rate_peek(struct og_ratetable *t, const char *name, const char *key,

@@ -54,6 +54,24 @@ uint64_t og_rate_add(struct og_ratetable *t, const char *name, const char *key,
 uint64_t og_rate_add_distinct(struct og_ratetable *t, const char *name, const char *key,
                               uint32_t window, const char *const *values, size_t n_values,
                               int64_t now);
+/*
+ * Like og_rate_add_distinct with one value, but the value's text is kept,
+ * for og_rate_values (the queue IDs a key had accepted).  Values are
+ * remembered for WINDOW seconds, at most OG_RATE_DISTINCT_MAX of them.
+ * Returns the count of values in the window, UINT64_MAX if out of memory.
+ */
+uint64_t og_rate_note(struct og_ratetable *t, const char *name, const char *key,
+                      uint32_t window, const char *value, int64_t now);
+/*
+ * The values noted with og_rate_note for (NAME, KEY, WINDOW) still in the
+ * window at NOW, oldest first (to the slot).  *OUT is an array of *N
+ * strings, each and the array freed by the caller; NULL and 0 when none.
+ * Returns 0, or -1 if out of memory (nothing returned).  Not a use for eviction.
+ */
+int og_rate_values(struct og_ratetable *t, const char *name, const char *key, uint32_t window,
+                   int64_t now, char ***out, size_t *n);
+/* Forget the counter NAME for KEY and WINDOW (an admin unlocked the key). */
+void og_rate_forget(struct og_ratetable *t, const char *name, const char *key, uint32_t window);
 /* The current total without adding; 0 if unknown.  Does not count as a use for eviction. */
 uint64_t og_rate_peek(struct og_ratetable *t, const char *name, const char *key,
                       uint32_t window, int64_t now);

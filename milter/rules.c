@@ -32,6 +32,7 @@
 #include <jansson.h>
 
 #include "jsondoc.h"
+#include "keyform.h"
 #include "jsonpos.h"
 #include "rules.h"
 #include "facts.h"
@@ -52,6 +53,8 @@ static const char default_tempfail[] =
 	"Too much mail from this account; try again later or contact support";
 static const char default_reject[] =
 	"Message refused by outbound spam policy; contact support";
+static const char default_lock_reply[] =
+	"Account suspended for sending spam; contact support";
 
 static const char *const action_names[OG_ACT__COUNT] = {
 	[OG_ACT_ACCEPT] = "accept",
@@ -132,7 +135,7 @@ const char *og_msgid_problem_name(unsigned bit)
 /* Top level. */
 enum top_field {
 	TF_VERSION, TF_DESCRIPTION, TF_THRESHOLDS, TF_REPLIES, TF_EXEMPT, TF_RULES, TF_OBSERVE,
-	TF_WEBMAIL, TF_LISTS
+	TF_WEBMAIL, TF_LISTS, TF_LOCK
 };
 static const struct {
 	const char *name;
@@ -147,6 +150,7 @@ static const struct {
 	{ "observe", TF_OBSERVE },            /* act no further than tag */
 	{ "webmail", TF_WEBMAIL },            /* webmail script names */
 	{ "phrase_lists", TF_LISTS },         /* named trap-phrase lists */
+	{ "lock", TF_LOCK },                  /* when a key is locked */
 };
 
 /* thresholds: one integer per action, 0 = unused, increasing in this order. */
@@ -181,25 +185,6 @@ static const struct {
 	{ "clients", EF_CLIENTS },
 };
 
-/* exempt.keys: identity keys as og_identity_of forms them (see identity.h). */
-enum key_syntax { KS_TEXT, KS_UID, KS_PHP, KS_ADDRESS };
-static const struct {
-	const char *prefix;
-	const char *form;        /* for "expected" */
-	enum key_syntax syntax;
-	bool fold;               /* identity folds this kind to lower case */
-} key_forms[] = {
-	{ "sasl:", "sasl:LOGIN", KS_TEXT, true },
-	{ "uid:", "uid:NUMBER", KS_UID, false },
-	{ "local:", "local:LOGIN", KS_TEXT, true },
-	{ "php:", "php:UID:FILE", KS_PHP, false },
-	{ "domain:", "domain:DOMAIN", KS_TEXT, true },
-	{ "ip:", "ip:ADDRESS", KS_ADDRESS, true },
-	{ "webmail:", "webmail:ADDRESS", KS_TEXT, true },
-};
-#define KEY_FORMS_EXPECTED \
-	"sasl:LOGIN, uid:NUMBER, local:LOGIN, php:UID:FILE, domain:DOMAIN, ip:ADDRESS " \
-	"or webmail:ADDRESS"
 
 /*
  * A rule: which keys each check takes.  NEED holds one letter per check, in
@@ -443,7 +428,7 @@ static void check_thresholds(struct loader *L, const json_t *obj)
  * drops a text holding a single '%'), caller frees; NULL if reported or
  * out of memory.
  */
-static char *check_reply(struct loader *L, const json_t *v)
+char *og_rules_reply_text(struct loader *L, const json_t *v)
 {
 	static const char expected[] = "1 to 200 printable ASCII characters on one line";
 	const char *s;
@@ -511,7 +496,7 @@ static void check_replies(struct loader *L, const json_t *obj)
 		if (i < 0)
 			continue;
 		og_jsondoc_push_key(&L->doc, key);
-		if ((text = check_reply(L, v)) != NULL) {
+		if ((text = og_rules_reply_text(L, v)) != NULL) {
 			char **slot = reply_slot(L->r, reply_fields[i].action);
 
 			free(*slot);
@@ -523,80 +508,36 @@ static void check_replies(struct loader *L, const json_t *obj)
 
 /* ---- exemptions ---- */
 
-static bool all_digits(const char *s, size_t len)
-{
-	if (len == 0)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
-
-/* Is REST (after the prefix) well formed for SYNTAX? */
-static bool key_rest_ok(enum key_syntax syntax, const char *rest, size_t len)
-{
-	const char *colon;
-	struct og_cidr net;
-	char err[128];
-
-	switch (syntax) {
-	case KS_TEXT:
-		/* logins, domains and addresses hold no white space or control bytes */
-		if (len == 0)
-			return false;
-		for (size_t i = 0; i < len; i++)
-			if ((unsigned char)rest[i] <= 0x20 || (unsigned char)rest[i] == 0x7f)
-				return false;
-		return true;
-	case KS_UID:
-		return all_digits(rest, len);
-	case KS_PHP:
-		colon = memchr(rest, ':', len);
-		return colon != NULL && all_digits(rest, (size_t)(colon - rest)) &&
-		       colon + 1 < rest + len;
-	case KS_ADDRESS:
-		/* an address, not a network: those go in exempt.clients */
-		return len > 0 && memchr(rest, '/', len) == NULL &&
-		       og_cidr_parse(rest, &net, err, sizeof(err));
-	}
-	return false;
-}
-
 char *og_rules_key_text(struct loader *L, unsigned flags, const char *s, size_t len)
 {
-	char q[QBUF];
-	size_t i, plen;
-	char *key;
+	const char *form;
+	char q[QBUF], *key;
+	int is_address;
 
 	og_jsondoc_quote(s, len, QUOTE_MAX, q, sizeof(q));
-	for (i = 0; i < COUNT(key_forms); i++)
-		if (strncmp(s, key_forms[i].prefix, strlen(key_forms[i].prefix)) == 0)
-			break;
-	if (i == COUNT(key_forms)) {
-		og_rules_complain(L, flags, KEY_FORMS_EXPECTED, "unknown kind of key %s", q);
+	switch (og_keyform_check(s, len, &key, &form, &is_address)) {
+	case OG_KEYFORM_OK:
+		return key;
+	case OG_KEYFORM_UNKNOWN:
+		og_rules_complain(L, flags, OG_KEYFORM_EXPECTED, "unknown kind of key %s", q);
 		return NULL;
-	}
-	plen = strlen(key_forms[i].prefix);
-	if (!key_rest_ok(key_forms[i].syntax, s + plen, len - plen)) {
+	case OG_KEYFORM_INVALID:
 		/* in exempt.keys (not in a rule) a network has a place of its own */
-		og_rules_complain(L, flags, key_forms[i].syntax == KS_ADDRESS && L->rule_id == NULL ?
-		                  "ip:ADDRESS (networks go in exempt.clients)" : key_forms[i].form,
+		og_rules_complain(L, flags, is_address && L->rule_id == NULL ?
+		                  "ip:ADDRESS (networks go in exempt.clients)" : form,
 		                  "invalid key %s", q);
 		return NULL;
+	case OG_KEYFORM_NOMEM:
+		break;
 	}
-	if ((key = og_strndup(s, len)) == NULL)
-		return og_jsondoc_oom(&L->doc);
-	if (key_forms[i].fold)
-		og_str_lower(key + plen);
-	return key;
+	return og_jsondoc_oom(&L->doc);
 }
 
 /* One exempt key; returns a copy in identity form (caller frees) or NULL if reported. */
 static char *check_exempt_key(struct loader *L, const json_t *v)
 {
 	if (!json_is_string(v)) {
-		og_rules_wrong_type(L, v, KEY_FORMS_EXPECTED);
+		og_rules_wrong_type(L, v, OG_KEYFORM_EXPECTED);
 		return NULL;
 	}
 	return og_rules_key_text(L, 0, json_string_value(v), json_string_length(v));
@@ -1008,6 +949,9 @@ static void check_top(struct loader *L, const json_t *root)
 			break;
 		case TF_LISTS:
 			break;          /* read first: the rules name them */
+		case TF_LOCK:
+			og_rules_param_lock(L, v);
+			break;
 		}
 		og_jsondoc_pop(&L->doc);
 	}
@@ -1039,6 +983,8 @@ static void rules_free(struct og_rules *r)
 	free(r->exempt_clients);
 	free(r->tempfail_text);
 	free(r->reject_text);
+	free(r->lock.reply);
+	free(r->hits);
 	free(r->digest);
 	free(r->path);
 	free(r);
@@ -1079,6 +1025,11 @@ static struct og_rules *load_text(const char *text, size_t len, const char *labe
 	r->refs = 1;
 	for (size_t i = 0; i < COUNT(threshold_fields); i++)
 		r->threshold[threshold_fields[i].action] = threshold_fields[i].dflt;
+	/* what an admin's lock uses when the file has no "lock" (nothing is locked automatically) */
+	r->lock.within = 3600;
+	r->lock.duration = 86400;
+	r->lock.style = OG_LOCK_REFUSE;
+	r->lock.kinds[OG_KEY_ACCOUNT] = r->lock.kinds[OG_KEY_SCRIPT] = true;
 	if ((r->path = og_strdup(label)) == NULL || (r->digest = digest_of(text, len)) == NULL)
 		og_jsondoc_oom(&L.doc);
 	check_top(&L, root);
@@ -1090,6 +1041,10 @@ static struct og_rules *load_text(const char *text, size_t len, const char *labe
 			og_jsondoc_oom(&L.doc);
 	}
 	if (L.doc.errors == 0 && !L.doc.oom && og_rules_params_summarise(r) < 0)
+		og_jsondoc_oom(&L.doc);
+	if (r->n_rules > 0 && (r->hits = calloc(r->n_rules, sizeof(*r->hits))) == NULL)
+		og_jsondoc_oom(&L.doc);
+	if (r->lock.reply == NULL && (r->lock.reply = og_strdup(default_lock_reply)) == NULL)
 		og_jsondoc_oom(&L.doc);
 	if (!og_jsondoc_finish(&L.doc)) {
 		rules_free(r);

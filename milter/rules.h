@@ -19,6 +19,7 @@
 
 #include "diag.h"
 #include "identity.h"
+#include "locks.h"
 #include "netaddr.h"
 #include "pattern.h"
 
@@ -133,6 +134,17 @@ struct og_rule {
 	struct og_pattern *brand_pattern;  /* the brand names as phrases, index = brand */
 };
 
+/* When a key that keeps getting stopped is locked (rules file "lock"). */
+struct og_lock_policy {
+	bool enabled;
+	unsigned after;            /* stops (quarantine, tempfail, reject) of one key ... */
+	uint32_t within;           /* ... within this many seconds */
+	bool kinds[OG_KEY__COUNT]; /* key kinds that are locked */
+	uint32_t duration;         /* seconds; 0 = until an admin unlocks */
+	enum og_lock_style style;
+	char *reply;               /* text of the 451 4.7.1 a refused client reads */
+};
+
 struct og_rules {
 	char *path;                /* file it was loaded from */
 	char *digest;              /* short hex digest of the file, shown as the rules version */
@@ -161,6 +173,9 @@ struct og_rules {
 	size_t body_bytes;         /* largest body_bytes of a keyword rule reading the body; 0 = none */
 	char **want_headers;       /* headers named by header rules, distinct */
 	size_t n_want_headers;
+	struct og_lock_policy lock;
+	/* hits per rule since the set was loaded (the one mutable part: atomics) */
+	_Atomic uint64_t *hits;
 	/* reply texts */
 	char *tempfail_text;       /* shown with 451 4.7.1 */
 	char *reject_text;         /* shown with 550 5.7.1 */

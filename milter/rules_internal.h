@@ -65,6 +65,9 @@ void og_rules_param_accounts(struct loader *L, const json_t *v, struct og_rule *
 void og_rules_param_brands(struct loader *L, const json_t *v, struct og_rule *rule);
 void og_rules_param_webmail(struct loader *L, const json_t *v);
 void og_rules_param_lists(struct loader *L, const json_t *v);
+void og_rules_param_lock(struct loader *L, const json_t *v);
+/* A reply text (rules.c): doubled '%', caller frees; NULL if reported. */
+char *og_rules_reply_text(struct loader *L, const json_t *v);
 void og_rules_lists_free(struct og_rules *r);
 /* Free what the parameters of RULE hold. */
 void og_rules_params_free(struct og_rule *rule);

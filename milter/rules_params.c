@@ -563,6 +563,73 @@ void og_rules_param_webmail(struct loader *L, const json_t *v)
 	                         "an array of script file names and directories", &r->n_webmail);
 }
 
+/*
+ * lock: {"after": 5, "within": 3600, "keys": ["account", "script"],
+ * "duration": 86400, "style": "refuse", "reply": "..."}.  Without "after"
+ * (or with 0) nothing is locked automatically.
+ */
+void og_rules_param_lock(struct loader *L, const json_t *v)
+{
+	static const char *const fields[] = { "after", "within", "keys", "duration", "style", "reply" };
+	static const char *const styles[] = { "refuse", "hold" };
+	struct og_lock_policy *p = &L->r->lock;
+	const char *key;
+	json_t *x;
+	json_int_t n;
+
+	if (!json_is_object(v)) {
+		og_rules_wrong_type(L, v, "an object");
+		return;
+	}
+	json_object_foreach((json_t *)v, key, x) {
+		long i = og_rules_known_key(L, key, fields, COUNT(fields), sizeof(fields[0]));
+
+		if (i < 0)
+			continue;
+		og_jsondoc_push_key(&L->doc, key);
+		switch (i) {
+		case 0:
+			if (og_rules_get_int(L, x, 0, 1000000, "stops", &n))
+				p->after = (unsigned)n;
+			break;
+		case 1:
+			if (og_rules_get_int(L, x, 60, 604800, "seconds", &n))
+				p->within = (uint32_t)n;
+			break;
+		case 2: {
+			const char *kinds[OG_KEY__COUNT];
+			unsigned set = 0;
+
+			for (int k = 0; k < OG_KEY__COUNT; k++)
+				kinds[k] = og_key_kind_name((enum og_key_kind)k);
+			memset(p->kinds, 0, sizeof(p->kinds));
+			name_bits(L, x, "key kind", kinds,
+			          (const unsigned[]){ 1, 2, 4, 8 }, OG_KEY__COUNT, &set);
+			for (int k = 0; k < OG_KEY__COUNT; k++)
+				p->kinds[k] = (set & (1u << k)) != 0;
+			break;
+		}
+		case 3:
+			if (og_rules_get_int(L, x, 0, 31536000, "seconds (0: until unlocked)", &n))
+				p->duration = (uint32_t)n;
+			break;
+		case 4: {
+			int st = og_rules_get_name(L, x, "style", styles, 2);
+
+			if (st >= 0)
+				p->style = (enum og_lock_style)st;
+			break;
+		}
+		case 5:
+			free(p->reply);
+			p->reply = og_rules_reply_text(L, x);
+			break;
+		}
+		og_jsondoc_pop(&L->doc);
+	}
+	p->enabled = p->after > 0;
+}
+
 void og_rules_params_free(struct og_rule *rule)
 {
 	for (size_t i = 0; i < rule->n_overrides; i++) {

@@ -31,7 +31,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <jansson.h>
+
+#include "contain.h"
 #include "log.h"
 #include "runtime.h"
 #include "scope.h"
@@ -129,6 +133,7 @@ int og_runtime_init(struct og_runtime *rt, const char *config_path, struct og_di
 
 	memset(rt, 0, sizeof(*rt));
 	counters_init(&rt->counters);
+	rt->started = (int64_t)time(NULL);
 	if ((p = policy_load(config_path, diag)) == NULL)
 		return -1;
 	if ((rt->config_path = og_strdup(config_path)) == NULL ||
@@ -157,6 +162,11 @@ int og_runtime_init(struct og_runtime *rt, const char *config_path, struct og_di
 		goto fail;
 	}
 	rt->policy = p;
+	if (og_contain_init(rt, p->config, diag) < 0) {
+		og_runtime_destroy(rt);
+		memset(rt, 0, sizeof(*rt));
+		return -1;
+	}
 	return 0;
 fail:
 	og_evidence_close(rt->evidence);
@@ -168,10 +178,21 @@ fail:
 	return -1;
 }
 
+void og_runtime_start(struct og_runtime *rt)
+{
+	struct og_policy *p = og_runtime_policy(rt);
+
+	rt->threads = true;
+	if (p != NULL)
+		og_contain_start(rt, p->config);
+	og_policy_release(p);
+}
+
 void og_runtime_destroy(struct og_runtime *rt)
 {
 	if (rt == NULL || rt->policy == NULL)
 		return;            /* never initialised, or init failed and cleaned up */
+	og_contain_destroy(rt);
 	og_policy_release(rt->policy);
 	rt->policy = NULL;
 	og_evidence_close(rt->evidence);
@@ -233,6 +254,7 @@ int og_runtime_reload(struct og_runtime *rt, struct og_diag *diag)
 	/* only reloads change rt->policy, and they hold reload_lock: no reference needed */
 	og_config_reload_warnings(rt->policy->config, np->config, diag);
 	evidence_switch(rt, np->config, diag);
+	og_contain_reload(rt, np->config);
 
 	pthread_mutex_lock(&rt->lock);
 	old = rt->policy;
@@ -296,16 +318,39 @@ static void log_action(const struct og_facts *f, const struct og_identity *id,
 	          summary);
 }
 
+/* An admin allowed a key of ID: judged as exempt, neither counted nor acted on. */
+static void allowed_verdict(struct og_verdict *v, enum og_scope_reason scope, const char *key)
+{
+	memset(v, 0, sizeof(*v));
+	v->scope = scope;
+	v->action = v->applied = v->would_action = OG_ACT_ACCEPT;
+	v->exempt = true;
+	v->allowed = true;
+	v->exempt_key = key;
+}
+
+/* A key of the message is locked: held, or (refuse style, over SMTP) tempfailed. */
+static void apply_lock(struct og_verdict *v, const struct og_identity *id, const char *key,
+                       enum og_lock_style style, int64_t until)
+{
+	v->locked_key = key;
+	v->lock_style = style;
+	v->lock_until = until;
+	v->applied = style == OG_LOCK_REFUSE && !id->local ? OG_ACT_TEMPFAIL : OG_ACT_QUARANTINE;
+}
+
 int og_runtime_judge(struct og_runtime *rt, struct og_policy *p, const struct og_facts *f,
                      int64_t now_ms, struct og_identity *id, struct og_verdict *v)
 {
 	const struct og_config *cfg = p->config;
 	enum og_scope_reason scope = og_scope_classify(&cfg->scope, f);
 	bool local = og_scope_is_local(f);
-	const char *what = NULL;
+	const char *what = NULL, *key;
 	char qid[LOG_VALUE_MAX];
 	int64_t now = now_ms >= 0 ? now_ms / 1000 : -((-now_ms + 999) / 1000);
 	struct og_webmail webmail;
+	enum og_lock_style style = OG_LOCK_REFUSE;
+	int64_t until = 0;
 
 	og_sanitize(qid, sizeof(qid), f->queue_id != NULL ? f->queue_id : "NOQUEUE");
 	webmail.entries = (const char *const *)p->rules->webmail;
@@ -315,8 +360,14 @@ int og_runtime_judge(struct og_runtime *rt, struct og_policy *p, const struct og
 		v->scope = scope;
 		v->action = v->applied = OG_ACT_ACCEPT;
 		what = "out of memory working out the identity";
+	} else if (scope != OG_SCOPE_INBOUND && (key = og_contain_allowed(rt, id, now)) != NULL) {
+		allowed_verdict(v, scope, key);
 	} else if (og_engine_evaluate(p->rules, f, id, scope, rt->rates, now, v) < 0) {
 		what = "out of memory counting the message";
+	} else if (scope != OG_SCOPE_INBOUND && !v->exempt &&
+	           (key = og_contain_locked(rt, id, now, &style, &until)) != NULL) {
+		apply_lock(v, id, key, style, until);
+		atomic_fetch_add(&rt->counters.locked_held, 1);
 	}
 	if (what != NULL) {
 		bool accept = cfg->on_error == OG_FAIL_ACCEPT;
@@ -336,11 +387,58 @@ int og_runtime_judge(struct og_runtime *rt, struct og_policy *p, const struct og
 		atomic_fetch_add(&rt->counters.exempt, 1);
 	if ((unsigned)v->applied < OG_ACT__COUNT)
 		atomic_fetch_add(&rt->counters.action[v->applied], 1);
+	for (size_t i = 0; i < v->n_hits && p->rules->hits != NULL; i++)
+		atomic_fetch_add(&p->rules->hits[v->hit[i].rule - p->rules->rule], 1);
 
 	if (wants_record(cfg->evidence_mode, v))
 		write_record(rt, p, f, id, v, now_ms, qid);
 	/* an internal error has had its line above, naming what was done */
 	if (what == NULL && v->applied != OG_ACT_ACCEPT)
 		log_action(f, id, v, qid);
+	if (what == NULL)
+		og_contain_after(rt, p, f, id, v, now_ms);
 	return what != NULL ? -1 : 0;
+}
+
+int og_runtime_mail_refused(struct og_runtime *rt, struct og_policy *p, const struct og_facts *f,
+                            int64_t now_ms, const char **reply)
+{
+	enum og_scope_reason scope = og_scope_classify(&p->config->scope, f);
+	struct og_identity id;
+	enum og_lock_style style;
+	int64_t until, now = now_ms / 1000;
+	const char *key;
+	int refused = 0;
+
+	*reply = NULL;
+	if (scope == OG_SCOPE_INBOUND || og_scope_is_local(f) || og_locks_count(rt->locks) == 0)
+		return 0;
+	if (og_identity_of(f, false, NULL, &id) < 0)
+		return 0;           /* judged again at end of message */
+	if (og_rules_exempt_match(p->rules, &id, f->client_addr) == NULL &&
+	    og_contain_allowed(rt, &id, now) == NULL &&
+	    (key = og_contain_locked(rt, &id, now, &style, &until)) != NULL &&
+	    style == OG_LOCK_REFUSE) {
+		char sk[LOG_VALUE_MAX], client[LOG_VALUE_MAX], sender[LOG_VALUE_MAX];
+		json_t *rec = json_object();
+		char when[40];
+
+		refused = 1;
+		*reply = p->rules->lock.reply != NULL ? p->rules->lock.reply
+		                                      : "Account suspended for sending spam; contact support";
+		atomic_fetch_add(&rt->counters.refused, 1);
+		og_sanitize(sk, sizeof(sk), key);
+		og_sanitize(client, sizeof(client), f->client_addr != NULL ? f->client_addr : "-");
+		og_sanitize(sender, sizeof(sender), f->sender != NULL ? f->sender : "");
+		og_notice("NOQUEUE: refused: %s is locked: client=%s sender=<%s>", sk, client, sender);
+		og_evidence_time(now_ms, when, sizeof(when));
+		json_object_set_new(rec, "time", json_string(when));
+		json_object_set_new(rec, "event", json_string("refused"));
+		json_object_set_new(rec, "key", og_evidence_str(key));
+		json_object_set_new(rec, "client", og_evidence_str(f->client_addr));
+		json_object_set_new(rec, "sender", og_evidence_str(f->sender));
+		og_contain_event(rt, p, key, rec);
+	}
+	og_identity_free(&id);
+	return refused;
 }

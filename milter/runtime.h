@@ -21,7 +21,9 @@
 #include "engine.h"
 #include "evidence.h"
 #include "facts.h"
+#include "hook.h"
 #include "identity.h"
+#include "locks.h"
 #include "ratelimit.h"
 #include "rules.h"
 
@@ -39,6 +41,10 @@ struct og_counters {
 	atomic_uint_fast64_t internal_errors;
 	atomic_uint_fast64_t reloads;
 	atomic_uint_fast64_t reload_failures;
+	atomic_uint_fast64_t refused;          /* MAIL FROM refused: the key is locked */
+	atomic_uint_fast64_t locked_held;      /* messages of locked keys quarantined */
+	atomic_uint_fast64_t locks_made;       /* keys locked by the rules */
+	atomic_uint_fast64_t state_errors;     /* state file writes that failed */
 };
 
 struct og_runtime {
@@ -53,11 +59,24 @@ struct og_runtime {
 	pthread_mutex_t reload_lock;   /* one reload at a time */
 	struct og_counters counters;
 	char *config_path;
+	int64_t started;               /* seconds since the epoch */
+	/* containment (contain.c): locks and allows, their state file, the hook */
+	struct og_lockstore *locks;
+	char *state_path;              /* NULL: locks live in memory only */
+	pthread_mutex_t state_lock;    /* one write of the state file at a time */
+	_Atomic(struct og_hook *) hook;    /* NULL until a hook is configured */
+	bool threads;                  /* og_runtime_start was called: threads may run */
 };
 
 /* Load CONFIG_PATH and its rules, open the evidence file. 0, or -1 with DIAG filled. */
 int og_runtime_init(struct og_runtime *rt, const char *config_path, struct og_diag *diag);
 void og_runtime_destroy(struct og_runtime *rt);
+/*
+ * Start the runtime's own threads (the hook's), once the daemon has
+ * detached and blocked its signals: a thread started before a fork would
+ * not exist in the child.  Without it, no hook runs.
+ */
+void og_runtime_start(struct og_runtime *rt);
 
 /*
  * Reload config and rules; on any error keep the old ones and return -1
@@ -81,5 +100,42 @@ void og_policy_release(struct og_policy *p);
  */
 int og_runtime_judge(struct og_runtime *rt, struct og_policy *p, const struct og_facts *f,
                      int64_t now_ms, struct og_identity *id, struct og_verdict *v);
+
+/*
+ * MAIL FROM of a message under policy P: is a key known at this stage
+ * (the SASL login, its domain, the client address) locked with the refuse
+ * style?  Then 1, with the reply text (borrowed from P) in *REPLY: the
+ * client gets 451 4.7.1, and the refusal is counted, logged and recorded.
+ * Local submissions and inbound mail are never refused here.  0 otherwise.
+ */
+int og_runtime_mail_refused(struct og_runtime *rt, struct og_policy *p, const struct og_facts *f,
+                            int64_t now_ms, const char **reply);
+
+/* ---- the admin's commands (admin.c), for the control socket ---- */
+
+/*
+ * Each returns 0 with *OUT a new JSON object to send back, or -1 with ERR
+ * saying why (an unknown key form, a duration out of range ...).
+ *   status: uptime, rules version, counters, per-rule hits, locks, hook
+ *   locks:  every lock and allow in force
+ *   show:   the current figure of every rate rule for KEY, its lock and allow
+ *   lock:   lock KEY for DURATION seconds (0: the rules' duration; -1: until unlocked)
+ *   unlock, allow (DURATION seconds, at least 60)
+ * Changes are written to the state file, recorded in the evidence, logged,
+ * and run the hook when its events say so.
+ */
+struct json_t;
+int og_admin_status(struct og_runtime *rt, int64_t now_ms, struct json_t **out, char *err, size_t errlen);
+int og_admin_locks(struct og_runtime *rt, int64_t now_ms, struct json_t **out, char *err, size_t errlen);
+int og_admin_show(struct og_runtime *rt, const char *key, int64_t now_ms, struct json_t **out,
+                  char *err, size_t errlen);
+int og_admin_lock(struct og_runtime *rt, const char *key, int64_t duration, int64_t now_ms,
+                  struct json_t **out, char *err, size_t errlen);
+int og_admin_unlock(struct og_runtime *rt, const char *key, int64_t now_ms, struct json_t **out,
+                    char *err, size_t errlen);
+int og_admin_allow(struct og_runtime *rt, const char *key, int64_t duration, int64_t now_ms,
+                   struct json_t **out, char *err, size_t errlen);
+/* reload: as SIGHUP; *OUT says ok or carries the errors (the old rules stay). */
+int og_admin_reload(struct og_runtime *rt, struct json_t **out, char *err, size_t errlen);
 
 #endif

@@ -566,8 +566,10 @@ int main(int argc, char **argv)
 	int64_t now = (int64_t)time(NULL);
 	int status = EX_OK;
 
-	if (parse_options(argc, argv, &o) < 0)
+	if (parse_options(argc, argv, &o) < 0) {
+		free(o.rcpt);
 		return EX_USAGE;
+	}
 	if ((rules = load_rules(&o)) == NULL) {
 		free(o.rcpt);
 		return EX_CONFIG;

@@ -28,6 +28,9 @@ bool og_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
  */
 size_t og_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 
+/* Format an error text into ERR (may be NULL or of size 0: nothing is written). */
+void og_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* A growable, always NUL-terminated byte buffer (Postfix VSTRING-like);
    the bytes past the text up to its capacity are zero. */
 struct og_buf {

@@ -33,7 +33,7 @@ for script in "$srcdir"/t/milter/*.lua; do
 	rules="$srcdir/rules/default.json"
 	[ -f "$srcdir/t/milter/$name.rules.json" ] && rules="$srcdir/t/milter/$name.rules.json"
 	cat > "$dir/outguard.conf" <<CONF
-{ "socket": "unix:$dir/outguard.sock", "rules": "$rules",
+{ "socket": "unix:$dir/outguard.sock", "rules": "$rules", "state_file": "$dir/state.json",
   "evidence_file": "$dir/evidence.jsonl", "on_error": "tempfail",
   "scope": { "originating_daemons": ["ORIGINATING"] } }
 CONF

@@ -57,7 +57,7 @@ static struct og_runtime *start(const char *rules)
 
 	write_file("rules.json", rules);
 	write_file("outguard.conf",
-	           "{ \"socket\": \"inet:1@127.0.0.1\", \"rules\": \"rules.json\",\n"
+	           "{ \"socket\": \"inet:1@127.0.0.1\", \"rules\": \"rules.json\", \"state_file\": null,\n"
 	           "  \"evidence_file\": \"evidence.jsonl\", \"on_error\": \"tempfail\",\n"
 	           "  \"scope\": { \"originating_daemons\": [\"ORIGINATING\"] } }\n");
 	snprintf(path, sizeof(path), "%s/outguard.conf", dir);

@@ -356,6 +356,27 @@ static void test_error_rows(void **state)
 		  "\"local6\" or \"local7\"\n" },
 		{ "bool as string", "{\"scope\": {\"authenticated\": \"false\"}}",
 		  "case.conf:1:29: scope.authenticated: wrong type: string \"false\": expected true or false\n" },
+		{ "control socket", "{\"control\": {\"socket\": \"unix:/run/o/c.sock\", \"mode\": \"0600\", "
+		  "\"group\": \"mailadm\"}}", "" },
+		{ "control socket over inet", "{\"control\": {\"socket\": \"inet:8891@127.0.0.1\"}}",
+		  "case.conf:1:24: control.socket: \"inet:8891@127.0.0.1\" is not a control socket: "
+		  "expected unix:/path\n" },
+		{ "control mode not octal", "{\"control\": {\"mode\": \"0689\"}}",
+		  "case.conf:1:22: control.mode: \"0689\" is not a file mode: expected octal digits such "
+		  "as \"0660\"\n" },
+		{ "hook", "{\"hook\": {\"command\": [\"/usr/local/bin/notify\", \"abuse@example.com\"], "
+		  "\"events\": [\"lock\", \"quarantine\"], \"timeout\": 5, \"max_running\": 1}}", "" },
+		{ "hook program without its path", "{\"hook\": {\"command\": [\"notify\"]}}",
+		  "case.conf:1:23: hook.command[0]: \"notify\" is not an absolute path: expected the "
+		  "program's full file name (it is run directly, without a shell or PATH)\n" },
+		{ "hook argument with a line break", "{\"hook\": {\"command\": [\"/bin/n\", \"a\\nb\"]}}",
+		  "case.conf:1:33: hook.command[1]: line break in an argument: expected one line\n" },
+		{ "hook event unknown", "{\"hook\": {\"events\": [\"lock\", \"refused\"]}}",
+		  "case.conf:1:30: hook.events[1]: unknown event \"refused\": expected \"lock\", "
+		  "\"unlock\" or \"quarantine\"\n" },
+		{ "hook timeout 0", "{\"hook\": {\"timeout\": 0}}",
+		  "case.conf:1:22: hook.timeout: 0 is out of range: expected 1 to 3600\n" },
+		{ "state file off", "{\"state_file\": null}", "" },
 		{ "lowest keys", "{\"max_tracked_keys\": 1000}", "" },
 		{ "highest keys", "{\"max_tracked_keys\": 100000000}", "" },
 		{ "huge integer", "{\"milter_timeout\": 9223372036854775807}",
@@ -441,6 +462,8 @@ static void test_option_names(void **state)
 	static const char *const want[] = {
 		"socket", "rules", "evidence_file", "evidence_log", "pid_file", "user",
 		"syslog_facility", "on_error", "max_tracked_keys", "milter_timeout",
+		"state_file", "control.socket", "control.mode", "control.group", "hook.command",
+		"hook.events", "hook.timeout", "hook.max_running", "hook.quiet",
 		"scope.authenticated", "scope.local", "scope.trusted_networks",
 		"scope.originating_daemons",
 	};

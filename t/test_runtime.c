@@ -52,7 +52,7 @@ static const char *const rules_v2 =
 static const char *const rules_broken = "{ \"outguard_rules\": 1, \"rules\": [ }\n";
 
 #define CONFIG(extra) \
-	"{ \"socket\": \"inet:8890@127.0.0.1\", \"rules\": \"rules.json\",\n" \
+	"{ \"socket\": \"inet:8890@127.0.0.1\", \"rules\": \"rules.json\", \"state_file\": null,\n" \
 	"  \"evidence_file\": \"evidence.jsonl\"" extra " }\n"
 
 /* ---- helpers ---- */
@@ -259,7 +259,7 @@ static void test_init_errors(void **state)
 		{ "rules syntax error", CONFIG(""), rules_broken,
 		  "DIR/rules.json:1:35: unexpected token near '}'\n" },
 		{ "evidence directory missing",
-		  "{ \"socket\": \"inet:8890@127.0.0.1\", \"rules\": \"rules.json\",\n"
+		  "{ \"socket\": \"inet:8890@127.0.0.1\", \"rules\": \"rules.json\", \"state_file\": null,\n"
 	           "  \"evidence_file\": \"nodir/evidence.jsonl\" }\n", rules_v1,
 		  "DIR/outguard.conf: evidence_file: cannot open DIR/nodir/evidence.jsonl: "
 		  "No such file or directory\n" },
@@ -493,7 +493,7 @@ static void test_reload(void **state)
 
 	/* options that need a restart are named */
 	write_file("outguard.conf",
-	           "{ \"socket\": \"inet:8891@127.0.0.1\", \"rules\": \"rules.json\",\n"
+	           "{ \"socket\": \"inet:8891@127.0.0.1\", \"rules\": \"rules.json\", \"state_file\": null,\n"
 	           "  \"evidence_file\": \"evidence.jsonl\", \"milter_timeout\": 60 }\n");
 	og_diag_init(&d);
 	assert_int_equal(og_runtime_reload(&rt, &d), 0);
@@ -521,7 +521,7 @@ static void test_reload_evidence(void **state)
 	start(&rt, CONFIG(""), rules_v1);
 	judge(&rt, "alice@example.com", "203.0.113.9", NULL, "Q1", NOW_MS, NULL);
 
-	write_file("outguard.conf", "{ \"socket\": \"inet:8890@127.0.0.1\", \"rules\": \"rules.json\",\n"
+	write_file("outguard.conf", "{ \"socket\": \"inet:8890@127.0.0.1\", \"rules\": \"rules.json\", \"state_file\": null,\n"
 	           "  \"evidence_file\": \"evidence2.jsonl\" }\n");
 	og_diag_init(&d);
 	assert_int_equal(og_runtime_reload(&rt, &d), 0);
@@ -530,7 +530,7 @@ static void test_reload_evidence(void **state)
 	judge(&rt, "bob@example.com", "203.0.113.9", NULL, "Q2", NOW_MS, NULL);
 
 	write_file("outguard.conf",
-	           "{ \"socket\": \"inet:8890@127.0.0.1\", \"rules\": \"rules.json\",\n"
+	           "{ \"socket\": \"inet:8890@127.0.0.1\", \"rules\": \"rules.json\", \"state_file\": null,\n"
 	           "  \"evidence_file\": \"nodir/evidence.jsonl\" }\n");
 	og_diag_init(&d);
 	assert_int_equal(og_runtime_reload(&rt, &d), 0);
@@ -553,7 +553,7 @@ static void test_reload_evidence(void **state)
 	free_records(r, n);
 
 	/* null: no records any more */
-	write_file("outguard.conf", "{ \"socket\": \"inet:8890@127.0.0.1\", \"rules\": \"rules.json\",\n"
+	write_file("outguard.conf", "{ \"socket\": \"inet:8890@127.0.0.1\", \"rules\": \"rules.json\", \"state_file\": null,\n"
 	           "  \"evidence_file\": null }\n");
 	og_diag_init(&d);
 	assert_int_equal(og_runtime_reload(&rt, &d), 0);

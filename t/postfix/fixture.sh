@@ -10,6 +10,8 @@
 #   fixture.sh settle DIR [SECS] wait until nothing is left but the hold queue
 #   fixture.sh queue DIR         the queue as JSON lines (postqueue -j)
 #   fixture.sh reload DIR        SIGHUP the milter
+#   fixture.sh restart-milter DIR [--kill]
+#                                stop the milter (SIGTERM, or SIGKILL) and start it again
 #   fixture.sh logs DIR          print the ends of the mail log and the milter's log, and
 #                                any SASL problems
 #
@@ -35,6 +37,7 @@
 #   OG_PFX_MILTER   outguard (default) or null (t/postfix/null_milter.py: accepts all)
 #   OG_PFX_RULES    rules file to copy to DIR/rules.json (default rules/default.json)
 #   OG_PFX_PORT     base port
+#   OG_PFX_CONF_EXTRA  more members for outguard.conf, as JSON text ("\"hook\": {...}")
 #   OUTGUARD, OG_SENDMAIL_WRAPPER  outguard and outguard-sendmail (default: in
 #                   $top_builddir, else _build/).  (OUTGUARD_SENDMAIL is not used
 #                   here: it is the wrapper's own "real sendmail" override.)
@@ -203,6 +206,8 @@ write_outguard_conf()
   "evidence_file": "$T/evidence.jsonl",
   "evidence_log": "all",
   "on_error": "tempfail",
+  "state_file": "$T/state.json",${OG_PFX_CONF_EXTRA:+
+  $OG_PFX_CONF_EXTRA,}
   "scope": {
     "authenticated": true,
     "local": true,
@@ -414,6 +419,23 @@ cmd_settle()
 	fi
 }
 
+# Stop the milter as outguard(8) stops (SIGTERM, or SIGKILL with --kill) and start it again.
+cmd_restart_milter()
+{
+	T=$(cd "$1" 2>/dev/null && pwd) || die "$1: no such directory"
+	load_env "$T"
+	MILTER=$PFX_MILTER MILTER_PORT=$PFX_MILTER_PORT
+	if [ "${2:-}" = --kill ]; then
+		kill -KILL "$(cat "$T/run/milter.pid")" 2>/dev/null
+		wait_for 10 "the milter to die" eval "! kill -0 $(cat "$T/run/milter.pid")"
+		rm -f "$T/run/milter.pid"
+	else
+		stop_pid "$T/run/milter.pid" 15
+	fi
+	wait_for 10 "the milter port to close" eval "! listening $MILTER_PORT"
+	start_milter
+}
+
 cmd_reload()
 {
 	load_env "$1"
@@ -445,6 +467,7 @@ local) cmd_local "$@" ;;
 settle) cmd_settle "$@" ;;
 queue) cmd_queue "$@" ;;
 reload) cmd_reload "$@" ;;
+restart-milter) cmd_restart_milter "$@" ;;
 logs) cmd_logs "$@" ;;
 *) usage ;;
 esac

@@ -1,0 +1,323 @@
+/*
+ * contain - locks, allows, stop counting and the hook; see contain.h.
+ *
+ * A stop is a message of a key quarantined, tempfailed or rejected by the
+ * rules (not one held because the key is already locked).  Each stop of a
+ * key whose kind the lock policy names is counted in the rate table
+ * (OG_CONTAIN_STOPS, window lock.within); the one that reaches lock.after
+ * locks the key.  Accepted messages of those kinds note their queue ID
+ * (OG_CONTAIN_ACCEPTED, same window), so the lock record can list what may
+ * still be queued.  Exempt and allowed keys are never locked.
+ *
+ * Errors: a state file that cannot be read at start is logged and the
+ * daemon starts without locks; one that cannot be written is logged and
+ * counted (the locks stay in force in memory).  Hook failures are the
+ * hook's business (hook.c) and never touch the mail.
+ *
+ * Locks: the lock store locks itself; rt->state_lock serialises writes of
+ * the state file; the hook pointer is atomic and changed only by reloads.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "contain.h"
+#include "engine.h"
+#include "log.h"
+#include "strutil.h"
+
+#define LOG_VALUE_MAX 256
+
+static struct og_hook *hook_of(struct og_runtime *rt)
+{
+	return atomic_load(&rt->hook);
+}
+
+/* Start or reconfigure the hook for C; a removed hook keeps its thread, unused. */
+static void hook_follow(struct og_runtime *rt, const struct og_config *c)
+{
+	struct og_hook_config hc = {
+		.argv = c->hook_command, .argc = c->hook_argc,
+		.timeout = c->hook_timeout, .max_running = c->hook_max_running,
+	};
+	struct og_hook *h = hook_of(rt);
+
+	/* the hook's thread starts with the daemon's (og_runtime_start): after a fork */
+	if (c->hook_argc == 0 || !rt->threads)
+		return;
+	if (h != NULL) {
+		if (og_hook_reconfigure(h, &hc) < 0)
+			og_error("hook: out of memory: the previous command stays");
+		return;
+	}
+	if ((h = og_hook_start(&hc)) == NULL)
+		og_error("hook: cannot start its thread: no notifications will be sent");
+	else
+		atomic_store(&rt->hook, h);
+}
+
+int og_contain_init(struct og_runtime *rt, const struct og_config *c, struct og_diag *diag)
+{
+	char err[1024];
+	size_t n = 0;
+
+	if ((rt->locks = og_locks_new()) == NULL ||
+	    (c->state_file != NULL && (rt->state_path = og_strdup(c->state_file)) == NULL)) {
+		og_diag_add(diag, c->path, 0, 0, "out of memory");
+		return -1;
+	}
+	if (pthread_mutex_init(&rt->state_lock, NULL) != 0) {
+		og_diag_add(diag, c->path, 0, 0, "cannot create a lock");
+		return -1;
+	}
+	atomic_init(&rt->hook, NULL);
+	if (rt->state_path != NULL) {
+		if (og_locks_load(rt->locks, rt->state_path, rt->started, &n, err, sizeof(err)) < 0)
+			og_error("state file: %s: starting with no locks and no allows", err);
+		else if (n > 0)
+			og_notice("state file %s: %zu locks and allows in force", rt->state_path, n);
+	}
+	return 0;
+}
+
+void og_contain_start(struct og_runtime *rt, const struct og_config *c)
+{
+	hook_follow(rt, c);
+}
+
+void og_contain_reload(struct og_runtime *rt, const struct og_config *c)
+{
+	hook_follow(rt, c);
+}
+
+void og_contain_destroy(struct og_runtime *rt)
+{
+	struct og_hook *h = hook_of(rt);
+
+	if (h != NULL) {
+		atomic_store(&rt->hook, NULL);
+		og_hook_stop(h);
+	}
+	og_locks_free(rt->locks);
+	rt->locks = NULL;
+	free(rt->state_path);
+	rt->state_path = NULL;
+	pthread_mutex_destroy(&rt->state_lock);
+}
+
+const char *og_contain_allowed(struct og_runtime *rt, const struct og_identity *id, int64_t now)
+{
+	for (int k = 0; k < OG_KEY__COUNT; k++)
+		if (id->key[k] != NULL && og_locks_get(rt->locks, id->key[k], OG_ALLOW, now, NULL))
+			return id->key[k];
+	return NULL;
+}
+
+const char *og_contain_locked(struct og_runtime *rt, const struct og_identity *id, int64_t now,
+                              enum og_lock_style *style, int64_t *until)
+{
+	for (int k = 0; k < OG_KEY__COUNT; k++) {
+		struct og_lock l;
+
+		if (id->key[k] == NULL || !og_locks_get(rt->locks, id->key[k], OG_LOCK, now, &l))
+			continue;
+		*style = l.style;
+		*until = l.until;
+		og_lock_clear(&l);
+		return id->key[k];
+	}
+	return NULL;
+}
+
+int og_contain_save(struct og_runtime *rt, int64_t now)
+{
+	char err[1024];
+	int rc = 0;
+
+	if (rt->state_path == NULL)
+		return 0;
+	pthread_mutex_lock(&rt->state_lock);
+	if (og_locks_save(rt->locks, rt->state_path, now, err, sizeof(err)) < 0) {
+		atomic_fetch_add(&rt->counters.state_errors, 1);
+		og_error("state file: %s: the change holds until outguard stops", err);
+		rc = -1;
+	}
+	pthread_mutex_unlock(&rt->state_lock);
+	return rc;
+}
+
+/* Is EVENT one of the configuration's hook events? */
+static bool hook_wants(const struct og_config *c, const char *event)
+{
+	for (size_t i = 0; i < c->n_hook_events; i++)
+		if (strcmp(c->hook_events[i], event) == 0)
+			return true;
+	return false;
+}
+
+void og_contain_event(struct og_runtime *rt, const struct og_policy *p, const char *key,
+                      json_t *rec)
+{
+	const char *name = json_string_value(json_object_get(rec, "event"));
+	struct og_hook *h = hook_of(rt);
+	char *line = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char event[32];
+
+	/* the name lives in REC, which goes now */
+	snprintf(event, sizeof(event), "%s", name != NULL ? name : "event");
+	json_decref(rec);
+	if (line == NULL) {
+		og_error("%s: out of memory: the %s record is lost", key, event);
+		return;
+	}
+	pthread_rwlock_rdlock(&rt->evidence_lock);
+	if (rt->evidence != NULL)
+		og_evidence_append(rt->evidence, line);
+	pthread_rwlock_unlock(&rt->evidence_lock);
+	if (h != NULL && p->config->hook_argc > 0 && hook_wants(p->config, event)) {
+		char env_key[LOG_VALUE_MAX + 16];
+		const char *env[] = { env_key, NULL };
+
+		snprintf(env_key, sizeof(env_key), "OUTGUARD_KEY=%s", key);
+		/* a key from a message may hold anything: the hook gets it printable */
+		og_sanitize(env_key + 13, sizeof(env_key) - 13, key);
+		og_hook_submit(h, event, env, line);
+	}
+	free(line);
+}
+
+/* "2026-11-23T03:01:02.000Z", or null for 0 (until unlocked). */
+static json_t *time_or_null(int64_t sec)
+{
+	char buf[40];
+
+	if (sec == 0)
+		return json_null();
+	og_evidence_time(sec * 1000, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+json_t *og_contain_accepted(struct og_runtime *rt, const char *key, uint32_t window, int64_t now)
+{
+	json_t *a = json_array();
+	char **ids = NULL;
+	size_t n = 0;
+
+	if (og_rate_values(rt->rates, OG_CONTAIN_ACCEPTED, key, window, now, &ids, &n) < 0)
+		og_error("%s: out of memory listing the queue IDs to hold", key);
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(a, og_evidence_str(ids[i]));
+		free(ids[i]);
+	}
+	free(ids);
+	return a;
+}
+
+/* Lock KEY after STOPS stops; V and F are the message that made the last one. */
+static void lock_key(struct og_runtime *rt, struct og_policy *p, const char *key, uint64_t stops,
+                     const struct og_facts *f, const struct og_verdict *v, int64_t now_ms)
+{
+	const struct og_lock_policy *lp = &p->rules->lock;
+	int64_t now = now_ms / 1000, until = lp->duration > 0 ? now + lp->duration : 0;
+	char reason[640], summary[512], sk[LOG_VALUE_MAX];
+	json_t *rec;
+
+	og_verdict_summary(v, summary, sizeof(summary));
+	snprintf(reason, sizeof(reason), "%" PRIu64 " stops in %" PRIu32 " s; the last: %s",
+	         stops, lp->within, summary);
+	if (og_locks_set(rt->locks, key, OG_LOCK, lp->style, now, until, reason, "outguard") < 0) {
+		og_error("%s: out of memory: cannot lock it", key);
+		return;
+	}
+	atomic_fetch_add(&rt->counters.locks_made, 1);
+	og_contain_save(rt, now);
+	og_sanitize(sk, sizeof(sk), key);
+	og_notice("%s: locked %s (%s) %s: %s",
+	          f->queue_id != NULL ? f->queue_id : "NOQUEUE", sk, og_lock_style_name(lp->style),
+	          lp->duration > 0 ? "for a while" : "until unlocked", reason);
+	rec = json_object();
+	json_object_set_new(rec, "time", time_or_null(now));
+	json_object_set_new(rec, "event", json_string("lock"));
+	json_object_set_new(rec, "key", og_evidence_str(key));
+	json_object_set_new(rec, "style", json_string(og_lock_style_name(lp->style)));
+	json_object_set_new(rec, "until", time_or_null(until));
+	json_object_set_new(rec, "by", json_string("outguard"));
+	json_object_set_new(rec, "reason", og_evidence_str(reason));
+	json_object_set_new(rec, "stops", json_integer((json_int_t)stops));
+	json_object_set_new(rec, "window", json_integer(lp->within));
+	json_object_set_new(rec, "trigger", og_evidence_str(f->queue_id));
+	json_object_set_new(rec, "queue_ids", og_contain_accepted(rt, key, lp->within, now));
+	json_object_set_new(rec, "rules", json_string(p->rules->digest));
+	og_contain_event(rt, p, key, rec);
+}
+
+/* One notification per key per hook.quiet seconds for quarantined messages. */
+static void notify_quarantine(struct og_runtime *rt, struct og_policy *p, const char *key,
+                              const struct og_facts *f, const struct og_identity *id,
+                              const struct og_verdict *v, int64_t now_ms)
+{
+	const struct og_config *c = p->config;
+	struct og_hook *h = hook_of(rt);
+	char *line;
+	json_t *rec;
+	json_error_t e;
+
+	if (h == NULL || c->hook_argc == 0 || !hook_wants(c, "quarantine"))
+		return;
+	if (og_rate_add(rt->rates, OG_CONTAIN_NOTIFIED, key, c->hook_quiet, 1, now_ms / 1000) != 1)
+		return;
+	if ((line = og_evidence_format(f, id, v, p->rules->digest, now_ms)) == NULL)
+		return;
+	if ((rec = json_loads(line, 0, &e)) != NULL) {
+		char env_key[LOG_VALUE_MAX + 16];
+		const char *env[] = { env_key, NULL };
+		char *text;
+
+		json_object_set_new(rec, "event", json_string("quarantine"));
+		if ((text = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL) {
+			snprintf(env_key, sizeof(env_key), "OUTGUARD_KEY=");
+			og_sanitize(env_key + 13, sizeof(env_key) - 13, key);
+			og_hook_submit(h, "quarantine", env, text);
+			free(text);
+		}
+		json_decref(rec);
+	}
+	free(line);
+}
+
+void og_contain_after(struct og_runtime *rt, struct og_policy *p, const struct og_facts *f,
+                      const struct og_identity *id, const struct og_verdict *v, int64_t now_ms)
+{
+	const struct og_lock_policy *lp = &p->rules->lock;
+	int64_t now = now_ms / 1000;
+	bool stop = v->applied == OG_ACT_QUARANTINE || v->applied == OG_ACT_TEMPFAIL ||
+	            v->applied == OG_ACT_REJECT;
+
+	if (v->scope == OG_SCOPE_INBOUND || v->exempt || v->internal_error)
+		return;
+	if (v->locked_key != NULL)
+		return;             /* held for the lock, not a stop of its own */
+	if (stop && id->key[OG_KEY_ACCOUNT] != NULL)
+		notify_quarantine(rt, p, id->key[OG_KEY_ACCOUNT], f, id, v, now_ms);
+	if (!lp->enabled)
+		return;
+	for (int k = 0; k < OG_KEY__COUNT; k++) {
+		const char *key = id->key[k];
+		uint64_t n;
+
+		if (key == NULL || !lp->kinds[k])
+			continue;
+		if (!stop) {
+			if (f->queue_id != NULL &&
+			    og_rate_note(rt->rates, OG_CONTAIN_ACCEPTED, key, lp->within, f->queue_id,
+			                 now) == UINT64_MAX)
+				og_error("%s: out of memory noting the queue ID", f->queue_id);
+			continue;
+		}
+		n = og_rate_add(rt->rates, OG_CONTAIN_STOPS, key, lp->within, 1, now);
+		/* the stop that reaches the count locks; an unlock forgets the count */
+		if (n != UINT64_MAX && n >= lp->after && !og_locks_get(rt->locks, key, OG_LOCK, now, NULL))
+			lock_key(rt, p, key, n, f, v, now_ms);
+	}
+}
