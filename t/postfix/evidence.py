@@ -154,7 +154,17 @@ def cmd_report(path, queue_path=None, rules_path=None):
     held_set = set(held)
     units = rule_units(rules_path)
     accounts, order = {}, []
+    locks, refused = [], {}
     for r in recs:
+        # lock, unlock, allow and refused records are events, not messages
+        if r.get("event") in ("lock", "unlock", "allow"):
+            locks.append(r)
+            continue
+        if r.get("event") == "refused":
+            refused[r.get("key")] = refused.get(r.get("key"), 0) + 1
+            continue
+        if r.get("event"):
+            continue
         acct = (r.get("keys") or {}).get("account") or "(unknown)"
         a = accounts.get(acct)
         if a is None:
@@ -202,7 +212,15 @@ def cmd_report(path, queue_path=None, rules_path=None):
             rows.append((acct, None, "exempt (%s): not counted, never stopped" % a["exempt"], ""))
         for rule, w in sorted(a["why"].items(), key=lambda kv: -kv[1]["n"]):
             h = w["hit"]
-            what = units.get(rule, "recipients" if h.get("check") == "recipients" else "messages")
+            if h.get("check") not in ("recipients", "rate", "hidden-recipients"):
+                # a content check: what it found says more than its figure
+                m = h.get("matched")
+                if isinstance(m, list):
+                    m = ", ".join(m[:4]) + (", ..." if len(m) > 4 else "")
+                rows.append((acct, rule, "%s%s" % (h.get("check"), ": %s" % m if m else ""),
+                             "%d message%s" % (w["n"], "" if w["n"] == 1 else "s")))
+                continue
+            what = units.get(rule, "recipients" if h.get("check") != "rate" else "messages")
             text = "%s %s" % (span(w["lo"], w["hi"]), what)
             if h.get("window"):
                 text += " in %s s" % h["window"]
@@ -230,6 +248,23 @@ def cmd_report(path, queue_path=None, rules_path=None):
             else:
                 line = "  %-*s  %s" % (width, label, text)
             print(line.rstrip())
+    if locks:
+        print()
+        print("  Locks:")
+        for r in locks:
+            what = r.get("event")
+            line = "  %s %s by %s" % (r.get("key"), what + "ed" if what != "allow" else "allowed",
+                                       r.get("by"))
+            if what == "lock":
+                line += ", %s" % ("until unlocked" if r.get("until") is None else "until %s" % r["until"])
+                if r.get("reason"):
+                    line += ": %s" % r["reason"]
+                n = refused.get(r.get("key"), 0)
+                if n:
+                    line += "; then refused at MAIL FROM %d time%s" % (n, "" if n == 1 else "s")
+                if r.get("queue_ids"):
+                    line += "; %d accepted messages listed to hold" % len(r["queue_ids"])
+            print(line)
     return 0
 
 
