@@ -220,7 +220,7 @@ static void lock_key(struct og_runtime *rt, struct og_policy *p, const char *key
 {
 	const struct og_lock_policy *lp = &p->rules->lock;
 	int64_t now = now_ms / 1000, until = lp->duration > 0 ? now + lp->duration : 0;
-	char reason[640], summary[512], sk[LOG_VALUE_MAX];
+	char reason[640], summary[512], sk[LOG_VALUE_MAX], end[40];
 	json_t *rec;
 
 	og_verdict_summary(v, summary, sizeof(summary));
@@ -233,9 +233,11 @@ static void lock_key(struct og_runtime *rt, struct og_policy *p, const char *key
 	atomic_fetch_add(&rt->counters.locks_made, 1);
 	og_contain_save(rt, now);
 	og_sanitize(sk, sizeof(sk), key);
-	og_notice("%s: locked %s (%s) %s: %s",
+	if (until > 0)
+		og_evidence_time(until * 1000, end, sizeof(end));
+	og_notice("%s: locked %s (%s) until %s: %s",
 	          f->queue_id != NULL ? f->queue_id : "NOQUEUE", sk, og_lock_style_name(lp->style),
-	          lp->duration > 0 ? "for a while" : "until unlocked", reason);
+	          until > 0 ? end : "unlocked", reason);
 	rec = json_object();
 	json_object_set_new(rec, "time", time_or_null(now));
 	json_object_set_new(rec, "event", json_string("lock"));

@@ -311,7 +311,9 @@ char *og_verdict_summary(const struct og_verdict *v, char *buf, size_t len)
 		return buf;
 	}
 	snprintf(score, sizeof(score), "score=%d", v->score);
-	put_str(&l, score, "", v->n_hits == 0);
+	put_str(&l, score, "", v->n_hits == 0 && v->locked_key == NULL);
+	if (v->locked_key != NULL)
+		put_str(&l, "locked=", v->locked_key, v->n_hits == 0);
 	for (size_t i = 0; i < v->n_hits && !l.full; i++)
 		put_hit(&l, &v->hit[i], i + 1 == v->n_hits);
 	return buf;

@@ -85,7 +85,8 @@ int og_engine_evaluate(const struct og_rules *rules, const struct og_facts *f,
  * One line naming the hits, for headers, replies and syslog, each hit as
  * rule=figure/limit:
  *   "score=25 account-messages-1m=41/30 account-burst-1m=101/100"
- * (a hit of a rule that observes ends in ":observe": "spam-phrases=2/0:observe"),
+ * (a hit of a rule that observes ends in ":observe": "spam-phrases=2/0:observe";
+ * a message of a locked key has "locked=KEY" after the score),
  * "score=0" when nothing hit, "inbound" and "exempt=KEY" when not judged
  * (bytes of KEY outside printable ASCII, and spaces, shown as '?').
  * Written into BUF (always terminated when LEN > 0); a line too long for
