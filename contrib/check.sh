@@ -9,6 +9,8 @@
 set -u
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 export BUILD_DIR=${BUILD_DIR:-$srcdir/_build}
+# the HTML incident report is checked in a real headless browser
+export EXTRA_PACKAGES="${EXTRA_PACKAGES:-} chromium"
 
 bash "$srcdir/contrib/setup.sh" || exit
 cd "$BUILD_DIR" || exit

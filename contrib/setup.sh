@@ -7,6 +7,7 @@
 #   BUILD_DIR=/path contrib/setup.sh      build there instead of _build/
 #   JOBS=4 contrib/setup.sh               parallel make jobs (default 2)
 #   CONFIGURE_FLAGS="--enable-sanitizers" contrib/setup.sh   extra configure options
+#   EXTRA_PACKAGES="chromium" contrib/setup.sh   more Debian packages (the test suite's browser)
 #
 # Postfix is installed with "No configuration": no /etc/postfix/main.cf, so
 # the system Postfix does not start; the tests and the demo run their own
@@ -18,7 +19,8 @@ BUILD_DIR=${BUILD_DIR:-$srcdir/_build}
 JOBS=${JOBS:-2}
 CONFIGURE_FLAGS=${CONFIGURE_FLAGS:-}
 PACKAGES="build-essential autoconf automake libtool pkg-config libmilter-dev libjansson-dev
-libcmocka-dev libpcre2-dev postfix miltertest swaks python3 python3-milter valgrind jq"
+libcmocka-dev libpcre2-dev zlib1g-dev postfix miltertest swaks python3 python3-milter valgrind jq
+${EXTRA_PACKAGES:-}"
 
 say()
 {
