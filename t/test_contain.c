@@ -227,6 +227,27 @@ static void test_corrupt_state_file(void **state)
 	write_file("state.json", "{\"outguard_state\": 1, \"entries\": []}");
 }
 
+/* A state file that cannot be written: the lock holds in memory, the failure is counted. */
+static void test_state_unwritable(void **state)
+{
+	struct og_runtime rt;
+	char conf[PATH_MAX + 256];
+	(void)state;
+
+	snprintf(conf, sizeof(conf),
+	         "{ \"socket\": \"inet:1@127.0.0.1\", \"rules\": \"rules.json\",\n"
+	         "  \"evidence_file\": \"evidence.jsonl\", \"state_file\": \"no/such/dir/state.json\" }\n");
+	write_file("outguard.conf", conf);
+	start(&rt);
+	for (int i = 0; i < 3; i++)
+		judge(&rt, "erin@example.com", 5, "QE", 3000 + i, NULL);
+	assert_true(refused(&rt, "erin@example.com", 3005));
+	assert_int_equal(atomic_load(&rt.counters.state_errors), 1);
+	og_runtime_destroy(&rt);
+	og_test_rmtree(dir);
+	setup(NULL);      /* the usual configuration again, in a fresh directory */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_lock_survives_restart),
 		cmocka_unit_test(test_exempt_never_locked),
 		cmocka_unit_test(test_corrupt_state_file),
+		cmocka_unit_test(test_state_unwritable),
 	};
 
 	og_log_open("outguard", "mail", 1, 0);
