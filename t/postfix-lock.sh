@@ -119,8 +119,19 @@ case $(mail_reply l5-restart) in
 451*) og_ok "5. after a restart bob is still refused" ;;
 *) og_not_ok "5. after a restart bob is still refused"; og_diag "$(cat "$tmp/swaks/l5-restart")" ;;
 esac
-bash "$FIXTURE" restart-milter "$pfx" --kill >"$tmp/restart.log" 2>&1 || og_diag "$(cat "$tmp/restart.log")"
+# killed, and not yet back: Postfix applies milter_default_action (tempfail)
+mpid=$(cat "$PFX_DIR/run/milter.pid")
+kill -KILL "$mpid"
+og_wait 10 "the milter to die" sh -c "! kill -0 $mpid" || :
+submit l5-down alice 127.0.0.44 friend5@remote.example
+case $(eod_reply l5-down) in
+4[0-9][0-9]*) og_ok "5. with outguard down, Postfix tempfails (milter_default_action = tempfail): $(eod_reply l5-down)" ;;
+*) og_not_ok "5. with outguard down, Postfix tempfails"; og_diag "$(cat "$tmp/swaks/l5-down")" ;;
+esac
+bash "$FIXTURE" restart-milter "$pfx" >"$tmp/restart.log" 2>&1 || og_diag "$(cat "$tmp/restart.log")"
 submit l5-kill bob 127.0.0.44 friend5@remote.example
+submit l5-back alice 127.0.0.44 friend5@remote.example
+expect_eq "5. back up: alice sends again (250)" 250 "$(eod_reply l5-back | cut -c1-3)"
 case $(mail_reply l5-kill) in
 451*) og_ok "5. after kill -9 and a start bob is still refused" ;;
 *) og_not_ok "5. after kill -9 and a start bob is still refused"; og_diag "$(cat "$tmp/swaks/l5-kill")" ;;
