@@ -274,6 +274,7 @@ int main(int argc, char **argv)
 		return EX_OSERR;
 	}
 
+	rt.milter_unix = socket_path(socket_spec) != NULL;
 	og_callbacks_init(&rt);
 	og_callbacks_describe(&desc);
 	if (user != NULL && og_daemon_lookup_user(user, &uid, &gid) < 0)

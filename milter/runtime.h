@@ -66,6 +66,7 @@ struct og_runtime {
 	pthread_mutex_t state_lock;    /* one write of the state file at a time */
 	_Atomic(struct og_hook *) hook;    /* NULL until a hook is configured */
 	bool threads;                  /* og_runtime_start was called: threads may run */
+	bool milter_unix;              /* the milter socket is a unix socket (no Nagle stall) */
 };
 
 /* Load CONFIG_PATH and its rules, open the evidence file. 0, or -1 with DIAG filled. */

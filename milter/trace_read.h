@@ -172,7 +172,8 @@ void og_trace_report_bad(const struct og_trace_reader *r, const char *prog, FILE
  * none of these.
  */
 bool og_trace_parse_time(const char *text, int64_t now_ms, int64_t *out);
-/* MS as "2026-11-23T03:01:02Z" (SECONDS) or "2026-11-23 03:01" (not) into BUF (>= 32). */
+/* MS as "2026-11-23T03:01:02Z" (SECONDS) or "2026-11-23 03:01" (not) into BUF (>= 32);
+   "-" for INT64_MIN (OG_TRACE_TIME_NONE) and INT64_MAX. */
 void og_trace_format_time(int64_t ms, bool seconds, char *buf, size_t len);
 
 /* ---- counting strings ---- */
@@ -180,11 +181,12 @@ void og_trace_format_time(int64_t ms, bool seconds, char *buf, size_t len);
 struct og_trace_count {
 	char *name;
 	uint64_t n;
-	void *data;                 /* the caller's, freed with the table if FREE_DATA */
+	void *data;                 /* the caller's, freed with the table by FREE_DATA */
 };
 struct og_trace_counter;
 
-struct og_trace_counter *og_trace_counter_new(bool free_data);
+/* An empty table; FREE_DATA (may be NULL) frees each entry's data.  NULL if out of memory. */
+struct og_trace_counter *og_trace_counter_new(void (*free_data)(void *));
 void og_trace_counter_free(struct og_trace_counter *c);
 /* The entry of NAME, made (count 0) if new.  NULL if out of memory. */
 struct og_trace_count *og_trace_counter_get(struct og_trace_counter *c, const char *name);

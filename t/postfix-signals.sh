@@ -4,7 +4,8 @@
 # where each signal alone quarantines.  Each case asserts the hold queue (or
 # the sink) and the evidence record: the rule that hit, its figure and what
 # matched.  Then the rule set is switched to observe mode by a reload, and a
-# message that would be held is delivered with a tag instead.
+# message that would be held is delivered with a tag instead.  The milter
+# listens on a unix socket here, with the no-reply stages that allows.
 # Skips (77) unless run as root with postfix and swaks installed.
 # OG_KEEP_TMP=1 keeps the instance directory afterwards.
 set -u
@@ -14,7 +15,9 @@ set -u
 pfx_setup signals
 RULES=$top_srcdir/t/postfix/signals.rules.json
 
-OG_PFX_RULES=$RULES bash "$FIXTURE" up "$pfx" >"$tmp/up.log" 2>&1 ||
+# over a unix socket, where outguard asks for no reply at the stages it does
+# not decide at (t/postfix.sh and t/postfix-lock.sh use TCP)
+OG_PFX_MILTER_UNIX=1 OG_PFX_RULES=$RULES bash "$FIXTURE" up "$pfx" >"$tmp/up.log" 2>&1 ||
 	{ cat "$tmp/up.log"; og_error "the Postfix fixture did not come up"; }
 . "$pfx/fixture.env"
 . "$top_srcdir/t/postfix/helpers.sh"

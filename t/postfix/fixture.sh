@@ -38,6 +38,7 @@
 #   OG_PFX_RULES    rules file to copy to DIR/rules.json (default rules/default.json)
 #   OG_PFX_PORT     base port
 #   OG_PFX_CONF_EXTRA  more members for outguard.conf, as JSON text ("\"hook\": {...}")
+#   OG_PFX_MILTER_UNIX=1  the milter on a unix socket (DIR/run/milter.sock), not TCP
 #   OUTGUARD, OG_SENDMAIL_WRAPPER  outguard and outguard-sendmail (default: in
 #                   $top_builddir, else _build/).  (OUTGUARD_SENDMAIL is not used
 #                   here: it is the wrapper's own "real sendmail" override.)
@@ -67,6 +68,26 @@ usage()
 }
 
 # Is something listening on 127.0.0.1:PORT?
+# The milter's socket as outguard and Postfix write it: TCP on MILTER_PORT,
+# or with OG_PFX_MILTER_UNIX=1 a unix socket in DIR/run (Postfix runs unchrooted here).
+milter_specs()
+{
+	if [ -n "${OG_PFX_MILTER_UNIX:-}" ]; then
+		OG_MILTER_SPEC="unix:$T/run/milter.sock" PF_MILTER_SPEC="unix:$T/run/milter.sock"
+	else
+		OG_MILTER_SPEC="inet:$MILTER_PORT@127.0.0.1" PF_MILTER_SPEC="inet:127.0.0.1:$MILTER_PORT"
+	fi
+}
+
+milter_listening()
+{
+	if [ -n "${OG_PFX_MILTER_UNIX:-}" ]; then
+		[ -S "$T/run/milter.sock" ] && python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' "$T/run/milter.sock" 2>/dev/null
+	else
+		listening "$MILTER_PORT"
+	fi
+}
+
 listening()
 {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
@@ -146,8 +167,8 @@ smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_
 smtpd_sasl_auth_enable = no
 smtpd_sasl_type = dovecot
 smtpd_sasl_path = $T/run/auth.sock
-smtpd_milters = inet:127.0.0.1:$MILTER_PORT
-non_smtpd_milters = inet:127.0.0.1:$MILTER_PORT
+smtpd_milters = $PF_MILTER_SPEC
+non_smtpd_milters = $PF_MILTER_SPEC
 milter_default_action = tempfail
 milter_protocol = 6
 maillog_file = $T/maillog
@@ -201,7 +222,7 @@ write_outguard_conf()
 {
 	cat >"$T/outguard.conf" <<EOF
 {
-  "socket": "inet:$MILTER_PORT@127.0.0.1",
+  "socket": "$OG_MILTER_SPEC",
   "rules": "$T/rules.json",
   "evidence_file": "$T/evidence.jsonl",
   "evidence_log": "all",
@@ -220,11 +241,15 @@ EOF
 
 start_milter()
 {
+	local mask
+	# a unix socket must be writable by Postfix's user: made without umask
+	mask=$(umask)
+	[ -n "${OG_PFX_MILTER_UNIX:-}" ] && umask 000
 	case $MILTER in
 	null)
 		"$PYTHON3" -c 'import Milter' 2>/dev/null ||
 			{ echo "fixture: $PYTHON3 cannot import Milter (apt-get install python3-milter)" >&2; return 1; }
-		"$PYTHON3" "$here/null_milter.py" "inet:$MILTER_PORT@127.0.0.1" "$T/milter.log" \
+		"$PYTHON3" "$here/null_milter.py" "$OG_MILTER_SPEC" "$T/milter.log" \
 			</dev/null >>"$T/outguard.log" 2>&1 &
 		;;
 	outguard)
@@ -238,11 +263,13 @@ start_milter()
 		;;
 	*)
 		echo "fixture: OG_PFX_MILTER must be outguard or null, not \"$MILTER\"" >&2
+		umask "$mask"
 		return 1
 		;;
 	esac
 	echo $! >"$T/run/milter.pid"
-	wait_for 20 "the milter on port $MILTER_PORT" listening "$MILTER_PORT" ||
+	umask "$mask"
+	wait_for 20 "the milter on $OG_MILTER_SPEC" milter_listening ||
 		{ alive "$(cat "$T/run/milter.pid")" || echo "fixture: the milter exited" >&2; return 1; }
 }
 
@@ -264,6 +291,7 @@ cmd_up()
 	local base rules=${OG_PFX_RULES:-$srcdir/rules/default.json}
 	base=$(pick_port) || exit 1
 	INBOUND_PORT=$base SUBMISSION_PORT=$((base + 1)) SINK_PORT=$((base + 2)) MILTER_PORT=$((base + 3))
+	milter_specs
 
 	mkdir -p "$T/etc" "$T/spool" "$T/sink" "$T/run" "$T/www/site1" || die "cannot create directories in $T"
 	chmod 755 "$T/run" "$T/www" "$T/www/site1"
@@ -281,6 +309,7 @@ PFX_INBOUND_PORT=$INBOUND_PORT
 PFX_SUBMISSION_PORT=$SUBMISSION_PORT
 PFX_SINK_PORT=$SINK_PORT
 PFX_MILTER_PORT=$MILTER_PORT
+PFX_MILTER_UNIX='${OG_PFX_MILTER_UNIX:-}'
 PFX_SINK='$T/sink'
 PFX_MAILLOG='$T/maillog'
 PFX_CONF='$T/outguard.conf'
@@ -424,7 +453,8 @@ cmd_restart_milter()
 {
 	T=$(cd "$1" 2>/dev/null && pwd) || die "$1: no such directory"
 	load_env "$T"
-	MILTER=$PFX_MILTER MILTER_PORT=$PFX_MILTER_PORT
+	MILTER=$PFX_MILTER MILTER_PORT=$PFX_MILTER_PORT OG_PFX_MILTER_UNIX=$PFX_MILTER_UNIX
+	milter_specs
 	if [ "${2:-}" = --kill ]; then
 		kill -KILL "$(cat "$T/run/milter.pid")" 2>/dev/null
 		wait_for 10 "the milter to die" eval "! kill -0 $(cat "$T/run/milter.pid")"
@@ -432,7 +462,7 @@ cmd_restart_milter()
 	else
 		stop_pid "$T/run/milter.pid" 15
 	fi
-	wait_for 10 "the milter port to close" eval "! listening $MILTER_PORT"
+	wait_for 10 "the milter to stop listening" eval "! milter_listening"
 	start_milter
 }
 

@@ -1,0 +1,1388 @@
+/*
+ * trace_read - evidence files as one stream of records; see trace_read.h.
+ *
+ * Each file is read through zlib (gzdopen reads plain files as they are)
+ * into a chunk buffer and split at newlines with memchr: unlike gzgets this
+ * sees the true length of a line that holds NUL bytes, which a crash can
+ * leave in a log (such a line is bad; a gzgets reader would see it as empty
+ * and lose the record appended after the NULs).  A line that does not fit
+ * the chunk is gathered in a second buffer up to OG_TRACE_LINE_MAX.
+ *
+ * Every file is opened by og_trace_open, its first record's time read, and
+ * its descriptor kept, so that logrotate renaming the files meanwhile does
+ * not change what is read; the zlib state is freed again until the merge
+ * reaches the file.  The merge is a heap of the files being read, keyed by
+ * the time of each one's next line: rotated files are read one after the
+ * other, overlapping ones (two servers) interleave.
+ *
+ * Cheap filters before jansson: outguard writes "time" first and in one
+ * shape, so the period is checked on the line's first bytes; a needle is
+ * looked for with memmem.  Lines not written that way are parsed.
+ *
+ * Errors: a file that cannot be opened stops the reader (EX_NOINPUT); a
+ * read error (a damaged gzip file) ends that file, is kept for
+ * og_trace_report_bad and counted (read_errors); out of memory is
+ * EX_SOFTWARE.  Bad lines are counted, the first ones kept for the report.
+ */
+#include "autoconf.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <zlib.h>
+
+#include "log.h"
+#include "strutil.h"
+#include "trace_read.h"
+
+#define CHUNK ((size_t)128 << 10)       /* bytes read from a file at a time */
+#define EXCERPT 60                      /* bytes of a bad line quoted */
+#define TIME_NEVER INT64_MAX            /* the first record of a file without one */
+/* Records of a rotated file end at most this long after the next file starts:
+   the daemon writes to the renamed file until logrotate's SIGUSR1 reaches it. */
+#define ROTATION_SLACK_MS ((int64_t)3600 * 1000)
+
+/* ---- small buffers ---- */
+
+struct bytes {
+	char *data;
+	size_t len, cap;
+};
+
+/* Make room for N more bytes.  0 or -1. */
+static int bytes_room(struct bytes *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (n <= b->cap - b->len)
+		return 0;
+	if (n > SIZE_MAX / 2 - b->len)
+		return -1;
+	cap = b->cap > 0 ? b->cap : 256;
+	while (cap - b->len < n)
+		cap *= 2;
+	if ((p = realloc(b->data, cap)) == NULL)
+		return -1;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+static int bytes_add(struct bytes *b, const char *s, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (bytes_room(b, n) < 0)
+		return -1;
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	return 0;
+}
+
+/* ---- times ---- */
+
+/* Days from 1970-01-01 to Y-M-D of the proleptic Gregorian calendar (Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : days[m - 1];
+}
+
+/* N decimal digits at *S into *V, advancing *S.  false if they are not all digits. */
+static bool digits(const char **s, const char *end, int n, int *v)
+{
+	int x = 0;
+
+	if (end - *s < n)
+		return false;
+	for (int i = 0; i < n; i++) {
+		char c = (*s)[i];
+
+		if (c < '0' || c > '9')
+			return false;
+		x = x * 10 + (c - '0');
+	}
+	*s += n;
+	*v = x;
+	return true;
+}
+
+/* "YYYY-MM-DD[(T| )HH:MM[:SS[.F]][Z|(+|-)HH[:]MM]]" at S..END as ms.  false if not that. */
+static bool parse_utc(const char *s, const char *end, int64_t *out)
+{
+	int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0, off = 0;
+
+	if (!digits(&s, end, 4, &y) || s == end || *s++ != '-' || !digits(&s, end, 2, &mo) ||
+	    s == end || *s++ != '-' || !digits(&s, end, 2, &d))
+		return false;
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+		return false;
+	if (s < end) {
+		if (*s != 'T' && *s != 't' && *s != ' ')
+			return false;
+		s++;
+		if (!digits(&s, end, 2, &h) || s == end || *s++ != ':' || !digits(&s, end, 2, &mi) ||
+		    h > 23 || mi > 59)
+			return false;
+		if (s < end && *s == ':') {
+			s++;
+			if (!digits(&s, end, 2, &sec) || sec > 59)
+				return false;
+			if (s < end && *s == '.') {
+				int scale = 100, n = 0;
+
+				for (s++; s < end && *s >= '0' && *s <= '9'; s++, n++) {
+					ms += (*s - '0') * scale;
+					scale /= 10;
+				}
+				if (n == 0 || n > 9)
+					return false;
+			}
+		}
+		if (s < end && (*s == 'Z' || *s == 'z')) {
+			s++;
+		} else if (s < end && (*s == '+' || *s == '-')) {
+			int sign = *s++ == '-' ? -1 : 1, oh, om;
+
+			if (!digits(&s, end, 2, &oh))
+				return false;
+			if (s < end && *s == ':')
+				s++;
+			if (!digits(&s, end, 2, &om) || oh > 23 || om > 59)
+				return false;
+			off = sign * (oh * 60 + om);
+		}
+	}
+	if (s != end)
+		return false;
+	*out = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - off * 60) * 1000 + ms;
+	return true;
+}
+
+bool og_trace_parse_time(const char *text, int64_t now_ms, int64_t *out)
+{
+	static const struct { char unit; int64_t ms; } units[] = {
+		{ 's', 1000 }, { 'm', 60000 }, { 'h', 3600000 }, { 'd', 86400000 },
+		{ 'w', 604800000 },
+	};
+	size_t len = text != NULL ? strlen(text) : 0;
+	uint64_t n = 0;
+	size_t i;
+
+	if (len == 0)
+		return false;
+	/* a relative time: digits and one unit */
+	for (i = 0; i < len && text[i] >= '0' && text[i] <= '9'; i++)
+		if ((n = n * 10 + (uint64_t)(text[i] - '0')) > 1000000000)
+			return false;
+	if (i > 0 && i == len - 1) {
+		for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
+			/* at most a century back: no overflow, no time before 1870 */
+			if (text[i] == units[u].unit && n <= (uint64_t)(INT64_C(3155760000000) / units[u].ms)) {
+				*out = now_ms - (int64_t)n * units[u].ms;
+				return true;
+			}
+		}
+		return false;
+	}
+	return parse_utc(text, text + len, out);
+}
+
+/*
+ * The time of a record as outguard writes it, "2026-11-23T03:01:02.123Z"
+ * (exactly), as ms.  The fast path of every line; false for any other shape.
+ */
+static bool record_time(const char *s, size_t len, int64_t *out)
+{
+	static const int pos[] = { 0, 5, 8, 11, 14, 17, 20 }, width[] = { 4, 2, 2, 2, 2, 2, 3 };
+	int v[7];
+
+	if (len != 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+	    s[16] != ':' || s[19] != '.' || s[23] != 'Z')
+		return false;
+	for (int i = 0; i < 7; i++) {
+		const char *p = s + pos[i];
+
+		if (!digits(&p, s + len, width[i], &v[i]))
+			return false;
+	}
+	if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > days_in_month(v[0], v[1]) ||
+	    v[3] > 23 || v[4] > 59 || v[5] > 59)
+		return false;
+	*out = (days_from_civil(v[0], v[1], v[2]) * 86400 + v[3] * 3600 + v[4] * 60 + v[5]) * 1000 +
+	       v[6];
+	return true;
+}
+
+/* The time of a "time" value in any accepted form. */
+static bool any_time(const char *s, size_t len, int64_t *out)
+{
+	return record_time(s, len, out) || parse_utc(s, s + len, out);
+}
+
+void og_trace_format_time(int64_t ms, bool seconds, char *buf, size_t len)
+{
+	time_t t;
+	struct tm tm;
+
+	if (ms == INT64_MIN || ms == INT64_MAX) {
+		snprintf(buf, len, "-");       /* no time */
+		return;
+	}
+	t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	if (gmtime_r(&t, &tm) == NULL || strftime(buf, len, seconds ? "%Y-%m-%dT%H:%M:%SZ" :
+	                                          "%Y-%m-%d %H:%M", &tm) == 0)
+		snprintf(buf, len, "?");
+}
+
+/* ---- names ---- */
+
+static const char *const action_names[] = { "accept", "tag", "quarantine", "tempfail", "reject" };
+static const char *const kind_names[] = { "account", "domain", "script", "client" };
+
+const char *og_trace_action_name(enum og_trace_action a)
+{
+	return a < OG_TA__COUNT ? action_names[a] : "unknown";
+}
+
+enum og_trace_action og_trace_action_from_name(const char *name)
+{
+	for (int a = 0; name != NULL && a < OG_TA__COUNT; a++)
+		if (strcmp(name, action_names[a]) == 0)
+			return (enum og_trace_action)a;
+	return OG_TA_UNKNOWN;
+}
+
+const char *og_trace_kind_name(enum og_trace_kind k)
+{
+	return k < OG_TK__COUNT ? kind_names[k] : "key";
+}
+
+bool og_trace_flagged(const struct og_trace_rec *rec)
+{
+	return rec->type == OG_TRACE_MESSAGE &&
+	       (rec->score > 0 || (rec->act != OG_TA_ACCEPT && rec->applied != NULL));
+}
+
+bool og_trace_has_key(const struct og_trace_rec *rec, const char *key)
+{
+	if (rec->type != OG_TRACE_MESSAGE)
+		return rec->ev_key != NULL && strcmp(rec->ev_key, key) == 0;
+	for (int k = 0; k < OG_TK__COUNT; k++)
+		if (rec->key[k] != NULL && strcmp(rec->key[k], key) == 0)
+			return true;
+	return false;
+}
+
+/* ---- counting strings: open addressing, FNV-1a ---- */
+
+struct og_trace_counter {
+	struct og_trace_count **slot;
+	size_t cap, n;              /* cap a power of two */
+	void (*free_data)(void *);
+};
+
+static uint64_t hash_of(const char *s)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * UINT64_C(1099511628211);
+	return h;
+}
+
+struct og_trace_counter *og_trace_counter_new(void (*free_data)(void *))
+{
+	struct og_trace_counter *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->cap = 64;
+	if ((c->slot = calloc(c->cap, sizeof(*c->slot))) == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->free_data = free_data;
+	return c;
+}
+
+void og_trace_counter_free(struct og_trace_counter *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->cap; i++) {
+		if (c->slot[i] == NULL)
+			continue;
+		if (c->free_data != NULL)
+			c->free_data(c->slot[i]->data);
+		free(c->slot[i]->name);
+		free(c->slot[i]);
+	}
+	free(c->slot);
+	free(c);
+}
+
+static int counter_grow(struct og_trace_counter *c)
+{
+	size_t cap = c->cap * 2;
+	struct og_trace_count **slot;
+
+	if (cap > SIZE_MAX / sizeof(*slot) || (slot = calloc(cap, sizeof(*slot))) == NULL)
+		return -1;
+	for (size_t i = 0; i < c->cap; i++) {
+		size_t j;
+
+		if (c->slot[i] == NULL)
+			continue;
+		for (j = hash_of(c->slot[i]->name) & (cap - 1); slot[j] != NULL; j = (j + 1) & (cap - 1))
+			;
+		slot[j] = c->slot[i];
+	}
+	free(c->slot);
+	c->slot = slot;
+	c->cap = cap;
+	return 0;
+}
+
+struct og_trace_count *og_trace_counter_get(struct og_trace_counter *c, const char *name)
+{
+	struct og_trace_count *e;
+	size_t i;
+
+	for (i = hash_of(name) & (c->cap - 1); c->slot[i] != NULL; i = (i + 1) & (c->cap - 1))
+		if (strcmp(c->slot[i]->name, name) == 0)
+			return c->slot[i];
+	if ((c->n + 1) * 10 > c->cap * 7) {
+		if (counter_grow(c) < 0)
+			return NULL;
+		for (i = hash_of(name) & (c->cap - 1); c->slot[i] != NULL; i = (i + 1) & (c->cap - 1))
+			;
+	}
+	if ((e = calloc(1, sizeof(*e))) == NULL || (e->name = og_strdup(name)) == NULL) {
+		free(e);
+		return NULL;
+	}
+	c->slot[i] = e;
+	c->n++;
+	return e;
+}
+
+int og_trace_counter_add(struct og_trace_counter *c, const char *name, uint64_t n)
+{
+	struct og_trace_count *e = og_trace_counter_get(c, name);
+
+	if (e == NULL)
+		return -1;
+	e->n += n;
+	return 0;
+}
+
+size_t og_trace_counter_size(const struct og_trace_counter *c)
+{
+	return c->n;
+}
+
+static int by_count(const void *a, const void *b)
+{
+	const struct og_trace_count *x = *(const struct og_trace_count *const *)a;
+	const struct og_trace_count *y = *(const struct og_trace_count *const *)b;
+
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+struct og_trace_count **og_trace_counter_sorted(const struct og_trace_counter *c,
+                                                int (*cmp)(const void *, const void *))
+{
+	struct og_trace_count **v;
+	size_t n = 0;
+
+	if (c->n == 0 || (v = malloc(c->n * sizeof(*v))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < c->cap; i++)
+		if (c->slot[i] != NULL)
+			v[n++] = c->slot[i];
+	qsort(v, n, sizeof(*v), cmp != NULL ? cmp : by_count);
+	return v;
+}
+
+/* ---- one file ---- */
+
+struct stream {
+	char *path;                 /* as given */
+	char *family;               /* PATH without ".gz" and a rotation number */
+	size_t order;               /* position in the given order */
+	size_t rank;                /* position by first record (then ORDER) */
+	int fd;                     /* kept from og_trace_open to the end; -1 when done */
+	bool is_stdin;
+	gzFile gz;                  /* NULL when not being read */
+	char *buf;                  /* CHUNK bytes */
+	size_t start, end;          /* unread bytes of BUF */
+	bool eof;
+	struct bytes long_line;     /* a line that does not fit BUF */
+	uint64_t lineno;            /* of the last line read */
+	bool record_bad;            /* count bad lines (false while peeking a file read again later) */
+	/* the next line of interest */
+	bool has_head;
+	const char *head;
+	size_t head_len;
+	uint64_t head_line;
+	int64_t head_time;          /* OG_TRACE_TIME_NONE: not known yet */
+	json_t *head_json;          /* parsed already (no fast time), or NULL */
+	int64_t first_time;         /* of its first record; TIME_NEVER if none */
+	bool skip;                  /* wholly outside the period */
+	bool done;
+};
+
+struct bad_line {
+	const char *path;
+	uint64_t line;
+	const char *reason;
+	char text[EXCERPT * 4 + 4];     /* each byte at most 4 as \xHH, and "..." */
+};
+
+struct read_error {
+	const char *path;
+	uint64_t line;
+	char text[160];
+};
+
+struct og_trace_reader {
+	struct stream **files;
+	size_t n_files;
+	struct stream **pending;    /* by first record time, not yet read */
+	size_t n_pending, next_pending;
+	struct stream **heap;       /* being read, by the time of the next line */
+	size_t n_heap;
+	bool opened;
+	int64_t since, until;
+	char *needle;               /* NULL: no filter */
+	size_t needle_len;
+	bool needle_nocase;
+	struct og_trace_rec rec;
+	struct bytes arena;         /* the strings of REC */
+	size_t cap_rcpts, cap_rules, cap_qids;  /* room in REC's lists */
+	struct og_trace_stats st;
+	struct bad_line bad[OG_TRACE_BAD_SHOWN];
+	struct read_error *errs;
+	size_t n_errs;
+	char error[512];
+};
+
+struct og_trace_reader *og_trace_reader_new(void)
+{
+	struct og_trace_reader *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->since = OG_TRACE_TIME_NONE;
+	r->until = OG_TRACE_TIME_NONE;
+	return r;
+}
+
+static void stream_close_gz(struct stream *s)
+{
+	if (s->gz != NULL)
+		gzclose_r(s->gz);
+	s->gz = NULL;
+	free(s->buf);
+	s->buf = NULL;
+	free(s->long_line.data);
+	s->long_line = (struct bytes){ 0 };
+	s->start = s->end = 0;
+	s->eof = false;
+}
+
+static void stream_free(struct stream *s)
+{
+	if (s == NULL)
+		return;
+	stream_close_gz(s);
+	if (s->fd >= 0 && !s->is_stdin)
+		close(s->fd);
+	json_decref(s->head_json);
+	free(s->path);
+	free(s->family);
+	free(s);
+}
+
+void og_trace_reader_free(struct og_trace_reader *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->n_files; i++)
+		stream_free(r->files[i]);
+	free(r->files);
+	free(r->pending);
+	free(r->heap);
+	free(r->needle);
+	free(r->arena.data);
+	free(r->rec.rcpts.v);
+	free(r->rec.rules.v);
+	free(r->rec.queue_ids.v);
+	free(r->errs);
+	free(r);
+}
+
+const char *og_trace_error(const struct og_trace_reader *r)
+{
+	return r->error;
+}
+
+/* PATH without a ".gz" and then a ".N" or "-N" of digits: the files of one rotation. */
+static char *family_of(const char *path)
+{
+	char *f = og_strdup(path);
+	size_t n, i;
+
+	if (f == NULL)
+		return NULL;
+	n = strlen(f);
+	if (n > 3 && strcmp(f + n - 3, ".gz") == 0)
+		f[n -= 3] = '\0';
+	for (i = n; i > 0 && f[i - 1] >= '0' && f[i - 1] <= '9'; i--)
+		;
+	if (i < n && i > 1 && (f[i - 1] == '.' || f[i - 1] == '-') && f[i - 2] != '/')
+		f[i - 1] = '\0';
+	return f;
+}
+
+int og_trace_add_file(struct og_trace_reader *r, const char *path)
+{
+	struct stream *s, **v;
+
+	if ((v = realloc(r->files, (r->n_files + 1) * sizeof(*v))) == NULL)
+		return -1;
+	r->files = v;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return -1;
+	s->fd = -1;
+	s->first_time = TIME_NEVER;
+	s->head_time = OG_TRACE_TIME_NONE;
+	s->is_stdin = strcmp(path, "-") == 0;
+	if ((s->path = og_strdup(s->is_stdin ? "(standard input)" : path)) == NULL ||
+	    (s->family = family_of(path)) == NULL) {
+		stream_free(s);
+		return -1;
+	}
+	s->order = r->n_files;
+	r->files[r->n_files++] = s;
+	return 0;
+}
+
+struct sibling {
+	char *path;
+	unsigned long n;
+	bool gz;
+};
+
+static int by_rotation(const void *a, const void *b)
+{
+	const struct sibling *x = a, *y = b;
+
+	/* oldest (highest number) first; a plain file before its .gz */
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1;
+	return (int)x->gz - (int)y->gz;
+}
+
+int og_trace_add_default(struct og_trace_reader *r, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash != NULL ? og_strndup(path, slash == path ? 1 : (size_t)(slash - path))
+	                          : og_strdup(".");
+	const char *base = slash != NULL ? slash + 1 : path;
+	size_t blen = strlen(base), n = 0;
+	struct sibling *sib = NULL;
+	struct stat st;
+	struct dirent *de;
+	DIR *dp;
+	int rc = 0, found = 0;
+
+	if (dir == NULL)
+		return -1;
+	if ((dp = opendir(dir)) != NULL) {
+		while ((de = readdir(dp)) != NULL) {
+			const char *p = de->d_name;
+			char *end;
+			unsigned long num;
+			struct sibling *v;
+
+			if (strncmp(p, base, blen) != 0 || p[blen] != '.' || p[blen + 1] < '0' ||
+			    p[blen + 1] > '9')
+				continue;
+			errno = 0;
+			num = strtoul(p + blen + 1, &end, 10);
+			if (errno != 0 || (*end != '\0' && strcmp(end, ".gz") != 0))
+				continue;
+			if ((v = realloc(sib, (n + 1) * sizeof(*v))) == NULL) {
+				rc = -1;
+				break;
+			}
+			sib = v;
+			sib[n].n = num;
+			sib[n].gz = *end != '\0';
+			if ((sib[n].path = malloc(strlen(dir) + strlen(p) + 2)) == NULL) {
+				rc = -1;
+				break;
+			}
+			sprintf(sib[n].path, "%s/%s", dir, p);
+			n++;
+		}
+		closedir(dp);
+	}
+	if (n > 0)
+		qsort(sib, n, sizeof(*sib), by_rotation);
+	for (size_t i = 0; i < n; i++) {
+		/* N and N.gz both: logrotate was compressing; the plain one is whole */
+		if (rc == 0 && !(sib[i].gz && i > 0 && sib[i - 1].n == sib[i].n)) {
+			rc = og_trace_add_file(r, sib[i].path);
+			found++;
+		}
+		free(sib[i].path);
+	}
+	free(sib);
+	free(dir);
+	if (rc == 0 && stat(path, &st) == 0) {
+		rc = og_trace_add_file(r, path);
+		found++;
+	}
+	return rc < 0 ? -1 : found > 0 ? 0 : 1;
+}
+
+void og_trace_set_period(struct og_trace_reader *r, int64_t since, int64_t until)
+{
+	r->since = since;
+	r->until = until;
+}
+
+int og_trace_set_needle(struct og_trace_reader *r, const char *text, bool nocase)
+{
+	free(r->needle);
+	r->needle = NULL;
+	r->needle_len = 0;
+	if (text == NULL || *text == '\0')
+		return 0;
+	for (const char *p = text; *p != '\0'; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 || *p == 0x7f)
+			return 0;
+	if ((r->needle = og_strdup(text)) == NULL)
+		return -1;
+	r->needle_len = strlen(text);
+	r->needle_nocase = nocase;
+	if (nocase)
+		og_str_lower(r->needle);
+	return 0;
+}
+
+/* ---- bad lines ---- */
+
+static void note_bad(struct og_trace_reader *r, struct stream *s, uint64_t line, const char *text,
+                     size_t len, const char *reason)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = len < EXCERPT ? len : EXCERPT, o = 0;
+	struct bad_line *b;
+
+	if (!s->record_bad)
+		return;
+	if (r->st.bad++ >= OG_TRACE_BAD_SHOWN)
+		return;
+	b = &r->bad[r->st.bad - 1];
+	b->path = s->path;
+	b->line = line;
+	b->reason = reason;
+	/* printable ASCII as it is, every other byte (NUL too: a crash leaves them) as \xHH */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			b->text[o++] = (char)c;
+		} else if (c == '\\') {
+			b->text[o++] = '\\';
+			b->text[o++] = '\\';
+		} else {
+			b->text[o++] = '\\';
+			b->text[o++] = 'x';
+			b->text[o++] = hex[c >> 4];
+			b->text[o++] = hex[c & 15];
+		}
+	}
+	b->text[o] = '\0';
+	if (len > n)
+		memcpy(b->text + o, "...", 4);
+}
+
+static void note_read_error(struct og_trace_reader *r, struct stream *s, const char *what)
+{
+	struct read_error *v;
+
+	if (!s->record_bad)
+		return;             /* told when the file is read again */
+	r->st.read_errors++;
+	v = realloc(r->errs, (r->n_errs + 1) * sizeof(*v));
+	if (v == NULL)
+		return;             /* still counted */
+	r->errs = v;
+	v[r->n_errs].path = s->path;
+	v[r->n_errs].line = s->lineno;
+	snprintf(v[r->n_errs].text, sizeof(v[r->n_errs].text), "%s", what);
+	r->n_errs++;
+}
+
+void og_trace_report_bad(const struct og_trace_reader *r, const char *prog, FILE *out)
+{
+	uint64_t shown = r->st.bad < OG_TRACE_BAD_SHOWN ? r->st.bad : OG_TRACE_BAD_SHOWN;
+
+	for (uint64_t i = 0; i < shown; i++)
+		fprintf(out, "%s: %s:%" PRIu64 ": %s: %s\n", prog, r->bad[i].path, r->bad[i].line,
+		        r->bad[i].reason, r->bad[i].text);
+	if (r->st.bad > shown)
+		fprintf(out, "%s: %" PRIu64 " more bad lines not shown\n", prog, r->st.bad - shown);
+	if (r->st.bad > 0)
+		fprintf(out, "%s: %" PRIu64 " %s skipped; the rest was read\n", prog, r->st.bad,
+		        r->st.bad == 1 ? "line was not a record and was" : "lines were not records and were");
+	for (size_t i = 0; i < r->n_errs; i++)
+		fprintf(out, "%s: %s: cannot read past line %" PRIu64 ": %s: the rest of the file "
+		        "is not read\n", prog, r->errs[i].path, r->errs[i].line, r->errs[i].text);
+}
+
+void og_trace_stats(const struct og_trace_reader *r, struct og_trace_stats *st)
+{
+	*st = r->st;
+	st->files = r->n_files;
+}
+
+/* ---- lines ---- */
+
+static int stream_start(struct og_trace_reader *r, struct stream *s)
+{
+	int fd;
+
+	if (s->gz != NULL)
+		return 0;
+	if (!s->is_stdin && lseek(s->fd, 0, SEEK_SET) < 0) {
+		snprintf(r->error, sizeof(r->error), "%s: cannot read: %s", s->path, strerror(errno));
+		return EX_NOINPUT;
+	}
+	s->lineno = 0;
+	if ((s->buf = malloc(CHUNK)) == NULL || (fd = dup(s->fd)) < 0) {
+		snprintf(r->error, sizeof(r->error), "%s: %s", s->path,
+		         s->buf == NULL ? "out of memory" : strerror(errno));
+		return s->buf == NULL ? EX_SOFTWARE : EX_OSERR;
+	}
+	if ((s->gz = gzdopen(fd, "rb")) == NULL) {
+		close(fd);
+		snprintf(r->error, sizeof(r->error), "%s: out of memory", s->path);
+		return EX_SOFTWARE;
+	}
+	gzbuffer(s->gz, (unsigned)CHUNK);
+	return 0;
+}
+
+/* Refill BUF.  0, or -1 after noting a read error (the file ends there). */
+static int refill(struct og_trace_reader *r, struct stream *s)
+{
+	int n, zerr;
+	const char *msg;
+
+	s->start = s->end = 0;
+	n = gzread(s->gz, s->buf, (unsigned)CHUNK);
+	if (n > 0) {
+		s->end = (size_t)n;
+		return 0;
+	}
+	s->eof = true;
+	msg = gzerror(s->gz, &zerr);
+	if (n < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
+		note_read_error(r, s, zerr == Z_ERRNO ? strerror(errno) : msg);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The next line of S without its newline: 1 with *LINE and *LEN (valid until
+ * the next call), *TOO_LONG set for a line over OG_TRACE_LINE_MAX (then
+ * *LINE holds its start only); 0 at the end of the file; -1 when the
+ * reading stopped at a read error (noted); -2 out of memory (r->error says).
+ */
+static int read_line(struct og_trace_reader *r, struct stream *s, const char **line, size_t *len,
+                     bool *too_long)
+{
+	struct bytes *ll = &s->long_line;
+
+	*too_long = false;
+	ll->len = 0;
+	for (;;) {
+		char *p = s->buf + s->start;
+		size_t avail = s->end - s->start;
+		char *nl = avail > 0 ? memchr(p, '\n', avail) : NULL;
+		size_t n = nl != NULL ? (size_t)(nl - p) : avail;
+
+		if (nl != NULL && ll->len == 0 && !*too_long) {
+			s->start += n + 1;
+			s->lineno++;
+			*line = p;
+			*len = n;
+			return 1;
+		}
+		/* a line in pieces: keep what fits, then only its start */
+		if (!*too_long && ll->len + n > OG_TRACE_LINE_MAX) {
+			*too_long = true;
+			if (ll->len < EXCERPT && bytes_add(ll, p, EXCERPT - ll->len < n ? EXCERPT - ll->len : n) < 0)
+				goto nomem;
+		} else if (!*too_long && bytes_add(ll, p, n) < 0) {
+			goto nomem;
+		}
+		s->start += n + (nl != NULL);
+		if (nl != NULL || (s->eof && (ll->len > 0 || *too_long))) {
+			s->lineno++;
+			*line = ll->data;
+			*len = *too_long && ll->len > EXCERPT ? EXCERPT : ll->len;
+			return 1;
+		}
+		if (s->eof)
+			return 0;
+		if (refill(r, s) < 0)
+			return ll->len > 0 ? (s->lineno++, *line = ll->data, *len = ll->len, 1) : -1;
+	}
+nomem:
+	snprintf(r->error, sizeof(r->error), "out of memory reading %s", s->path);
+	return -2;
+}
+
+/* Does LINE hold the needle? */
+static bool has_needle(const struct og_trace_reader *r, const char *line, size_t len)
+{
+	const char *nd = r->needle;
+	size_t m = r->needle_len;
+	const char *end, *lo = NULL, *up = NULL;
+	unsigned char c0, c1;
+
+	if (len < m)
+		return false;
+	if (!r->needle_nocase)
+		return memmem(line, len, nd, m) != NULL;
+	c0 = (unsigned char)nd[0];
+	c1 = (unsigned char)toupper(c0);
+	end = line + len - m + 1;
+	/* memchr for either case of the first byte, each result kept until passed */
+	for (const char *p = line; p < end;) {
+		const char *q;
+
+		if (lo != end && (lo == NULL || lo < p))
+			lo = (lo = memchr(p, c0, (size_t)(end - p))) != NULL ? lo : end;
+		if (c1 == c0)
+			up = end;
+		else if (up != end && (up == NULL || up < p))
+			up = (up = memchr(p, c1, (size_t)(end - p))) != NULL ? up : end;
+		q = lo < up ? lo : up;
+		if (q == end)
+			return false;
+		if (strncasecmp(q + 1, nd + 1, m - 1) == 0)
+			return true;
+		p = q + 1;
+	}
+	return false;
+}
+
+static bool in_period(const struct og_trace_reader *r, int64_t t)
+{
+	return (r->since == OG_TRACE_TIME_NONE || t >= r->since) &&
+	       (r->until == OG_TRACE_TIME_NONE || t < r->until);
+}
+
+/* LINE without the white space JSON allows around it. */
+static void trim(const char **line, size_t *len)
+{
+	while (*len > 0 && ((*line)[*len - 1] == '\r' || (*line)[*len - 1] == ' ' ||
+	                    (*line)[*len - 1] == '\t'))
+		(*len)--;
+	while (*len > 0 && (**line == ' ' || **line == '\t')) {
+		(*line)++;
+		(*len)--;
+	}
+}
+
+/*
+ * Move S to its next line of interest (FILTER: in the period, with the
+ * needle): 1 with S's head set, 0 when S has no more (closed), or an EX_*
+ * code.
+ */
+static int advance(struct og_trace_reader *r, struct stream *s, bool filter)
+{
+	static const char prefix[] = "{\"time\":\"";
+	const size_t plen = sizeof(prefix) - 1;
+	const char *line;
+	size_t len;
+	bool too_long;
+	int rc;
+
+	s->has_head = false;
+	json_decref(s->head_json);
+	s->head_json = NULL;
+	while ((rc = read_line(r, s, &line, &len, &too_long)) == 1) {
+		int64_t t = OG_TRACE_TIME_NONE;
+
+		if (s->record_bad)
+			r->st.lines++;
+		if (too_long) {
+			note_bad(r, s, s->lineno, line, len + 1, "longer than 1 MiB");
+			continue;
+		}
+		trim(&line, &len);
+		if (len == 0) {
+			note_bad(r, s, s->lineno, line, len, "empty line");
+			continue;
+		}
+		if (line[0] != '{' || line[len - 1] != '}' || memchr(line, '\0', len) != NULL) {
+			note_bad(r, s, s->lineno, line, len, "not a JSON object");
+			continue;
+		}
+		if (len > plen + 25 && memcmp(line, prefix, plen) == 0 && line[plen + 24] == '"' &&
+		    record_time(line + plen, 24, &t)) {
+			if (filter && !in_period(r, t))
+				continue;
+		} else {
+			json_error_t err;
+			json_t *j = json_loadb(line, len, 0, &err), *tv;
+
+			if (s->record_bad)
+				r->st.parsed++;
+			if (j == NULL || !json_is_object(j)) {
+				json_decref(j);
+				note_bad(r, s, s->lineno, line, len, "not a JSON object");
+				continue;
+			}
+			tv = json_object_get(j, "time");
+			if (!json_is_string(tv) || !any_time(json_string_value(tv), json_string_length(tv), &t)) {
+				json_decref(j);
+				note_bad(r, s, s->lineno, line, len, "no valid \"time\"");
+				continue;
+			}
+			if (filter && !in_period(r, t)) {
+				json_decref(j);
+				continue;
+			}
+			s->head_json = j;
+		}
+		if (filter && r->needle != NULL && !has_needle(r, line, len)) {
+			json_decref(s->head_json);
+			s->head_json = NULL;
+			continue;
+		}
+		s->has_head = true;
+		s->head = line;
+		s->head_len = len;
+		s->head_line = s->lineno;
+		s->head_time = t;
+		return 1;
+	}
+	if (rc == -2)
+		return EX_SOFTWARE;
+	stream_close_gz(s);
+	s->done = true;
+	return 0;
+}
+
+/* S is read to its end: let its descriptor go. */
+static void stream_done(struct stream *s)
+{
+	if (!s->is_stdin && s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+}
+
+/* ---- order ---- */
+
+static bool before(const struct stream *a, const struct stream *b)
+{
+	return a->head_time != b->head_time ? a->head_time < b->head_time : a->rank < b->rank;
+}
+
+static void heap_push(struct og_trace_reader *r, struct stream *s)
+{
+	size_t i = r->n_heap++;
+
+	r->heap[i] = s;
+	while (i > 0 && before(r->heap[i], r->heap[(i - 1) / 2])) {
+		struct stream *t = r->heap[i];
+
+		r->heap[i] = r->heap[(i - 1) / 2];
+		r->heap[(i - 1) / 2] = t;
+		i = (i - 1) / 2;
+	}
+}
+
+static struct stream *heap_pop(struct og_trace_reader *r)
+{
+	struct stream *top = r->heap[0];
+	size_t i = 0;
+
+	r->heap[0] = r->heap[--r->n_heap];
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		struct stream *t;
+
+		if (l < r->n_heap && before(r->heap[l], r->heap[m]))
+			m = l;
+		if (l + 1 < r->n_heap && before(r->heap[l + 1], r->heap[m]))
+			m = l + 1;
+		if (m == i)
+			break;
+		t = r->heap[i];
+		r->heap[i] = r->heap[m];
+		r->heap[m] = t;
+		i = m;
+	}
+	return top;
+}
+
+static int by_first_time(const void *a, const void *b)
+{
+	const struct stream *x = *(const struct stream *const *)a;
+	const struct stream *y = *(const struct stream *const *)b;
+
+	if (x->first_time != y->first_time)
+		return x->first_time < y->first_time ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Mark the files that hold nothing of the period: see ROTATION_SLACK_MS. */
+static void mark_skipped(struct og_trace_reader *r)
+{
+	for (size_t i = 0; i < r->n_pending; i++) {
+		struct stream *s = r->pending[i];
+
+		if (s->is_stdin || s->first_time == TIME_NEVER)
+			continue;
+		if (r->until != OG_TRACE_TIME_NONE && s->first_time > r->until + ROTATION_SLACK_MS)
+			s->skip = true;
+		if (r->since == OG_TRACE_TIME_NONE)
+			continue;
+		/* the next newer file of the same rotation starts well before SINCE */
+		for (size_t j = i + 1; j < r->n_pending; j++) {
+			struct stream *n = r->pending[j];
+
+			if (n->first_time == TIME_NEVER || n->first_time == s->first_time ||
+			    strcmp(n->family, s->family) != 0)
+				continue;
+			if (n->first_time <= r->since - ROTATION_SLACK_MS)
+				s->skip = true;
+			break;
+		}
+	}
+	for (size_t i = 0; i < r->n_pending; i++)
+		if (r->pending[i]->skip)
+			r->st.skipped++;
+}
+
+int og_trace_open(struct og_trace_reader *r)
+{
+	struct rlimit rl;
+	int rc;
+
+	r->error[0] = '\0';
+	if (r->opened)
+		return 0;
+	r->opened = true;
+	/* one descriptor per file stays open: 90 days of logs fit any limit, more may not */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max &&
+	    rl.rlim_cur < r->n_files + 64) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (r->n_files > 0 && ((r->pending = calloc(r->n_files, sizeof(*r->pending))) == NULL ||
+	                       (r->heap = calloc(r->n_files, sizeof(*r->heap))) == NULL)) {
+		snprintf(r->error, sizeof(r->error), "out of memory");
+		return EX_SOFTWARE;
+	}
+	for (size_t i = 0; i < r->n_files; i++) {
+		struct stream *s = r->files[i];
+		struct stat st;
+
+		s->fd = s->is_stdin ? STDIN_FILENO : open(s->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (s->fd < 0) {
+			snprintf(r->error, sizeof(r->error), "%s: cannot open: %s", s->path, strerror(errno));
+			return EX_NOINPUT;
+		}
+		if (fstat(s->fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+			snprintf(r->error, sizeof(r->error), "%s: cannot read: %s", s->path, strerror(EISDIR));
+			return EX_NOINPUT;
+		}
+		/* the first record; standard input cannot be read twice, so it goes on from there */
+		if ((rc = stream_start(r, s)) != 0)
+			return rc;
+		s->record_bad = s->is_stdin;
+		if ((rc = advance(r, s, false)) > 1)
+			return rc;
+		if (rc == 1)
+			s->first_time = s->head_time;
+		if (!s->is_stdin) {
+			stream_close_gz(s);
+			json_decref(s->head_json);
+			s->head_json = NULL;
+			s->has_head = false;
+			s->done = false;
+		}
+		s->record_bad = true;
+		r->pending[r->n_pending++] = s;
+	}
+	qsort(r->pending, r->n_pending, sizeof(*r->pending), by_first_time);
+	for (size_t i = 0; i < r->n_pending; i++)
+		r->pending[i]->rank = i;
+	mark_skipped(r);
+	return 0;
+}
+
+/* Start reading S: its first line of interest goes on the heap. */
+static int activate(struct og_trace_reader *r, struct stream *s)
+{
+	int rc;
+
+	if (s->skip) {
+		close(s->fd);
+		s->fd = -1;
+		s->done = true;
+		return 0;
+	}
+	if (s->is_stdin && s->has_head) {
+		/* the head was read unfiltered by og_trace_open */
+		bool keep = in_period(r, s->head_time) &&
+		            (r->needle == NULL || has_needle(r, s->head, s->head_len));
+
+		if (keep) {
+			heap_push(r, s);
+			return 0;
+		}
+	} else if ((rc = stream_start(r, s)) != 0) {
+		return rc;
+	}
+	if ((rc = advance(r, s, true)) > 1)
+		return rc;
+	if (rc == 1)
+		heap_push(r, s);
+	else
+		stream_done(s);
+	return 0;
+}
+
+/* ---- records ---- */
+
+/* A copy of the string V in the arena (sized beforehand: never moves), or NULL. */
+static const char *keep_str(struct og_trace_reader *r, const json_t *v)
+{
+	size_t n;
+	char *p;
+
+	if (!json_is_string(v))
+		return NULL;
+	n = json_string_length(v);
+	if (n + 1 > r->arena.cap - r->arena.len)
+		return NULL;            /* cannot happen: the arena holds the whole line */
+	p = r->arena.data + r->arena.len;
+	memcpy(p, json_string_value(v), n + 1);
+	r->arena.len += n + 1;
+	return p;
+}
+
+static const char *get_str(struct og_trace_reader *r, const json_t *o, const char *key)
+{
+	return keep_str(r, json_object_get(o, key));
+}
+
+static long long get_int(const json_t *o, const char *key, long long dflt)
+{
+	const json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) ? (long long)json_integer_value(v) : dflt;
+}
+
+/* Room for the N entries of a list.  0 or -1. */
+static int list_room(const char ***v, size_t n, size_t *cap)
+{
+	const char **p;
+
+	if (n <= *cap)
+		return 0;
+	if (n > SIZE_MAX / sizeof(*p) || (p = realloc(*v, n * sizeof(*p))) == NULL)
+		return -1;
+	*v = p;
+	*cap = n;
+	return 0;
+}
+
+/* The strings of array A (or of member MEMBER of its objects) into L. */
+static void get_list(struct og_trace_reader *r, const json_t *a, const char *member,
+                     struct og_trace_list *l)
+{
+	size_t i;
+	const json_t *v;
+
+	l->n = 0;
+	json_array_foreach(a, i, v) {
+		const char *s = keep_str(r, member != NULL ? json_object_get(v, member) : v);
+
+		if (s != NULL)
+			l->v[l->n++] = s;
+	}
+}
+
+/* REC from the object J (line LINE of S).  0, or -1 if out of memory. */
+static int extract(struct og_trace_reader *r, const json_t *j, size_t len, int64_t t)
+{
+	struct og_trace_rec *rec = &r->rec;
+	const json_t *ev = json_object_get(j, "event"), *keys, *client, *auth, *locked;
+	const json_t *rcpts = json_object_get(j, "rcpt_sample"), *hits = json_object_get(j, "hits");
+	const json_t *qids = json_object_get(j, "queue_ids");
+
+	/* decoded strings are never longer than their JSON text: the line bounds them */
+	r->arena.len = 0;
+	if (bytes_room(&r->arena, len + 1) < 0 ||
+	    list_room(&rec->rcpts.v, json_array_size(rcpts), &r->cap_rcpts) < 0 ||
+	    list_room(&rec->rules.v, json_array_size(hits), &r->cap_rules) < 0 ||
+	    list_room(&rec->queue_ids.v, json_array_size(qids), &r->cap_qids) < 0)
+		return -1;
+	{
+		struct og_trace_list rc = rec->rcpts, ru = rec->rules, qi = rec->queue_ids;
+		const char *file = rec->file;
+
+		memset(rec, 0, sizeof(*rec));
+		rec->rcpts.v = rc.v;
+		rec->rules.v = ru.v;
+		rec->queue_ids.v = qi.v;
+		rec->file = file;
+	}
+	rec->time_ms = t;
+	rec->time = get_str(r, j, "time");
+	rec->stops = -1;
+	rec->act = OG_TA_UNKNOWN;
+	if (ev != NULL) {
+		rec->event = keep_str(r, ev);
+		rec->type = rec->event == NULL ? OG_TRACE_EVENT :
+		            strcmp(rec->event, "lock") == 0 ? OG_TRACE_LOCK :
+		            strcmp(rec->event, "unlock") == 0 ? OG_TRACE_UNLOCK :
+		            strcmp(rec->event, "allow") == 0 ? OG_TRACE_ALLOW :
+		            strcmp(rec->event, "refused") == 0 ? OG_TRACE_REFUSED : OG_TRACE_EVENT;
+		rec->ev_key = get_str(r, j, "key");
+		rec->style = get_str(r, j, "style");
+		rec->until = get_str(r, j, "until");
+		rec->by = get_str(r, j, "by");
+		rec->reason = get_str(r, j, "reason");
+		rec->trigger = get_str(r, j, "trigger");
+		rec->stops = get_int(j, "stops", -1);
+		/* a refused event's client is the address, not an object */
+		rec->client_addr = get_str(r, j, "client");
+		rec->sender = get_str(r, j, "sender");
+		get_list(r, qids, NULL, &rec->queue_ids);
+		return 0;
+	}
+	rec->type = OG_TRACE_MESSAGE;
+	rec->queue_id = get_str(r, j, "queue_id");
+	rec->action = get_str(r, j, "action");
+	rec->applied = get_str(r, j, "applied");
+	rec->act = og_trace_action_from_name(rec->applied);
+	rec->score = get_int(j, "score", 0);
+	keys = json_object_get(j, "keys");
+	for (int k = 0; k < OG_TK__COUNT; k++)
+		rec->key[k] = get_str(r, keys, kind_names[k]);
+	client = json_object_get(j, "client");
+	rec->client_addr = get_str(r, client, "addr");
+	rec->client_name = get_str(r, client, "name");
+	auth = json_object_get(j, "auth");
+	rec->login = get_str(r, auth, "login");
+	rec->sender = get_str(r, j, "sender");
+	rec->from = get_str(r, j, "from");
+	rec->message_id = get_str(r, j, "message_id");
+	rec->subject = get_str(r, j, "subject");
+	rec->rcpt_count = (uint64_t)(get_int(j, "rcpt_count", 0) > 0 ? get_int(j, "rcpt_count", 0) : 0);
+	get_list(r, rcpts, NULL, &rec->rcpts);
+	get_list(r, hits, "rule", &rec->rules);
+	locked = json_object_get(j, "locked");
+	rec->locked_key = get_str(r, locked, "key");
+	return 0;
+}
+
+int og_trace_next(struct og_trace_reader *r, const struct og_trace_rec **out)
+{
+	int rc;
+
+	r->error[0] = '\0';
+	if (!r->opened && (rc = og_trace_open(r)) != 0)
+		return rc;
+	for (;;) {
+		struct stream *s;
+		json_t *j;
+		json_error_t err;
+
+		/* start the files whose first record is not after the earliest next line */
+		while (r->next_pending < r->n_pending &&
+		       (r->n_heap == 0 ||
+		        r->pending[r->next_pending]->first_time <= r->heap[0]->head_time))
+			if ((rc = activate(r, r->pending[r->next_pending++])) != 0)
+				return rc;
+		if (r->n_heap == 0)
+			return 0;
+		s = heap_pop(r);
+		j = s->head_json;
+		s->head_json = NULL;
+		if (j == NULL) {
+			r->st.parsed++;
+			j = json_loadb(s->head, s->head_len, 0, &err);
+		}
+		if (j == NULL || !json_is_object(j)) {
+			note_bad(r, s, s->head_line, s->head, s->head_len, "not a JSON object");
+			json_decref(j);
+			j = NULL;
+		} else {
+			r->rec.file = s->path;
+			rc = extract(r, j, s->head_len, s->head_time);
+			r->rec.line = s->head_line;
+			json_decref(j);
+			if (rc < 0) {
+				snprintf(r->error, sizeof(r->error), "out of memory");
+				return EX_SOFTWARE;
+			}
+		}
+		/* REC holds copies: S's buffer may be reused */
+		if ((rc = advance(r, s, true)) > 1)
+			return rc;
+		if (rc == 1)
+			heap_push(r, s);
+		else
+			stream_done(s);
+		if (j != NULL) {
+			r->st.records++;
+			*out = &r->rec;
+			return 1;
+		}
+	}
+}

@@ -1,0 +1,710 @@
+/*
+ * test_trace - outguard-trace's reader (milter/trace_read.c): command-line
+ * times, the fixture files of t/trace/ (plain and gzip, ordered by their
+ * records' times), bad lines named by file and line, damaged gzip files,
+ * the period and needle filters, rotated siblings, standard input, the
+ * counting table, and keys folded as identity keys.
+ * Files it writes go to a temporary directory under the build directory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <zlib.h>
+
+#include "keyform.h"
+#include "strutil.h"
+#include "testutil.h"
+#include "trace_read.h"
+
+#ifndef SRCDIR
+#define SRCDIR "."
+#endif
+#define FIXTURES SRCDIR "/t/trace"
+
+#define DAY_MS INT64_C(86400000)
+#define T_1123 INT64_C(1795392000000)           /* 2026-11-23T00:00:00Z */
+#define NOW_MS (T_1123 + 3 * 3600000)           /* 2026-11-23T03:00:00Z */
+
+#define CHECK_INT(label, got, want) do { \
+	long long g_ = (long long)(got), w_ = (long long)(want); \
+	if (g_ != w_) \
+		fail_msg("%s: got %lld, want %lld", (label), g_, w_); \
+} while (0)
+
+static char tmpdir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	return og_test_mkdtemp(tmpdir, sizeof(tmpdir), "trace");
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return og_test_rmtree(tmpdir);
+}
+
+static void tmp_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", tmpdir, name);
+}
+
+/* A message record of outguard's shape at TIME with queue ID QID and SUBJECT. */
+static void put_record(FILE *fp, const char *time, const char *qid, const char *subject)
+{
+	fprintf(fp, "{\"time\":\"%s\",\"queue_id\":\"%s\",\"action\":\"accept\",\"applied\":\"accept\","
+	        "\"score\":0,\"scope\":\"authenticated\",\"keys\":{\"account\":\"sasl:bob@example.org\","
+	        "\"domain\":\"domain:example.org\",\"script\":null,\"client\":\"ip:198.51.100.77\"},"
+	        "\"identity_source\":\"sasl\",\"client\":{\"addr\":\"198.51.100.77\",\"name\":null,"
+	        "\"helo\":\"pc\",\"port\":49152},\"auth\":{\"login\":\"bob@example.org\","
+	        "\"mechanism\":\"PLAIN\"},\"sender\":\"bob@example.org\",\"from\":\"Bob "
+	        "<bob@example.org>\",\"message_id\":\"<%s@example.org>\",\"subject\":\"%s\","
+	        "\"rcpt_count\":1,\"rcpt_sample\":[\"jane@example.net\"],\"rcpt_domains\":"
+	        "[\"example.net\"],\"hits\":[],\"exempt\":null,\"rules\":\"7ba25ec4f02b5d50\"}\n",
+	        time, qid, qid, subject);
+}
+
+/* Read everything R has; the subjects (or event names) joined by spaces into OUT. */
+static int read_all(struct og_trace_reader *r, char *out, size_t len)
+{
+	const struct og_trace_rec *rec;
+	size_t off = 0;
+	int rc;
+
+	if (out != NULL)
+		out[0] = '\0';
+	while ((rc = og_trace_next(r, &rec)) == 1) {
+		const char *what = rec->type == OG_TRACE_MESSAGE ? rec->subject : rec->event;
+
+		if (out != NULL && off < len)
+			off += (size_t)snprintf(out + off, len - off, "%s%s", off > 0 ? " " : "",
+			                        what != NULL ? what : "-");
+	}
+	return rc;
+}
+
+/* What og_trace_report_bad writes, into a new string; caller frees. */
+static char *bad_report(const struct og_trace_reader *r)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+
+	assert_non_null(fp);
+	og_trace_report_bad(r, "outguard-trace", fp);
+	assert_int_equal(fclose(fp), 0);
+	return text;
+}
+
+/* ---- times ---- */
+
+static void test_parse_time(void **state)
+{
+	static const struct {
+		const char *label, *in;
+		bool ok;
+		int64_t want;
+	} rows[] = {
+		{ "minutes", "90m", true, NOW_MS - 90 * 60000 },
+		{ "hours", "24h", true, NOW_MS - DAY_MS },
+		{ "days", "7d", true, NOW_MS - 7 * DAY_MS },
+		{ "weeks", "2w", true, NOW_MS - 14 * DAY_MS },
+		{ "seconds", "30s", true, NOW_MS - 30000 },
+		{ "zero", "0h", true, NOW_MS },
+		{ "date", "2026-11-23", true, T_1123 },
+		{ "date and minutes", "2026-11-23T03:00", true, NOW_MS },
+		{ "with seconds", "2026-11-23T03:01:02", true, T_1123 + 3 * 3600000 + 62000 },
+		{ "with Z", "2026-11-23T03:00:00Z", true, NOW_MS },
+		{ "lower-case z and t", "2026-11-23t03:00:00z", true, NOW_MS },
+		{ "a space for the T", "2026-11-23 03:00", true, NOW_MS },
+		{ "as the evidence writes it", "2026-11-23T03:01:02.123Z", true,
+		  T_1123 + 3 * 3600000 + 62123 },
+		{ "a long fraction", "2026-11-23T03:00:00.5000001Z", true, NOW_MS + 500 },
+		{ "an offset", "2026-11-23T04:00:00+01:00", true, NOW_MS },
+		{ "an offset without colon", "2026-11-23T01:30:00-0130", true, NOW_MS },
+		{ "leap day", "2024-02-29", true, INT64_C(1709164800000) },
+		{ "epoch", "1970-01-01", true, 0 },
+		{ "empty", "", false, 0 },
+		{ "no unit", "24", false, 0 },
+		{ "unknown unit", "24y", false, 0 },
+		{ "two units", "1h30m", false, 0 },
+		{ "negative", "-24h", false, 0 },
+		{ "unit only", "h", false, 0 },
+		{ "too far back", "999999999w", false, 0 },
+		{ "words", "yesterday", false, 0 },
+		{ "month 13", "2026-13-01", false, 0 },
+		{ "day 31 of November", "2026-11-31", false, 0 },
+		{ "no leap day", "2026-02-29", false, 0 },
+		{ "hour 24", "2026-11-23T24:00", false, 0 },
+		{ "minute 60", "2026-11-23T03:60", false, 0 },
+		{ "second 60", "2026-11-23T03:00:60", false, 0 },
+		{ "hour only", "2026-11-23T03", false, 0 },
+		{ "one-digit month", "2026-1-23", false, 0 },
+		{ "before 1970", "1969-12-31", false, 0 },
+		{ "zone without time", "2026-11-23Z", false, 0 },
+		{ "empty fraction", "2026-11-23T03:00:00.Z", false, 0 },
+		{ "trailing junk", "2026-11-23T03:00:00Zx", false, 0 },
+		{ "a zone name", "2026-11-23T03:00 CET", false, 0 },
+		{ "slashes", "2026/11/23", false, 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		int64_t got = -1;
+		bool ok = og_trace_parse_time(rows[i].in, NOW_MS, &got);
+
+		if (ok != rows[i].ok)
+			fail_msg("%s: \"%s\" %s", rows[i].label, rows[i].in,
+			         ok ? "parsed, should not" : "did not parse");
+		if (ok)
+			CHECK_INT(rows[i].label, got, rows[i].want);
+	}
+	assert_false(og_trace_parse_time(NULL, NOW_MS, &(int64_t){ 0 }));
+}
+
+static void test_format_time(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	og_trace_format_time(T_1123 + 3 * 3600000 + 62123, true, buf, sizeof(buf));
+	CHECK_STR("seconds", buf, "2026-11-23T03:01:02Z");
+	og_trace_format_time(T_1123 + 3 * 3600000 + 62123, false, buf, sizeof(buf));
+	CHECK_STR("minutes", buf, "2026-11-23 03:01");
+	og_trace_format_time(-1, true, buf, sizeof(buf));
+	CHECK_STR("before the epoch", buf, "1969-12-31T23:59:59Z");
+}
+
+/* ---- the fixtures ---- */
+
+static void test_fixtures(void **state)
+{
+	static const char *const files[] = {
+		/* given newest first: the reader orders them by their first record */
+		FIXTURES "/evidence.jsonl", FIXTURES "/evidence.jsonl.2.gz", FIXTURES "/evidence.jsonl.1",
+	};
+	struct og_trace_reader *r = og_trace_reader_new();
+	const struct og_trace_rec *rec;
+	struct og_trace_stats st;
+	uint64_t n = 0, messages = 0, locks = 0, refused = 0, unlocks = 0;
+	int64_t last_msg = INT64_MIN;
+	const char *last_file = NULL;
+	int file_changes = 0;
+	char *report;
+	int rc;
+
+	(void)state;
+	assert_non_null(r);
+	for (size_t i = 0; i < N_ROWS(files); i++)
+		assert_int_equal(og_trace_add_file(r, files[i]), 0);
+	assert_int_equal(og_trace_open(r), 0);
+	while ((rc = og_trace_next(r, &rec)) == 1) {
+		n++;
+		if (n == 1) {
+			CHECK_STR("first record", rec->time, "2026-11-21T08:15:03.412Z");
+			CHECK_STR("first file", rec->file, files[1]);
+			CHECK_INT("first line", rec->line, 1);
+			CHECK_STR("gzip record read", rec->key[OG_TK_ACCOUNT], "sasl:bob@example.org");
+			CHECK_STR("client", rec->client_addr, "198.51.100.77");
+			CHECK_INT("rcpts", rec->rcpt_count, 1);
+		}
+		if (last_file == NULL || strcmp(last_file, rec->file) != 0) {
+			file_changes++;
+			last_file = rec->file;
+		}
+		if (rec->type == OG_TRACE_MESSAGE) {
+			/* messages come in time order; events carry whole seconds */
+			if (rec->time_ms < last_msg)
+				fail_msg("record %" PRIu64 " (%s) before the one ahead of it", n, rec->time);
+			last_msg = rec->time_ms;
+			messages++;
+		}
+		locks += rec->type == OG_TRACE_LOCK;
+		unlocks += rec->type == OG_TRACE_UNLOCK;
+		refused += rec->type == OG_TRACE_REFUSED;
+		if (rec->type == OG_TRACE_LOCK && rec->trigger != NULL) {
+			CHECK_STR("lock key", rec->ev_key, "sasl:alice@example.com");
+			CHECK_STR("lock style", rec->style, "refuse");
+			CHECK_INT("lock stops", rec->stops, 11);
+			CHECK_INT("lock queue IDs", rec->queue_ids.n, 1);
+			CHECK_STR("lock queue ID", rec->queue_ids.v[0], "4D1A0B1C2D3");
+		}
+		if (rec->type == OG_TRACE_REFUSED)
+			CHECK_STR("refused client", rec->client_addr,
+			          refused == 1 ? "198.51.100.23" : "203.0.113.66");
+		if (rec->queue_id != NULL && strcmp(rec->queue_id, "4D1A1061728") == 0) {
+			CHECK_STR("escaped subject decoded", rec->subject,
+			          "\x1b[2J\x1b[31mURGENT: delivery fee unpaid");
+			CHECK_INT("rules", rec->rules.n, 3);
+			CHECK_STR("rule", rec->rules.v[2], "account-recipients-10m");
+			CHECK_INT("sample", rec->rcpts.n, 10);
+			assert_true(og_trace_flagged(rec));
+		}
+	}
+	assert_int_equal(rc, 0);
+	og_trace_stats(r, &st);
+	CHECK_INT("records", st.records, 33);
+	CHECK_INT("messages", messages, 28);
+	CHECK_INT("locks", locks, 2);
+	CHECK_INT("unlocks", unlocks, 1);
+	CHECK_INT("refused", refused, 2);
+	CHECK_INT("lines", st.lines, 34);
+	CHECK_INT("bad", st.bad, 1);
+	CHECK_INT("read errors", st.read_errors, 0);
+	CHECK_INT("files", st.files, 3);
+	CHECK_INT("one file after the other", file_changes, 3);
+	report = bad_report(r);
+	CHECK_STR("bad line named", report,
+	          "outguard-trace: " FIXTURES "/evidence.jsonl:7: not a JSON object: "
+	          "{\"time\":\"2026-11-23T03:00:33.250Z\",\"queue_id\":\"4D1A0F5AAAA\",...\n"
+	          "outguard-trace: 1 line was not a record and was skipped; the rest was read\n");
+	free(report);
+	og_trace_reader_free(r);
+}
+
+/* Period and needle: lines outside are skipped, whole files when rotation says so. */
+static void test_filters(void **state)
+{
+	static const struct {
+		const char *label;
+		int64_t since, until;
+		const char *needle;
+		bool nocase;
+		uint64_t records, skipped, bad;
+	} rows[] = {
+		{ "everything", OG_TRACE_TIME_NONE, OG_TRACE_TIME_NONE, NULL, false, 33, 0, 1 },
+		/* .2.gz ends before .1 starts, an hour and more before the period */
+		{ "since the 23rd", T_1123, OG_TRACE_TIME_NONE, NULL, false, 21, 1, 1 },
+		/* files that start well after the period are not read (nor their bad lines) */
+		{ "until the 22nd", OG_TRACE_TIME_NONE, T_1123 - DAY_MS, NULL, false, 6, 2, 0 },
+		{ "the 22nd", T_1123 - DAY_MS, T_1123, NULL, false, 6, 1, 0 },
+		{ "the burst", NOW_MS, NOW_MS + 120000, NULL, false, 13, 1, 1 },
+		{ "a key", OG_TRACE_TIME_NONE, OG_TRACE_TIME_NONE, "sasl:alice@example.com", false, 19, 0, 1 },
+		{ "a key in other case", OG_TRACE_TIME_NONE, OG_TRACE_TIME_NONE, "SASL:ALICE@example.com",
+		  false, 0, 0, 1 },
+		{ "no case", OG_TRACE_TIME_NONE, OG_TRACE_TIME_NONE, "PARCEL", true, 12, 0, 1 },
+		{ "a quote: no filter", OG_TRACE_TIME_NONE, OG_TRACE_TIME_NONE, "\"owned\"", false, 33, 0, 1 },
+		{ "nothing", T_1123 + 20 * 3600000, OG_TRACE_TIME_NONE, NULL, false, 0, 2, 1 },
+	};
+	(void)state;
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		struct og_trace_reader *r = og_trace_reader_new();
+		struct og_trace_stats st;
+
+		assert_non_null(r);
+		assert_int_equal(og_trace_add_file(r, FIXTURES "/evidence.jsonl.2.gz"), 0);
+		assert_int_equal(og_trace_add_file(r, FIXTURES "/evidence.jsonl.1"), 0);
+		assert_int_equal(og_trace_add_file(r, FIXTURES "/evidence.jsonl"), 0);
+		og_trace_set_period(r, rows[i].since, rows[i].until);
+		assert_int_equal(og_trace_set_needle(r, rows[i].needle, rows[i].nocase), 0);
+		assert_int_equal(read_all(r, NULL, 0), 0);
+		og_trace_stats(r, &st);
+		CHECK_INT(rows[i].label, st.records, rows[i].records);
+		CHECK_INT(rows[i].label, st.skipped, rows[i].skipped);
+		CHECK_INT(rows[i].label, st.bad, rows[i].bad);
+		og_trace_reader_free(r);
+	}
+}
+
+/* ---- bad lines ---- */
+
+static void test_bad_lines(void **state)
+{
+	char path[128], got[512], *report, *big;
+	struct og_trace_reader *r;
+	struct og_trace_stats st;
+	FILE *fp;
+
+	(void)state;
+	tmp_path(path, sizeof(path), "bad.jsonl");
+	assert_non_null(fp = fopen(path, "w"));
+	put_record(fp, "2026-11-23T01:00:00.000Z", "A1", "one");
+	fputs("{\"time\":\"2026-11-23T01:00:01.000Z\",\"queue_id\":\"A2\",\"act\n", fp);       /* 2 */
+	fputs("\n", fp);                                                                       /* 3 */
+	{
+		/* what a crash can leave: NUL bytes, then the next record on the same line */
+		static const char nul[] = "\0\0\0{\"time\":\"2026-11-23T01:00:02.000Z\"}\n";
+
+		assert_int_equal(fwrite(nul, 1, sizeof(nul) - 1, fp), sizeof(nul) - 1);  /* 4 */
+	}
+	fputs("[\"time\",\"2026-11-23T01:00:03.000Z\"]\n", fp);                                /* 5 */
+	fputs("{\"queue_id\":\"A7\",\"subject\":\"no time\"}\n", fp);                           /* 6 */
+	fputs("{\"time\":\"yesterday\",\"queue_id\":\"A8\"}\n", fp);                            /* 7 */
+	fputs("{\"time\":\"2026-11-23T01:00:04.000Z\",\"subject\":\"\\u0000\"}\n", fp);         /* 8 */
+	big = malloc(OG_TRACE_LINE_MAX + 100);
+	assert_non_null(big);
+	memset(big, 'x', OG_TRACE_LINE_MAX + 99);
+	memcpy(big, "{\"time\":\"2026-11-23T01:00:05.000Z\",\"subject\":\"", 46);
+	big[OG_TRACE_LINE_MAX + 99] = '\0';
+	fprintf(fp, "%s\"}\n", big);                                                            /* 9 */
+	free(big);
+	fputs("{\"time\":\"2026-11-23T01:00:06.000Z\",\"event\":\"unlock\",\"key\":\"uid:7\",\"by\":\"admin\"}\r\n", fp);
+	fputs("  {\"time\":\"2026-11-23 01:00:07\",\"queue_id\":\"A12\",\"subject\":\"other time\"} \n", fp);
+	put_record(fp, "2026-11-23T01:00:08.000Z", "A13", "last, no newline");
+	assert_int_equal(fseek(fp, -1, SEEK_CUR), 0);
+	assert_int_equal(ftruncate(fileno(fp), ftell(fp)), 0);
+	assert_int_equal(fclose(fp), 0);
+
+	assert_non_null(r = og_trace_reader_new());
+	assert_int_equal(og_trace_add_file(r, path), 0);
+	assert_int_equal(read_all(r, got, sizeof(got)), 0);
+	CHECK_STR("records", got, "one unlock other time last, no newline");
+	og_trace_stats(r, &st);
+	CHECK_INT("lines", st.lines, 12);
+	CHECK_INT("bad", st.bad, 8);
+	report = bad_report(r);
+	{
+		char want[2048];
+
+		snprintf(want, sizeof(want),
+		         "outguard-trace: %s:2: not a JSON object: {\"time\":\"2026-11-23T01:00:01.000Z\",\"queue_id\":\"A2\",\"act\n"
+		         "outguard-trace: %s:3: empty line: \n"
+		         "outguard-trace: %s:4: not a JSON object: \\x00\\x00\\x00{\"time\":\"2026-11-23T01:00:02.000Z\"}\n"
+		         "outguard-trace: %s:5: not a JSON object: [\"time\",\"2026-11-23T01:00:03.000Z\"]\n"
+		         "outguard-trace: %s:6: no valid \"time\": {\"queue_id\":\"A7\",\"subject\":\"no time\"}\n"
+		         "outguard-trace: %s:7: no valid \"time\": {\"time\":\"yesterday\",\"queue_id\":\"A8\"}\n"
+		         "outguard-trace: %s:8: not a JSON object: {\"time\":\"2026-11-23T01:00:04.000Z\",\"subject\":\"\\\\u0000\"}\n"
+		         "outguard-trace: %s:9: longer than 1 MiB: {\"time\":\"2026-11-23T01:00:05.000Z\",\"subject\":\"xxxxxxxxxxxxxx...\n"
+		         "outguard-trace: 8 lines were not records and were skipped; the rest was read\n",
+		         path, path, path, path, path, path, path, path);
+		CHECK_STR("report", report, want);
+	}
+	free(report);
+	og_trace_reader_free(r);
+}
+
+static void test_many_bad_lines(void **state)
+{
+	char path[128], *report, *last;
+	struct og_trace_reader *r;
+	FILE *fp;
+
+	(void)state;
+	tmp_path(path, sizeof(path), "worse.jsonl");
+	assert_non_null(fp = fopen(path, "w"));
+	for (int i = 0; i < 25; i++)
+		fprintf(fp, "garbage %d\n", i);
+	put_record(fp, "2026-11-23T01:00:00.000Z", "B1", "kept");
+	assert_int_equal(fclose(fp), 0);
+	assert_non_null(r = og_trace_reader_new());
+	assert_int_equal(og_trace_add_file(r, path), 0);
+	assert_int_equal(read_all(r, NULL, 0), 0);
+	report = bad_report(r);
+	/* the first twenty, then how many more */
+	assert_non_null(strstr(report, ":20: not a JSON object: garbage 19\n"));
+	assert_null(strstr(report, ":21:"));
+	last = strstr(report, "outguard-trace: 5 more bad lines not shown\n"
+	                      "outguard-trace: 25 lines were not records");
+	assert_non_null(last);
+	free(report);
+	og_trace_reader_free(r);
+}
+
+/* A gzip file cut short: what it holds is read, the rest is reported. */
+static void test_gzip_damaged(void **state)
+{
+	char path[128], *report;
+	struct og_trace_reader *r;
+	struct og_trace_stats st;
+	struct stat sb;
+	gzFile gz;
+
+	(void)state;
+	tmp_path(path, sizeof(path), "cut.jsonl.2.gz");
+	assert_non_null(gz = gzopen(path, "wb"));
+	for (int i = 0; i < 2000; i++) {
+		char line[160];
+
+		snprintf(line, sizeof(line), "{\"time\":\"2026-11-23T01:%02d:%02d.000Z\",\"queue_id\":\"C%d\","
+		         "\"applied\":\"accept\",\"subject\":\"%08x\"}\n", i / 60 % 60, i % 60, i,
+		         (unsigned)i * 2654435761u);
+		assert_true(gzputs(gz, line) > 0);
+	}
+	assert_int_equal(gzclose(gz), Z_OK);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(truncate(path, sb.st_size / 2), 0);
+
+	assert_non_null(r = og_trace_reader_new());
+	assert_int_equal(og_trace_add_file(r, path), 0);
+	assert_int_equal(read_all(r, NULL, 0), 0);
+	og_trace_stats(r, &st);
+	CHECK_INT("read errors", st.read_errors, 1);
+	assert_true(st.records > 100 && st.records < 2000);
+	report = bad_report(r);
+	assert_non_null(strstr(report, path));
+	assert_non_null(strstr(report, ": cannot read past line "));
+	assert_non_null(strstr(report, "the rest of the file is not read\n"));
+	free(report);
+	og_trace_reader_free(r);
+}
+
+/* ---- order ---- */
+
+/* Two servers' files overlap in time: their records interleave. */
+static void test_merge(void **state)
+{
+	char a[128], b[128], got[256];
+	struct og_trace_reader *r;
+	FILE *fp;
+
+	(void)state;
+	tmp_path(a, sizeof(a), "mx1.jsonl");
+	tmp_path(b, sizeof(b), "mx2.jsonl");
+	assert_non_null(fp = fopen(a, "w"));
+	put_record(fp, "2026-11-23T01:00:00.000Z", "M1", "a1");
+	put_record(fp, "2026-11-23T01:00:02.000Z", "M3", "a3");
+	put_record(fp, "2026-11-23T01:00:02.000Z", "M4", "a4");
+	put_record(fp, "2026-11-23T01:00:09.000Z", "M9", "a9");
+	assert_int_equal(fclose(fp), 0);
+	assert_non_null(fp = fopen(b, "w"));
+	put_record(fp, "2026-11-23T01:00:01.000Z", "N2", "b2");
+	put_record(fp, "2026-11-23T01:00:02.000Z", "N5", "b5");
+	put_record(fp, "2026-11-23T01:00:03.000Z", "N6", "b6");
+	assert_int_equal(fclose(fp), 0);
+	assert_non_null(r = og_trace_reader_new());
+	assert_int_equal(og_trace_add_file(r, b), 0);
+	assert_int_equal(og_trace_add_file(r, a), 0);
+	assert_int_equal(read_all(r, got, sizeof(got)), 0);
+	/* equal times: the file of the earlier first record first */
+	CHECK_STR("merged", got, "a1 b2 a3 a4 b5 b6 a9");
+	og_trace_reader_free(r);
+}
+
+/* The default set: PATH and its rotated siblings, oldest first. */
+static void test_default_files(void **state)
+{
+	static const struct { const char *name, *time; bool gz; } files[] = {
+		{ "evidence.jsonl", "2026-11-23T00:00:00.000Z", false },
+		{ "evidence.jsonl.1", "2026-11-22T00:00:00.000Z", false },
+		{ "evidence.jsonl.2.gz", "2026-11-21T00:00:00.000Z", true },
+		{ "evidence.jsonl.3", "2026-11-20T00:00:00.000Z", false },
+		{ "evidence.jsonl.3.gz", "2026-11-20T00:00:00.000Z", true },    /* half made: not read */
+		{ "evidence.jsonl.10.gz", "2026-11-13T00:00:00.000Z", true },
+		{ "evidence.jsonl.old", "2026-11-01T00:00:00.000Z", false },     /* not a sibling */
+		{ "evidence.jsonl.1.bak", "2026-11-01T00:00:00.000Z", false },   /* nor this */
+		{ "other.jsonl.1", "2026-11-01T00:00:00.000Z", false },
+	};
+	char dir[128], path[192], got[512];
+	struct og_trace_reader *r;
+	struct og_trace_stats st;
+
+	(void)state;
+	tmp_path(dir, sizeof(dir), "log");
+	assert_int_equal(mkdir(dir, 0755), 0);
+	for (size_t i = 0; i < N_ROWS(files); i++) {
+		char line[1024];
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
+		assert_non_null(fp = fmemopen(line, sizeof(line), "w"));
+		put_record(fp, files[i].time, "D1", files[i].name);
+		assert_int_equal(fclose(fp), 0);
+		if (files[i].gz) {
+			gzFile gz = gzopen(path, "wb");
+
+			assert_non_null(gz);
+			assert_true(gzputs(gz, line) > 0);
+			assert_int_equal(gzclose(gz), Z_OK);
+		} else {
+			og_test_write(path, line);
+		}
+	}
+	assert_non_null(r = og_trace_reader_new());
+	snprintf(path, sizeof(path), "%s/evidence.jsonl", dir);
+	assert_int_equal(og_trace_add_default(r, path), 0);
+	assert_int_equal(read_all(r, got, sizeof(got)), 0);
+	CHECK_STR("siblings", got, "evidence.jsonl.10.gz evidence.jsonl.3 evidence.jsonl.2.gz "
+	          "evidence.jsonl.1 evidence.jsonl");
+	og_trace_stats(r, &st);
+	CHECK_INT("files", st.files, 5);
+	og_trace_reader_free(r);
+
+	assert_non_null(r = og_trace_reader_new());
+	snprintf(path, sizeof(path), "%s/missing.jsonl", dir);
+	assert_int_equal(og_trace_add_default(r, path), 1);
+	og_trace_reader_free(r);
+}
+
+static void test_missing_file(void **state)
+{
+	struct og_trace_reader *r = og_trace_reader_new();
+	char want[256];
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(og_trace_add_file(r, FIXTURES "/evidence.jsonl.1"), 0);
+	assert_int_equal(og_trace_add_file(r, FIXTURES "/no-such-file.jsonl"), 0);
+	assert_int_equal(og_trace_open(r), EX_NOINPUT);
+	snprintf(want, sizeof(want), "%s/no-such-file.jsonl: cannot open: %s", FIXTURES,
+	         strerror(ENOENT));
+	CHECK_STR("error", og_trace_error(r), want);
+	og_trace_reader_free(r);
+}
+
+/* Standard input is read once: its first record is kept from the ordering. */
+static void test_stdin(void **state)
+{
+	int saved = dup(STDIN_FILENO), fd = open(FIXTURES "/evidence.jsonl.1", O_RDONLY);
+	struct og_trace_reader *r = og_trace_reader_new();
+	struct og_trace_stats st;
+	char got[512];
+
+	(void)state;
+	assert_true(saved >= 0 && fd >= 0 && r != NULL);
+	assert_int_equal(dup2(fd, STDIN_FILENO), STDIN_FILENO);
+	close(fd);
+	assert_int_equal(og_trace_add_file(r, FIXTURES "/evidence.jsonl.2.gz"), 0);
+	assert_int_equal(og_trace_add_file(r, "-"), 0);
+	og_trace_set_period(r, OG_TRACE_TIME_NONE, T_1123 - 12 * 3600000);
+	assert_int_equal(read_all(r, got, sizeof(got)), 0);
+	CHECK_STR("records", got, "Re: lunch on Friday Quarterly report Hey, are you still there? ;) "
+	          "Your order 10442 has shipped Photos from the trip Hot singles near you Invoice 2211 "
+	          "Meeting notes Re: Quarterly report");
+	og_trace_stats(r, &st);
+	CHECK_INT("records", st.records, 9);
+	og_trace_reader_free(r);
+	assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+	close(saved);
+}
+
+/* ---- keys and counts ---- */
+
+static void test_keys(void **state)
+{
+	static const struct {
+		const char *label, *in, *folded;
+		bool matches;                   /* a record of sasl:alice@example.com, php:1003:Wp.php */
+	} rows[] = {
+		{ "as written", "sasl:alice@example.com", "sasl:alice@example.com", true },
+		{ "login folded", "sasl:Alice@Example.COM", "sasl:alice@example.com", true },
+		{ "domain folded", "domain:EXAMPLE.com", "domain:example.com", true },
+		{ "ip folded", "ip:2001:DB8::1", "ip:2001:db8::1", false },
+		{ "script file not folded", "php:1003:Wp.php", "php:1003:Wp.php", true },
+		{ "script in other case", "php:1003:wp.php", "php:1003:wp.php", false },
+		{ "other account", "sasl:bob@example.com", "sasl:bob@example.com", false },
+		{ "no prefix", "alice@example.com", NULL, false },
+		{ "prefix in capitals", "SASL:alice@example.com", NULL, false },
+		{ "a network", "ip:192.0.2.0/24", NULL, false },
+		{ "uid of letters", "uid:www", NULL, false },
+	};
+	struct og_trace_rec rec = { 0 };
+
+	(void)state;
+	rec.type = OG_TRACE_MESSAGE;
+	rec.key[OG_TK_ACCOUNT] = "sasl:alice@example.com";
+	rec.key[OG_TK_DOMAIN] = "domain:example.com";
+	rec.key[OG_TK_SCRIPT] = "php:1003:Wp.php";
+	rec.key[OG_TK_CLIENT] = "ip:2001:db8::2";
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		char *out = NULL;
+		const char *form;
+		int is_address;
+		enum og_keyform_result kr = og_keyform_check(rows[i].in, strlen(rows[i].in), &out, &form,
+		                                             &is_address);
+
+		if (rows[i].folded == NULL) {
+			if (kr == OG_KEYFORM_OK)
+				fail_msg("%s: \"%s\" taken as a key", rows[i].label, rows[i].in);
+			continue;
+		}
+		assert_int_equal(kr, OG_KEYFORM_OK);
+		CHECK_STR(rows[i].label, out, rows[i].folded);
+		if (og_trace_has_key(&rec, out) != rows[i].matches)
+			fail_msg("%s: %s", rows[i].label, rows[i].matches ? "no match" : "a match");
+		free(out);
+	}
+	/* an event matches by its "key" */
+	memset(&rec, 0, sizeof(rec));
+	rec.type = OG_TRACE_LOCK;
+	rec.ev_key = "uid:1003";
+	assert_true(og_trace_has_key(&rec, "uid:1003"));
+	assert_false(og_trace_has_key(&rec, "uid:100"));
+	assert_false(og_trace_flagged(&rec));
+}
+
+static void test_actions(void **state)
+{
+	struct og_trace_rec rec = { 0 };
+
+	(void)state;
+	for (int a = 0; a < OG_TA__COUNT; a++)
+		assert_int_equal(og_trace_action_from_name(og_trace_action_name((enum og_trace_action)a)), a);
+	assert_int_equal(og_trace_action_from_name("hold"), OG_TA_UNKNOWN);
+	assert_int_equal(og_trace_action_from_name(NULL), OG_TA_UNKNOWN);
+	rec.type = OG_TRACE_MESSAGE;
+	rec.applied = "accept";
+	rec.act = OG_TA_ACCEPT;
+	assert_false(og_trace_flagged(&rec));
+	rec.score = 2;
+	assert_true(og_trace_flagged(&rec));
+	rec.score = 0;
+	rec.applied = "tag";
+	rec.act = OG_TA_TAG;
+	assert_true(og_trace_flagged(&rec));
+}
+
+static void test_counter(void **state)
+{
+	struct og_trace_counter *c = og_trace_counter_new(free);
+	struct og_trace_count **v, *e;
+	char name[32];
+
+	(void)state;
+	assert_non_null(c);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(name, sizeof(name), "ip:192.0.2.%d", i);
+		assert_int_equal(og_trace_counter_add(c, name, (uint64_t)(i % 7)), 0);
+	}
+	assert_int_equal(og_trace_counter_add(c, "ip:192.0.2.10", 100), 0);
+	assert_int_equal(og_trace_counter_size(c), 5000);
+	assert_non_null(e = og_trace_counter_get(c, "ip:192.0.2.3"));
+	CHECK_INT("count", e->n, 3);
+	assert_non_null(e->data = malloc(16));      /* freed with the table */
+	v = og_trace_counter_sorted(c, NULL);
+	assert_non_null(v);
+	CHECK_STR("highest", v[0]->name, "ip:192.0.2.10");
+	CHECK_INT("highest count", v[0]->n, 103);
+	/* then by count, equal counts by name */
+	CHECK_STR("second", v[1]->name, "ip:192.0.2.1000");
+	for (size_t i = 2; i < 5000; i++)
+		assert_true(v[i - 1]->n > v[i]->n ||
+		            (v[i - 1]->n == v[i]->n && strcmp(v[i - 1]->name, v[i]->name) < 0));
+	free(v);
+	og_trace_counter_free(c);
+	assert_null(og_trace_counter_sorted(c = og_trace_counter_new(NULL), NULL));
+	og_trace_counter_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_time),
+		cmocka_unit_test(test_format_time),
+		cmocka_unit_test(test_fixtures),
+		cmocka_unit_test(test_filters),
+		cmocka_unit_test(test_bad_lines),
+		cmocka_unit_test(test_many_bad_lines),
+		cmocka_unit_test(test_gzip_damaged),
+		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_default_files),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_stdin),
+		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_actions),
+		cmocka_unit_test(test_counter),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
