@@ -380,6 +380,49 @@ static void test_negotiate_body(void **state)
 	og_diag_free(&d);
 }
 
+/* Over a unix socket the stages without a decision get no reply; MAIL and EOM still do. */
+static void test_noreply_over_unix(void **state)
+{
+	struct og_runtime *rt = *state;
+	char *from[] = { (char *)"<erin@example.com>", NULL };
+	char *rv[] = { (char *)"<x@remote.example>", NULL };
+	unsigned long pf0, pf1, pf2, pf3;
+	const unsigned long nr = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_RCPT | SMFIP_NR_HDR |
+	                         SMFIP_NR_EOH;
+	struct sockaddr_in sin;
+	SMFICTX ctx;
+
+	for (int unix_socket = 0; unix_socket < 2; unix_socket++) {
+		sfsistat want = unix_socket ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+
+		rt->milter_unix = unix_socket;
+		memset(&ctx, 0, sizeof(ctx));
+		assert_int_equal(desc.xxfi_negotiate(&ctx, SMFIF_ADDHDRS | SMFIF_CHGHDRS |
+		                                     SMFIF_QUARANTINE | SMFIF_SETSYMLIST,
+		                                     0x1fffff, 0, 0, &pf0, &pf1, &pf2, &pf3),
+		                 SMFIS_CONTINUE);
+		assert_int_equal(pf1 & nr, unix_socket ? nr : 0);
+		assert_int_equal(pf1 & (SMFIP_NR_MAIL | SMFIP_NR_BODY), 0);
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons(40005);
+		inet_pton(AF_INET, "127.0.0.2", &sin.sin_addr);
+		fake_macro(&ctx, "{daemon_name}", "ORIGINATING");
+		assert_int_equal(desc.xxfi_connect(&ctx, (char *)"c.example", (struct sockaddr *)&sin),
+		                 want);
+		assert_int_equal(desc.xxfi_helo(&ctx, (char *)"c.example"), want);
+		fake_macro(&ctx, "{auth_authen}", "erin@example.com");
+		fake_macro(&ctx, "i", "NR1");
+		assert_int_equal(desc.xxfi_envfrom(&ctx, from), SMFIS_CONTINUE);
+		assert_int_equal(desc.xxfi_envrcpt(&ctx, rv), want);
+		assert_int_equal(desc.xxfi_header(&ctx, (char *)"Subject", (char *)"hi"), want);
+		assert_int_equal(desc.xxfi_eoh(&ctx), want);
+		assert_int_equal(desc.xxfi_eom(&ctx), SMFIS_ACCEPT);
+		desc.xxfi_close(&ctx);
+	}
+	rt->milter_unix = false;
+}
+
 /* The first body_bytes are kept and scanned; after them the MTA is told to skip. */
 static void test_body_is_read_and_skipped(void **state)
 {
@@ -642,6 +685,7 @@ int main(void)
 		cmocka_unit_test(test_tempfail_smtp_quarantine_local),
 		cmocka_unit_test(test_negotiate_body),
 		cmocka_unit_test(test_body_is_read_and_skipped),
+		cmocka_unit_test(test_noreply_over_unix),
 		cmocka_unit_test(test_hostile_input),
 		cmocka_unit_test(test_dropped_at_every_stage),
 	};
