@@ -39,6 +39,7 @@
 #   OG_PFX_PORT     base port
 #   OG_PFX_CONF_EXTRA  more members for outguard.conf, as JSON text ("\"hook\": {...}")
 #   OG_PFX_MILTER_UNIX=1  the milter on a unix socket (DIR/run/milter.sock), not TCP
+#   OG_PFX_TRUSTED  scope.trusted_networks of outguard.conf, JSON text ("\"127.0.0.0/8\"")
 #   OUTGUARD, OG_SENDMAIL_WRAPPER  outguard and outguard-sendmail (default: in
 #                   $top_builddir, else _build/).  (OUTGUARD_SENDMAIL is not used
 #                   here: it is the wrapper's own "real sendmail" override.)
@@ -232,7 +233,7 @@ write_outguard_conf()
   "scope": {
     "authenticated": true,
     "local": true,
-    "trusted_networks": [],
+    "trusted_networks": [${OG_PFX_TRUSTED:-}],
     "originating_daemons": ["ORIGINATING"]
   }
 }
