@@ -128,9 +128,9 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
                                unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
 	const unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
-	/* DATA and unknown commands tell us nothing; the body only when a rule reads it,
+	/* unknown commands tell us nothing; the body only when a rule reads it,
 	   and then only its first bytes (SKIP ends the chunks early) */
-	unsigned long steps = SMFIP_NOUNKNOWN | SMFIP_NODATA;
+	unsigned long steps = SMFIP_NOUNKNOWN;
 	struct og_policy *p = og_runtime_policy(runtime);
 	/* the context is made here, before CONNECT, to remember what was agreed */
 	struct conn *c = calloc(1, sizeof(*c));
@@ -148,6 +148,14 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	 */
 	if (runtime->milter_unix && c != NULL)
 		steps |= NOREPLY_STEPS;     /* without a context a failure could not wait */
+	/*
+	 * DATA tells us nothing either, but over TCP it must be answered: Postfix
+	 * flushes the DATA command when smtpd hands over to cleanup, and a command
+	 * without an answer leaves cleanup's next small write waiting ~40 ms in
+	 * Nagle's algorithm for the delayed ACK.
+	 */
+	if (runtime->milter_unix)
+		steps |= SMFIP_NODATA;
 	(void)f2;
 	(void)f3;
 	if ((f0 & want) != want)

@@ -18,6 +18,7 @@
  * and identity are only read.
  */
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -146,6 +147,11 @@ static enum og_action applied_action(const struct og_rules *rules, const struct 
 	return a;
 }
 
+void og_verdict_clear(struct og_verdict *v)
+{
+	memset(v, 0, offsetof(struct og_verdict, hit));
+}
+
 int og_engine_evaluate(const struct og_rules *rules, const struct og_facts *f,
                        const struct og_identity *id, enum og_scope_reason scope,
                        struct og_ratetable *rates, int64_t now, struct og_verdict *v)
@@ -154,7 +160,7 @@ int og_engine_evaluate(const struct og_rules *rules, const struct og_facts *f,
 	const char *exempt;
 	int rc = 0;
 
-	memset(v, 0, sizeof(*v));
+	og_verdict_clear(v);
 	v->scope = scope;
 	v->action = v->applied = v->would_action = OG_ACT_ACCEPT;
 	v->observe = rules->observe;
@@ -174,6 +180,7 @@ int og_engine_evaluate(const struct og_rules *rules, const struct og_facts *f,
 		struct og_hit *hit = &v->hit[v->n_hits];
 
 		memset(hit, 0, sizeof(*hit));
+		memset(res, 0, sizeof(*res));
 		res->limit = limit_for(r, id);
 		rc = rule_figure(r, &m, rates, now, res, hit);
 		if (rc < 0) {

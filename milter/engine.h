@@ -58,9 +58,7 @@ struct og_verdict {
 	bool observe;                 /* the rule set observes: nothing beyond tag is done */
 	int would_score;              /* the observing rules' hits included */
 	enum og_action would_action;  /* what that score would do */
-	struct og_hit hit[OG_RULES_MAX];
 	size_t n_hits;
-	struct og_result result[OG_RULES_MAX];   /* one per rule, in the order of the rule set */
 	size_t n_results;
 	bool internal_error;          /* counting failed (out of memory) */
 	/* set by the runtime from the lock store (runtime.h), not by the engine */
@@ -68,7 +66,15 @@ struct og_verdict {
 	const char *locked_key;       /* a key of the message is locked (borrowed), or NULL */
 	enum og_lock_style lock_style;
 	int64_t lock_until;           /* 0: until unlocked */
+	/* last, and not cleared by og_verdict_clear: only the first n_hits and
+	   n_results entries mean anything, and each is set whole when used */
+	struct og_hit hit[OG_RULES_MAX];
+	struct og_result result[OG_RULES_MAX];   /* one per rule, in the order of the rule set */
 };
+
+/* Reset V for a new message: everything but the entries of hit[] and result[]
+   (some 30 KB no message reads beyond n_hits and n_results). */
+void og_verdict_clear(struct og_verdict *v);
 
 /*
  * Judge one message.  NOW is the time in seconds.  Fills V; V borrows from

@@ -321,7 +321,7 @@ static void log_action(const struct og_facts *f, const struct og_identity *id,
 /* An admin allowed a key of ID: judged as exempt, neither counted nor acted on. */
 static void allowed_verdict(struct og_verdict *v, enum og_scope_reason scope, const char *key)
 {
-	memset(v, 0, sizeof(*v));
+	og_verdict_clear(v);
 	v->scope = scope;
 	v->action = v->applied = v->would_action = OG_ACT_ACCEPT;
 	v->exempt = true;
@@ -356,7 +356,7 @@ int og_runtime_judge(struct og_runtime *rt, struct og_policy *p, const struct og
 	webmail.entries = (const char *const *)p->rules->webmail;
 	webmail.n = p->rules->n_webmail;
 	if (og_identity_of(f, local, &webmail, id) < 0) {
-		memset(v, 0, sizeof(*v));
+		og_verdict_clear(v);
 		v->scope = scope;
 		v->action = v->applied = OG_ACT_ACCEPT;
 		what = "out of memory working out the identity";

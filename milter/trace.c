@@ -26,9 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -266,61 +266,48 @@ static int parse_options(int argc, char **argv, struct options *o)
 /*
  * S for a terminal: control characters (C0, DEL, C1) and the bidirectional
  * overrides that could make a line read otherwise escaped as \xHH or
- * \u{HHHH}; other UTF-8 as it is (jansson checked it).  "-" for NULL.
+ * \u{HHHH}, a backslash doubled, and with QUOTE a double quote as \";
+ * other UTF-8 as it is (jansson checked it).
  */
-static void put_term(FILE *out, const char *s)
+static void put_text(FILE *out, const char *s, bool quote)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	size_t left = strlen(s);
 
-	if (s == NULL) {
-		fputs("-", out);
-		return;
-	}
-	while (*p != '\0') {
+	while (left > 0) {
 		uint32_t cp;
-		size_t n = og_utf8_decode(p, strlen((const char *)p), &cp);
+		size_t n = og_utf8_decode(p, left, &cp);
 
 		if (n == 0) {
-			fprintf(out, "\\x%02x", *p++);
-			continue;
-		}
-		if (cp < 0x20 || cp == 0x7f)
+			fprintf(out, "\\x%02x", *p);
+			n = 1;
+		} else if (cp < 0x20 || cp == 0x7f) {
 			fprintf(out, "\\x%02x", (unsigned)cp);
-		else if (cp == '\\')
-			fputs("\\\\", out);
-		else if ((cp >= 0x80 && cp < 0xa0) || (cp >= 0x202a && cp <= 0x202e) ||
-		         (cp >= 0x2066 && cp <= 0x2069))
+		} else if (cp == '\\' || (quote && cp == '"')) {
+			fputc('\\', out);
+			fputc((int)cp, out);
+		} else if ((cp >= 0x80 && cp < 0xa0) || (cp >= 0x202a && cp <= 0x202e) ||
+		           (cp >= 0x2066 && cp <= 0x2069)) {
 			fprintf(out, "\\u{%04x}", (unsigned)cp);
-		else
+		} else {
 			fwrite(p, 1, n, out);
+		}
 		p += n;
+		left -= n;
 	}
+}
+
+/* S for a terminal; "-" for NULL. */
+static void put_term(FILE *out, const char *s)
+{
+	put_text(out, s != NULL ? s : "-", false);
 }
 
 /* S in double quotes for a terminal, its own quotes escaped. */
 static void put_quoted(FILE *out, const char *s)
 {
 	fputc('"', out);
-	for (const char *p = s != NULL ? s : "", *q; *p != '\0'; p = q) {
-		char part[256];
-		size_t n;
-
-		q = strchr(p, '"');
-		n = q != NULL ? (size_t)(q - p) : strlen(p);
-		while (n > 0) {
-			size_t k = n < sizeof(part) - 1 ? n : sizeof(part) - 1;
-
-			memcpy(part, p, k);
-			part[k] = '\0';
-			put_term(out, part);
-			p += k;
-			n -= k;
-		}
-		if (q == NULL)
-			break;
-		fputs("\\\"", out);
-		q++;
-	}
+	put_text(out, s != NULL ? s : "", true);
 	fputc('"', out);
 }
 
@@ -518,7 +505,8 @@ struct agg {
 	uint64_t act[OG_TA__COUNT + 1];
 	uint64_t refused, locks;
 	int64_t first, last;
-	struct og_trace_counter *rules;
+	uint64_t *rules;            /* hits of each rule, by the summary's rule number */
+	size_t n_rules;
 };
 
 static void agg_free(void *p)
@@ -526,7 +514,7 @@ static void agg_free(void *p)
 	struct agg *a = p;
 
 	if (a != NULL)
-		og_trace_counter_free(a->rules);
+		free(a->rules);
 	free(a);
 }
 
@@ -536,6 +524,12 @@ struct hour {
 
 struct summary {
 	struct og_trace_counter *keys;      /* data: struct agg */
+	/* rule names, numbered once: a key counts its hits by number */
+	struct og_trace_counter *rule_ids;  /* n: number + 1 */
+	const char **rule_names;
+	size_t n_rule_names;
+	long *rule;                         /* the numbers of one record's rules */
+	size_t cap_rule;
 	uint64_t messages, flagged, rcpts, act[OG_TA__COUNT + 1];
 	uint64_t events[OG_TRACE_EVENT + 1];
 	int64_t first, last;
@@ -596,19 +590,66 @@ static struct agg *agg_of(struct summary *s, const char *key)
 		return NULL;
 	if (e->data != NULL)
 		return e->data;
-	if ((a = calloc(1, sizeof(*a))) == NULL || (a->rules = og_trace_counter_new(NULL)) == NULL) {
-		free(a);
+	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return NULL;
-	}
 	a->first = INT64_MAX;
 	a->last = INT64_MIN;
 	e->data = a;
 	return a;
 }
 
+/* The number of rule NAME (numbered now if new), or -1 if out of memory. */
+static long rule_number(struct summary *s, const char *name)
+{
+	struct og_trace_count *e = og_trace_counter_get(s->rule_ids, name);
+	const char **v;
+
+	if (e == NULL)
+		return -1;
+	if (e->n > 0)
+		return (long)e->n - 1;
+	if ((v = realloc(s->rule_names, (s->n_rule_names + 1) * sizeof(*v))) == NULL)
+		return -1;
+	s->rule_names = v;
+	v[s->n_rule_names] = e->name;
+	e->n = ++s->n_rule_names;
+	return (long)e->n - 1;
+}
+
+/* Count a hit of rule number R for A.  0 or -1. */
+static int agg_rule(struct agg *a, long r)
+{
+	if ((size_t)r >= a->n_rules) {
+		size_t n = (size_t)r + 8;
+		uint64_t *v = realloc(a->rules, n * sizeof(*v));
+
+		if (v == NULL)
+			return -1;
+		memset(v + a->n_rules, 0, (n - a->n_rules) * sizeof(*v));
+		a->rules = v;
+		a->n_rules = n;
+	}
+	a->rules[r]++;
+	return 0;
+}
+
+/* A's rules as a counting table (highest first when sorted); NULL if out of memory. */
+static struct og_trace_counter *agg_rules(const struct summary *s, const struct agg *a)
+{
+	struct og_trace_counter *c = og_trace_counter_new(NULL);
+
+	for (size_t i = 0; c != NULL && i < a->n_rules; i++)
+		if (a->rules[i] > 0 && og_trace_counter_add(c, s->rule_names[i], a->rules[i]) < 0) {
+			og_trace_counter_free(c);
+			c = NULL;
+		}
+	return c;
+}
+
 static int summary_add(struct summary *s, const struct og_trace_rec *rec)
 {
 	bool flagged = og_trace_flagged(rec);
+	size_t n_rule = 0;
 
 	if (rec->time_ms < s->first)
 		s->first = rec->time_ms;
@@ -636,6 +677,17 @@ static int summary_add(struct summary *s, const struct og_trace_rec *rec)
 	s->flagged += flagged;
 	s->rcpts += rec->rcpt_count;
 	s->act[rec->act]++;
+	if (rec->rules.n > s->cap_rule) {
+		long *v = realloc(s->rule, rec->rules.n * sizeof(*v));
+
+		if (v == NULL)
+			return -1;
+		s->rule = v;
+		s->cap_rule = rec->rules.n;
+	}
+	for (size_t i = 0; i < rec->rules.n; i++)
+		if ((s->rule[n_rule++] = rule_number(s, rec->rules.v[i])) < 0)
+			return -1;
 	if (hist_add(s, floor_div(rec->time_ms, 3600000), flagged) < 0)
 		return -1;
 	for (int k = 0; k < OG_TK__COUNT; k++) {
@@ -661,8 +713,8 @@ static int summary_add(struct summary *s, const struct og_trace_rec *rec)
 			a->first = rec->time_ms;
 		if (rec->time_ms > a->last)
 			a->last = rec->time_ms;
-		for (size_t i = 0; i < rec->rules.n; i++)
-			if (og_trace_counter_add(a->rules, rec->rules.v[i], 1) < 0)
+		for (size_t i = 0; i < n_rule; i++)
+			if (agg_rule(a, s->rule[i]) < 0)
 				return -1;
 	}
 	return 0;
@@ -729,9 +781,10 @@ static json_t *actions_json(const uint64_t *act)
 	return o;
 }
 
-static json_t *agg_json(const struct og_trace_count *e)
+static json_t *agg_json(const struct summary *s, const struct og_trace_count *e)
 {
 	const struct agg *a = e->data;
+	struct og_trace_counter *rules = agg_rules(s, a);
 	json_t *o = json_object();
 
 	json_object_set_new(o, "key", jstr(e->name));
@@ -743,7 +796,8 @@ static json_t *agg_json(const struct og_trace_count *e)
 	json_object_set_new(o, "refused", json_integer((json_int_t)a->refused));
 	json_object_set_new(o, "first", time_json(a->first));
 	json_object_set_new(o, "last", time_json(a->last));
-	json_object_set_new(o, "rules", counts_json(a->rules, "rule"));
+	json_object_set_new(o, "rules", rules != NULL ? counts_json(rules, "rule") : NULL);
+	og_trace_counter_free(rules);
 	return o;
 }
 
@@ -849,7 +903,8 @@ static void put_histogram(FILE *out, const struct summary *s, const struct optio
 		        s->off_chart);
 }
 
-static void put_top(FILE *out, const char *title, struct og_trace_count **v, size_t n, long top)
+static void put_top(FILE *out, const struct summary *s, const char *title,
+                    struct og_trace_count **v, size_t n, long top)
 {
 	char first[32], last[32];
 
@@ -871,10 +926,15 @@ static void put_top(FILE *out, const char *title, struct og_trace_count **v, siz
 		if (a->locks > 0 || a->refused > 0)
 			fprintf(out, "  (locks %" PRIu64 ", refused %" PRIu64 ")", a->locks, a->refused);
 		fputc('\n', out);
-		if (og_trace_counter_size(a->rules) > 0) {
-			fprintf(out, "%10srules: ", "");
-			put_counts_inline(out, a->rules);
-			fputc('\n', out);
+		{
+			struct og_trace_counter *rules = agg_rules(s, a);
+
+			if (rules != NULL && og_trace_counter_size(rules) > 0) {
+				fprintf(out, "%10srules: ", "");
+				put_counts_inline(out, rules);
+				fputc('\n', out);
+			}
+			og_trace_counter_free(rules);
 		}
 	}
 }
@@ -914,12 +974,13 @@ static int summary_print(const struct summary *s, const struct options *o,
 		json_object_set_new(ev, "refused", json_integer((json_int_t)s->events[OG_TRACE_REFUSED]));
 		json_object_set_new(j, "events", ev);
 		json_object_set_new(j, "keys", json_integer((json_int_t)n));
-		for (size_t i = 0, k = 0; i < n && k < (size_t)o->top; i++)
-			if (((struct agg *)by_f[i]->data)->messages > 0 && ++k)
-				json_array_append_new(top_f, agg_json(by_f[i]));
-		for (size_t i = 0, k = 0; i < n && k < (size_t)o->top; i++)
-			if (((struct agg *)by_r[i]->data)->messages > 0 && ++k)
-				json_array_append_new(top_r, agg_json(by_r[i]));
+		/* keys known from events only have no counts to rank */
+		for (size_t i = 0; i < n && json_array_size(top_f) < (size_t)o->top; i++)
+			if (((struct agg *)by_f[i]->data)->messages > 0)
+				json_array_append_new(top_f, agg_json(s, by_f[i]));
+		for (size_t i = 0; i < n && json_array_size(top_r) < (size_t)o->top; i++)
+			if (((struct agg *)by_r[i]->data)->messages > 0)
+				json_array_append_new(top_r, agg_json(s, by_r[i]));
 		json_object_set_new(j, "top_flagged", top_f);
 		json_object_set_new(j, "top_recipients", top_r);
 		json_object_set_new(j, "locks", json_incref(s->locks));
@@ -951,8 +1012,8 @@ static int summary_print(const struct summary *s, const struct options *o,
 	       s->events[OG_TRACE_LOCK], s->events[OG_TRACE_UNLOCK], s->events[OG_TRACE_ALLOW],
 	       s->events[OG_TRACE_REFUSED]);
 	if (n > 0) {
-		put_top(stdout, "Top keys by flagged messages", by_f, n, o->top);
-		put_top(stdout, "Top keys by recipients", by_r, n, o->top);
+		put_top(stdout, s, "Top keys by flagged messages", by_f, n, o->top);
+		put_top(stdout, s, "Top keys by recipients", by_r, n, o->top);
 	}
 	if (json_array_size(s->locks) > 0) {
 		size_t i;
@@ -1030,15 +1091,29 @@ static const char *from_address(const char *from, char *buf, size_t len)
 	return bare(from, buf, len);
 }
 
+static int ascii_lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* Do the first N bytes of A and B match, ASCII case-insensitively (whatever the locale)? */
+static bool ascii_ncaseeq(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]) || a[i] == '\0')
+			return a[i] == b[i] && a[i] == '\0';
+	return true;
+}
+
 /* Does HAY hold NEEDLE, ASCII case-insensitively? */
 static bool has_nocase(const char *hay, const char *needle)
 {
-	size_t m = strlen(needle);
+	size_t m = strlen(needle), n = strlen(hay);
 
-	for (; *hay != '\0'; hay++)
-		if (strncasecmp(hay, needle, m) == 0)
+	for (size_t i = 0; i + m <= n; i++)
+		if (ascii_ncaseeq(hay + i, needle, m))
 			return true;
-	return m == 0;
+	return false;
 }
 
 /* Which fields of REC match WHAT (bit per enum field), within O's --field. */
@@ -1055,12 +1130,12 @@ static unsigned find_match(const struct og_trace_rec *rec, const char *what, con
 	if (rec->queue_id != NULL && strcmp(rec->queue_id, what) == 0)
 		m |= 1u << F_QUEUE_ID;
 	for (size_t i = 0; i < rec->rcpts.n; i++)
-		if (strcasecmp(rec->rcpts.v[i], bwhat) == 0)
+		if (og_streq_nocase(rec->rcpts.v[i], bwhat))
 			m |= 1u << F_RCPT;
-	if ((rec->sender != NULL && strcasecmp(rec->sender, bwhat) == 0) ||
-	    (rec->from != NULL && strcasecmp(from_address(rec->from, buf, sizeof(buf)), bwhat) == 0))
+	if ((rec->sender != NULL && og_streq_nocase(rec->sender, bwhat)) ||
+	    (rec->from != NULL && og_streq_nocase(from_address(rec->from, buf, sizeof(buf)), bwhat)))
 		m |= 1u << F_SENDER;
-	if (rec->client_addr != NULL && strcasecmp(rec->client_addr, what) == 0)
+	if (rec->client_addr != NULL && og_streq_nocase(rec->client_addr, what))
 		m |= 1u << F_CLIENT;
 	if (rec->subject != NULL && has_nocase(rec->subject, what))
 		m |= 1u << F_SUBJECT;
@@ -1299,6 +1374,7 @@ static int run_init(struct run *u)
 	switch (o->cmd) {
 	case CMD_SUMMARY:
 		if ((u->sum.keys = og_trace_counter_new(agg_free)) == NULL ||
+		    (u->sum.rule_ids = og_trace_counter_new(NULL)) == NULL ||
 		    (u->sum.locks = json_array()) == NULL)
 			return -1;
 		break;
@@ -1324,6 +1400,9 @@ static int run_init(struct run *u)
 static void run_free(struct run *u)
 {
 	og_trace_counter_free(u->sum.keys);
+	og_trace_counter_free(u->sum.rule_ids);
+	free(u->sum.rule_names);
+	free(u->sum.rule);
 	json_decref(u->sum.locks);
 	free(u->sum.hours);
 	og_trace_counter_free(u->tl.keys);
@@ -1443,6 +1522,12 @@ int main(int argc, char **argv)
 		bare(o.arg, u.bwhat, sizeof(u.bwhat));
 	if ((u.r = og_trace_reader_new()) == NULL || run_init(&u) < 0)
 		goto nomem;
+	/* parsing is the cost of reading: a thread for it on each processor */
+	{
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		og_trace_set_threads(u.r, cpus > 1 ? (int)(cpus < 8 ? cpus : 8) : 0);
+	}
 	if (o.n_files == 0) {
 		rc = og_trace_add_default(u.r, DEFAULT_EVIDENCE);
 		if (rc < 0)

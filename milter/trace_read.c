@@ -26,11 +26,11 @@
  */
 #include "autoconf.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -47,6 +47,8 @@
 #include "trace_read.h"
 
 #define CHUNK ((size_t)128 << 10)       /* bytes read from a file at a time */
+#define BATCH_LINES 256                 /* lines parsed by a worker at a time */
+#define SLOT_KEEP ((size_t)64 << 10)    /* a slot's buffers beyond this go after use */
 #define EXCERPT 60                      /* bytes of a bad line quoted */
 #define TIME_NEVER INT64_MAX            /* the first record of a file without one */
 /* Records of a rotated file end at most this long after the next file starts:
@@ -323,7 +325,7 @@ struct og_trace_counter *og_trace_counter_new(void (*free_data)(void *))
 
 	if (c == NULL)
 		return NULL;
-	c->cap = 64;
+	c->cap = 8;                 /* most tables are small: a key's rules, one sender */
 	if ((c->slot = calloc(c->cap, sizeof(*c->slot))) == NULL) {
 		free(c);
 		return NULL;
@@ -463,7 +465,7 @@ struct stream {
 
 struct bad_line {
 	const char *path;
-	uint64_t line;
+	uint64_t line, pos;
 	const char *reason;
 	char text[EXCERPT * 4 + 4];     /* each byte at most 4 as \xHH, and "..." */
 };
@@ -472,6 +474,30 @@ struct read_error {
 	const char *path;
 	uint64_t line;
 	char text[160];
+};
+
+/* One line on its way to a record. */
+struct slot {
+	struct stream *s;           /* its file */
+	uint64_t line, pos;         /* line number; place in the merged order */
+	int64_t time;
+	struct bytes raw;           /* the line */
+	json_t *pre;                /* parsed by the merge already, or NULL */
+	bool bad;                   /* not a JSON object */
+	struct og_trace_rec rec;
+	struct bytes arena;         /* REC's strings */
+	size_t cap_rcpts, cap_rules, cap_qids;  /* room in REC's lists */
+};
+
+enum batch_state { B_FREE, B_QUEUED, B_BUSY, B_DONE };
+
+struct batch {
+	struct slot slot[BATCH_LINES];
+	size_t n, next;             /* lines in it; the next to hand out */
+	uint64_t seq;               /* order of filling, which is the order of taking */
+	enum batch_state state;     /* under the reader's lock while workers run */
+	bool nomem;                 /* a worker ran out of memory */
+	uint64_t parsed;
 };
 
 struct og_trace_reader {
@@ -486,15 +512,29 @@ struct og_trace_reader {
 	char *needle;               /* NULL: no filter */
 	size_t needle_len;
 	bool needle_nocase;
-	struct og_trace_rec rec;
-	struct bytes arena;         /* the strings of REC */
-	size_t cap_rcpts, cap_rules, cap_qids;  /* room in REC's lists */
+	uint64_t pos;               /* lines put in order so far */
+	/* batches: filled and taken by the reader's thread, parsed by the workers */
+	struct batch *batches;
+	size_t n_batches;
+	struct batch *cur;          /* being handed out */
+	uint64_t fill_seq, take_seq;
+	bool merged;                /* every line is in a batch */
+	int want_workers, n_workers;
+	pthread_t *workers;
+	bool sync;                  /* LOCK and the conditions exist */
+	pthread_mutex_t lock;       /* protects each batch's STATE, and STOP */
+	pthread_cond_t work, done;  /* a batch was queued; a batch was parsed */
+	bool stop;
 	struct og_trace_stats st;
-	struct bad_line bad[OG_TRACE_BAD_SHOWN];
+	struct bad_line bad[OG_TRACE_BAD_SHOWN];    /* the first ones by POS */
+	size_t n_bad;
 	struct read_error *errs;
 	size_t n_errs;
 	char error[512];
 };
+
+static int start_batches(struct og_trace_reader *r);
+static void stop_batches(struct og_trace_reader *r);
 
 struct og_trace_reader *og_trace_reader_new(void)
 {
@@ -543,10 +583,7 @@ void og_trace_reader_free(struct og_trace_reader *r)
 	free(r->pending);
 	free(r->heap);
 	free(r->needle);
-	free(r->arena.data);
-	free(r->rec.rcpts.v);
-	free(r->rec.rules.v);
-	free(r->rec.queue_ids.v);
+	stop_batches(r);
 	free(r->errs);
 	free(r);
 }
@@ -704,20 +741,28 @@ int og_trace_set_needle(struct og_trace_reader *r, const char *text, bool nocase
 
 /* ---- bad lines ---- */
 
-static void note_bad(struct og_trace_reader *r, struct stream *s, uint64_t line, const char *text,
-                     size_t len, const char *reason)
+static void note_bad(struct og_trace_reader *r, struct stream *s, uint64_t line, uint64_t pos,
+                     const char *text, size_t len, const char *reason)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t n = len < EXCERPT ? len : EXCERPT, o = 0;
+	size_t n = len < EXCERPT ? len : EXCERPT, o = 0, at;
 	struct bad_line *b;
 
 	if (!s->record_bad)
 		return;
-	if (r->st.bad++ >= OG_TRACE_BAD_SHOWN)
+	r->st.bad++;
+	/* keep the first by place in the merged order: parsing notes some late */
+	if (r->n_bad == OG_TRACE_BAD_SHOWN && pos > r->bad[r->n_bad - 1].pos)
 		return;
-	b = &r->bad[r->st.bad - 1];
+	for (at = r->n_bad < OG_TRACE_BAD_SHOWN ? r->n_bad : r->n_bad - 1;
+	     at > 0 && r->bad[at - 1].pos > pos; at--)
+		r->bad[at] = r->bad[at - 1];
+	if (r->n_bad < OG_TRACE_BAD_SHOWN)
+		r->n_bad++;
+	b = &r->bad[at];
 	b->path = s->path;
 	b->line = line;
+	b->pos = pos;
 	b->reason = reason;
 	/* printable ASCII as it is, every other byte (NUL too: a crash leaves them) as \xHH */
 	for (size_t i = 0; i < n; i++) {
@@ -759,7 +804,7 @@ static void note_read_error(struct og_trace_reader *r, struct stream *s, const c
 
 void og_trace_report_bad(const struct og_trace_reader *r, const char *prog, FILE *out)
 {
-	uint64_t shown = r->st.bad < OG_TRACE_BAD_SHOWN ? r->st.bad : OG_TRACE_BAD_SHOWN;
+	uint64_t shown = r->n_bad;
 
 	for (uint64_t i = 0; i < shown; i++)
 		fprintf(out, "%s: %s:%" PRIu64 ": %s: %s\n", prog, r->bad[i].path, r->bad[i].line,
@@ -879,6 +924,18 @@ nomem:
 	return -2;
 }
 
+/* Do N bytes at A equal the lower-case ASCII of B, in any case? */
+static bool ascii_caseeq(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)a[i];
+
+		if ((c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c) != (unsigned char)b[i])
+			return false;
+	}
+	return true;
+}
+
 /* Does LINE hold the needle? */
 static bool has_needle(const struct og_trace_reader *r, const char *line, size_t len)
 {
@@ -891,8 +948,9 @@ static bool has_needle(const struct og_trace_reader *r, const char *line, size_t
 		return false;
 	if (!r->needle_nocase)
 		return memmem(line, len, nd, m) != NULL;
+	/* ASCII folding only, whatever the locale says */
 	c0 = (unsigned char)nd[0];
-	c1 = (unsigned char)toupper(c0);
+	c1 = c0 >= 'a' && c0 <= 'z' ? (unsigned char)(c0 - ('a' - 'A')) : c0;
 	end = line + len - m + 1;
 	/* memchr for either case of the first byte, each result kept until passed */
 	for (const char *p = line; p < end;) {
@@ -907,7 +965,7 @@ static bool has_needle(const struct og_trace_reader *r, const char *line, size_t
 		q = lo < up ? lo : up;
 		if (q == end)
 			return false;
-		if (strncasecmp(q + 1, nd + 1, m - 1) == 0)
+		if (ascii_caseeq(q + 1, nd + 1, m - 1))
 			return true;
 		p = q + 1;
 	}
@@ -955,16 +1013,16 @@ static int advance(struct og_trace_reader *r, struct stream *s, bool filter)
 		if (s->record_bad)
 			r->st.lines++;
 		if (too_long) {
-			note_bad(r, s, s->lineno, line, len + 1, "longer than 1 MiB");
+			note_bad(r, s, s->lineno, r->pos++, line, len + 1, "longer than 1 MiB");
 			continue;
 		}
 		trim(&line, &len);
 		if (len == 0) {
-			note_bad(r, s, s->lineno, line, len, "empty line");
+			note_bad(r, s, s->lineno, r->pos++, line, len, "empty line");
 			continue;
 		}
 		if (line[0] != '{' || line[len - 1] != '}' || memchr(line, '\0', len) != NULL) {
-			note_bad(r, s, s->lineno, line, len, "not a JSON object");
+			note_bad(r, s, s->lineno, r->pos++, line, len, "not a JSON object");
 			continue;
 		}
 		if (len > plen + 25 && memcmp(line, prefix, plen) == 0 && line[plen + 24] == '"' &&
@@ -979,13 +1037,13 @@ static int advance(struct og_trace_reader *r, struct stream *s, bool filter)
 				r->st.parsed++;
 			if (j == NULL || !json_is_object(j)) {
 				json_decref(j);
-				note_bad(r, s, s->lineno, line, len, "not a JSON object");
+				note_bad(r, s, s->lineno, r->pos++, line, len, "not a JSON object");
 				continue;
 			}
 			tv = json_object_get(j, "time");
 			if (!json_is_string(tv) || !any_time(json_string_value(tv), json_string_length(tv), &t)) {
 				json_decref(j);
-				note_bad(r, s, s->lineno, line, len, "no valid \"time\"");
+				note_bad(r, s, s->lineno, r->pos++, line, len, "no valid \"time\"");
 				continue;
 			}
 			if (filter && !in_period(r, t)) {
@@ -1120,8 +1178,9 @@ int og_trace_open(struct og_trace_reader *r)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (r->n_files > 0 && ((r->pending = calloc(r->n_files, sizeof(*r->pending))) == NULL ||
-	                       (r->heap = calloc(r->n_files, sizeof(*r->heap))) == NULL)) {
+	if (start_batches(r) < 0 ||
+	    (r->n_files > 0 && ((r->pending = calloc(r->n_files, sizeof(*r->pending))) == NULL ||
+	                        (r->heap = calloc(r->n_files, sizeof(*r->heap))) == NULL))) {
 		snprintf(r->error, sizeof(r->error), "out of memory");
 		return EX_SOFTWARE;
 	}
@@ -1195,10 +1254,10 @@ static int activate(struct og_trace_reader *r, struct stream *s)
 	return 0;
 }
 
-/* ---- records ---- */
+/* ---- records: parsed in batches, by worker threads when there are any ---- */
 
-/* A copy of the string V in the arena (sized beforehand: never moves), or NULL. */
-static const char *keep_str(struct og_trace_reader *r, const json_t *v)
+/* A copy of the string V in ARENA (sized beforehand: never moves), or NULL. */
+static const char *keep_str(struct bytes *arena, const json_t *v)
 {
 	size_t n;
 	char *p;
@@ -1206,17 +1265,17 @@ static const char *keep_str(struct og_trace_reader *r, const json_t *v)
 	if (!json_is_string(v))
 		return NULL;
 	n = json_string_length(v);
-	if (n + 1 > r->arena.cap - r->arena.len)
+	if (n + 1 > arena->cap - arena->len)
 		return NULL;            /* cannot happen: the arena holds the whole line */
-	p = r->arena.data + r->arena.len;
+	p = arena->data + arena->len;
 	memcpy(p, json_string_value(v), n + 1);
-	r->arena.len += n + 1;
+	arena->len += n + 1;
 	return p;
 }
 
-static const char *get_str(struct og_trace_reader *r, const json_t *o, const char *key)
+static const char *get_str(struct bytes *arena, const json_t *o, const char *key)
 {
-	return keep_str(r, json_object_get(o, key));
+	return keep_str(arena, json_object_get(o, key));
 }
 
 static long long get_int(const json_t *o, const char *key, long long dflt)
@@ -1241,7 +1300,7 @@ static int list_room(const char ***v, size_t n, size_t *cap)
 }
 
 /* The strings of array A (or of member MEMBER of its objects) into L. */
-static void get_list(struct og_trace_reader *r, const json_t *a, const char *member,
+static void get_list(struct bytes *arena, const json_t *a, const char *member,
                      struct og_trace_list *l)
 {
 	size_t i;
@@ -1249,86 +1308,312 @@ static void get_list(struct og_trace_reader *r, const json_t *a, const char *mem
 
 	l->n = 0;
 	json_array_foreach(a, i, v) {
-		const char *s = keep_str(r, member != NULL ? json_object_get(v, member) : v);
+		const char *s = keep_str(arena, member != NULL ? json_object_get(v, member) : v);
 
 		if (s != NULL)
 			l->v[l->n++] = s;
 	}
 }
 
-/* REC from the object J (line LINE of S).  0, or -1 if out of memory. */
-static int extract(struct og_trace_reader *r, const json_t *j, size_t len, int64_t t)
+/* SL's record from the object J.  0, or -1 if out of memory.  Runs in any thread. */
+static int extract(struct slot *sl, const json_t *j)
 {
-	struct og_trace_rec *rec = &r->rec;
+	struct og_trace_rec *rec = &sl->rec;
+	struct bytes *a = &sl->arena;
 	const json_t *ev = json_object_get(j, "event"), *keys, *client, *auth, *locked;
 	const json_t *rcpts = json_object_get(j, "rcpt_sample"), *hits = json_object_get(j, "hits");
 	const json_t *qids = json_object_get(j, "queue_ids");
+	const char **lists[3] = { rec->rcpts.v, rec->rules.v, rec->queue_ids.v };
 
 	/* decoded strings are never longer than their JSON text: the line bounds them */
-	r->arena.len = 0;
-	if (bytes_room(&r->arena, len + 1) < 0 ||
-	    list_room(&rec->rcpts.v, json_array_size(rcpts), &r->cap_rcpts) < 0 ||
-	    list_room(&rec->rules.v, json_array_size(hits), &r->cap_rules) < 0 ||
-	    list_room(&rec->queue_ids.v, json_array_size(qids), &r->cap_qids) < 0)
+	a->len = 0;
+	if (bytes_room(a, sl->raw.len + 1) < 0 ||
+	    list_room(&lists[0], json_array_size(rcpts), &sl->cap_rcpts) < 0 ||
+	    list_room(&lists[1], json_array_size(hits), &sl->cap_rules) < 0 ||
+	    list_room(&lists[2], json_array_size(qids), &sl->cap_qids) < 0) {
+		rec->rcpts.v = lists[0];
+		rec->rules.v = lists[1];
+		rec->queue_ids.v = lists[2];
 		return -1;
-	{
-		struct og_trace_list rc = rec->rcpts, ru = rec->rules, qi = rec->queue_ids;
-		const char *file = rec->file;
-
-		memset(rec, 0, sizeof(*rec));
-		rec->rcpts.v = rc.v;
-		rec->rules.v = ru.v;
-		rec->queue_ids.v = qi.v;
-		rec->file = file;
 	}
-	rec->time_ms = t;
-	rec->time = get_str(r, j, "time");
+	memset(rec, 0, sizeof(*rec));
+	rec->rcpts.v = lists[0];
+	rec->rules.v = lists[1];
+	rec->queue_ids.v = lists[2];
+	rec->file = sl->s->path;
+	rec->line = sl->line;
+	rec->time_ms = sl->time;
+	rec->time = get_str(a, j, "time");
 	rec->stops = -1;
 	rec->act = OG_TA_UNKNOWN;
 	if (ev != NULL) {
-		rec->event = keep_str(r, ev);
+		rec->event = keep_str(a, ev);
 		rec->type = rec->event == NULL ? OG_TRACE_EVENT :
 		            strcmp(rec->event, "lock") == 0 ? OG_TRACE_LOCK :
 		            strcmp(rec->event, "unlock") == 0 ? OG_TRACE_UNLOCK :
 		            strcmp(rec->event, "allow") == 0 ? OG_TRACE_ALLOW :
 		            strcmp(rec->event, "refused") == 0 ? OG_TRACE_REFUSED : OG_TRACE_EVENT;
-		rec->ev_key = get_str(r, j, "key");
-		rec->style = get_str(r, j, "style");
-		rec->until = get_str(r, j, "until");
-		rec->by = get_str(r, j, "by");
-		rec->reason = get_str(r, j, "reason");
-		rec->trigger = get_str(r, j, "trigger");
+		rec->ev_key = get_str(a, j, "key");
+		rec->style = get_str(a, j, "style");
+		rec->until = get_str(a, j, "until");
+		rec->by = get_str(a, j, "by");
+		rec->reason = get_str(a, j, "reason");
+		rec->trigger = get_str(a, j, "trigger");
 		rec->stops = get_int(j, "stops", -1);
 		/* a refused event's client is the address, not an object */
-		rec->client_addr = get_str(r, j, "client");
-		rec->sender = get_str(r, j, "sender");
-		get_list(r, qids, NULL, &rec->queue_ids);
+		rec->client_addr = get_str(a, j, "client");
+		rec->sender = get_str(a, j, "sender");
+		get_list(a, qids, NULL, &rec->queue_ids);
 		return 0;
 	}
 	rec->type = OG_TRACE_MESSAGE;
-	rec->queue_id = get_str(r, j, "queue_id");
-	rec->action = get_str(r, j, "action");
-	rec->applied = get_str(r, j, "applied");
+	rec->queue_id = get_str(a, j, "queue_id");
+	rec->action = get_str(a, j, "action");
+	rec->applied = get_str(a, j, "applied");
 	rec->act = og_trace_action_from_name(rec->applied);
 	rec->score = get_int(j, "score", 0);
 	keys = json_object_get(j, "keys");
 	for (int k = 0; k < OG_TK__COUNT; k++)
-		rec->key[k] = get_str(r, keys, kind_names[k]);
+		rec->key[k] = get_str(a, keys, kind_names[k]);
 	client = json_object_get(j, "client");
-	rec->client_addr = get_str(r, client, "addr");
-	rec->client_name = get_str(r, client, "name");
+	rec->client_addr = get_str(a, client, "addr");
+	rec->client_name = get_str(a, client, "name");
 	auth = json_object_get(j, "auth");
-	rec->login = get_str(r, auth, "login");
-	rec->sender = get_str(r, j, "sender");
-	rec->from = get_str(r, j, "from");
-	rec->message_id = get_str(r, j, "message_id");
-	rec->subject = get_str(r, j, "subject");
+	rec->login = get_str(a, auth, "login");
+	rec->sender = get_str(a, j, "sender");
+	rec->from = get_str(a, j, "from");
+	rec->message_id = get_str(a, j, "message_id");
+	rec->subject = get_str(a, j, "subject");
 	rec->rcpt_count = (uint64_t)(get_int(j, "rcpt_count", 0) > 0 ? get_int(j, "rcpt_count", 0) : 0);
-	get_list(r, rcpts, NULL, &rec->rcpts);
-	get_list(r, hits, "rule", &rec->rules);
+	get_list(a, rcpts, NULL, &rec->rcpts);
+	get_list(a, hits, "rule", &rec->rules);
 	locked = json_object_get(j, "locked");
-	rec->locked_key = get_str(r, locked, "key");
+	rec->locked_key = get_str(a, locked, "key");
 	return 0;
+}
+
+/* Parse every line of B (a worker's part, or the reader's without workers). */
+static void parse_batch(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct slot *sl = &b->slot[i];
+		json_t *j = sl->pre;
+		json_error_t err;
+
+		sl->pre = NULL;
+		if (sl->bad)
+			continue;
+		if (j == NULL) {
+			b->parsed++;
+			j = json_loadb(sl->raw.data, sl->raw.len, 0, &err);
+		}
+		if (j == NULL || !json_is_object(j))
+			sl->bad = true;
+		else if (extract(sl, j) < 0)
+			b->nomem = true;
+		json_decref(j);
+	}
+}
+
+static void *worker(void *arg)
+{
+	struct og_trace_reader *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		struct batch *b = NULL;
+
+		for (size_t i = 0; i < r->n_batches; i++)
+			if (r->batches[i].state == B_QUEUED &&
+			    (b == NULL || r->batches[i].seq < b->seq))
+				b = &r->batches[i];
+		if (b == NULL) {
+			if (r->stop)
+				break;
+			pthread_cond_wait(&r->work, &r->lock);
+			continue;
+		}
+		b->state = B_BUSY;
+		pthread_mutex_unlock(&r->lock);
+		parse_batch(b);
+		pthread_mutex_lock(&r->lock);
+		b->state = B_DONE;
+		pthread_cond_broadcast(&r->done);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+/* B's state, set by the reader's thread; under the lock while workers run. */
+static void set_state(struct og_trace_reader *r, struct batch *b, enum batch_state st)
+{
+	if (r->sync)
+		pthread_mutex_lock(&r->lock);
+	b->state = st;
+	if (r->sync)
+		pthread_mutex_unlock(&r->lock);
+}
+
+static bool is_free(struct og_trace_reader *r, struct batch *b)
+{
+	bool f;
+
+	if (r->sync)
+		pthread_mutex_lock(&r->lock);
+	f = b->state == B_FREE;
+	if (r->sync)
+		pthread_mutex_unlock(&r->lock);
+	return f;
+}
+
+/* Hand B to the workers, or parse it here without them. */
+static void submit(struct og_trace_reader *r, struct batch *b)
+{
+	if (r->n_workers == 0) {
+		parse_batch(b);
+		b->state = B_DONE;
+		return;
+	}
+	pthread_mutex_lock(&r->lock);
+	b->state = B_QUEUED;
+	pthread_cond_signal(&r->work);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void await(struct og_trace_reader *r, struct batch *b)
+{
+	if (r->n_workers == 0)
+		return;
+	pthread_mutex_lock(&r->lock);
+	while (b->state != B_DONE)
+		pthread_cond_wait(&r->done, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+}
+
+int og_trace_set_threads(struct og_trace_reader *r, int n)
+{
+	if (r->opened || n < 0)
+		return -1;
+	r->want_workers = n > OG_TRACE_THREADS_MAX ? OG_TRACE_THREADS_MAX : n;
+	return 0;
+}
+
+/* The batches, and the workers (as many as can be started).  0 or -1. */
+static int start_batches(struct og_trace_reader *r)
+{
+	r->n_batches = r->want_workers > 0 ? 2 * (size_t)r->want_workers + 1 : 1;
+	if ((r->batches = calloc(r->n_batches, sizeof(*r->batches))) == NULL)
+		return -1;
+	if (r->want_workers == 0)
+		return 0;
+	if ((r->workers = calloc((size_t)r->want_workers, sizeof(*r->workers))) == NULL ||
+	    pthread_mutex_init(&r->lock, NULL) != 0)
+		return -1;
+	if (pthread_cond_init(&r->work, NULL) != 0 || pthread_cond_init(&r->done, NULL) != 0) {
+		pthread_mutex_destroy(&r->lock);
+		return -1;
+	}
+	r->sync = true;
+	while (r->n_workers < r->want_workers &&
+	       pthread_create(&r->workers[r->n_workers], NULL, worker, r) == 0)
+		r->n_workers++;
+	return 0;
+}
+
+static void stop_batches(struct og_trace_reader *r)
+{
+	if (r->sync) {
+		pthread_mutex_lock(&r->lock);
+		r->stop = true;
+		pthread_cond_broadcast(&r->work);
+		pthread_mutex_unlock(&r->lock);
+		for (int i = 0; i < r->n_workers; i++)
+			pthread_join(r->workers[i], NULL);
+		pthread_cond_destroy(&r->work);
+		pthread_cond_destroy(&r->done);
+		pthread_mutex_destroy(&r->lock);
+	}
+	free(r->workers);
+	for (size_t i = 0; r->batches != NULL && i < r->n_batches; i++) {
+		for (size_t k = 0; k < BATCH_LINES; k++) {
+			struct slot *sl = &r->batches[i].slot[k];
+
+			json_decref(sl->pre);
+			free(sl->raw.data);
+			free(sl->arena.data);
+			free(sl->rec.rcpts.v);
+			free(sl->rec.rules.v);
+			free(sl->rec.queue_ids.v);
+		}
+	}
+	free(r->batches);
+}
+
+/* The next line of the merge: 1 with *S's head, 0 at the end, or an EX_* code. */
+static int merge_line(struct og_trace_reader *r, struct stream **out)
+{
+	int rc;
+
+	/* start the files whose first record is not after the earliest next line */
+	while (r->next_pending < r->n_pending &&
+	       (r->n_heap == 0 || r->pending[r->next_pending]->first_time <= r->heap[0]->head_time))
+		if ((rc = activate(r, r->pending[r->next_pending++])) != 0)
+			return rc;
+	if (r->n_heap == 0)
+		return 0;
+	*out = heap_pop(r);
+	return 1;
+}
+
+/* Fill B with the next lines in order (copied: the files' buffers move on).  0 or an EX_* code. */
+static int fill(struct og_trace_reader *r, struct batch *b)
+{
+	struct stream *s = NULL;
+	int rc = 0;
+
+	b->n = b->next = 0;
+	b->parsed = 0;
+	b->nomem = false;
+	while (b->n < BATCH_LINES && (rc = merge_line(r, &s)) == 1) {
+		struct slot *sl = &b->slot[b->n++];
+
+		sl->s = s;
+		sl->line = s->head_line;
+		sl->pos = r->pos++;
+		sl->time = s->head_time;
+		sl->bad = false;
+		sl->pre = s->head_json;
+		s->head_json = NULL;
+		sl->raw.len = 0;
+		if (bytes_add(&sl->raw, s->head, s->head_len) < 0) {
+			snprintf(r->error, sizeof(r->error), "out of memory");
+			return EX_SOFTWARE;
+		}
+		if ((rc = advance(r, s, true)) > 1)
+			return rc;
+		if (rc == 1)
+			heap_push(r, s);
+		else
+			stream_done(s);
+	}
+	return b->n < BATCH_LINES && rc > 1 ? rc : 0;
+}
+
+/* Let B go: a slot that held a long line gives its memory back. */
+static void recycle(struct og_trace_reader *r, struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct slot *sl = &b->slot[i];
+
+		if (sl->raw.cap > SLOT_KEEP) {
+			free(sl->raw.data);
+			free(sl->arena.data);
+			sl->raw = (struct bytes){ 0 };
+			sl->arena = (struct bytes){ 0 };
+		}
+	}
+	r->st.parsed += b->parsed;
+	set_state(r, b, B_FREE);
 }
 
 int og_trace_next(struct og_trace_reader *r, const struct og_trace_rec **out)
@@ -1339,50 +1624,53 @@ int og_trace_next(struct og_trace_reader *r, const struct og_trace_rec **out)
 	if (!r->opened && (rc = og_trace_open(r)) != 0)
 		return rc;
 	for (;;) {
-		struct stream *s;
-		json_t *j;
-		json_error_t err;
+		struct batch *b = r->cur;
 
-		/* start the files whose first record is not after the earliest next line */
-		while (r->next_pending < r->n_pending &&
-		       (r->n_heap == 0 ||
-		        r->pending[r->next_pending]->first_time <= r->heap[0]->head_time))
-			if ((rc = activate(r, r->pending[r->next_pending++])) != 0)
-				return rc;
-		if (r->n_heap == 0)
-			return 0;
-		s = heap_pop(r);
-		j = s->head_json;
-		s->head_json = NULL;
-		if (j == NULL) {
-			r->st.parsed++;
-			j = json_loadb(s->head, s->head_len, 0, &err);
-		}
-		if (j == NULL || !json_is_object(j)) {
-			note_bad(r, s, s->head_line, s->head, s->head_len, "not a JSON object");
-			json_decref(j);
-			j = NULL;
-		} else {
-			r->rec.file = s->path;
-			rc = extract(r, j, s->head_len, s->head_time);
-			r->rec.line = s->head_line;
-			json_decref(j);
-			if (rc < 0) {
-				snprintf(r->error, sizeof(r->error), "out of memory");
-				return EX_SOFTWARE;
+		while (b != NULL && b->next < b->n) {
+			struct slot *sl = &b->slot[b->next++];
+
+			if (sl->bad) {
+				note_bad(r, sl->s, sl->line, sl->pos, sl->raw.data, sl->raw.len,
+				         "not a JSON object");
+				continue;
 			}
-		}
-		/* REC holds copies: S's buffer may be reused */
-		if ((rc = advance(r, s, true)) > 1)
-			return rc;
-		if (rc == 1)
-			heap_push(r, s);
-		else
-			stream_done(s);
-		if (j != NULL) {
 			r->st.records++;
-			*out = &r->rec;
+			*out = &sl->rec;
 			return 1;
+		}
+		if (b != NULL) {
+			recycle(r, b);
+			r->cur = b = NULL;
+		}
+		/* keep every free batch filled and with the workers */
+		for (size_t i = 0; i < r->n_batches && !r->merged; i++) {
+			struct batch *f = &r->batches[i];
+
+			if (!is_free(r, f))
+				continue;
+			if ((rc = fill(r, f)) != 0)
+				return rc;
+			if (f->n == 0) {
+				r->merged = true;
+				break;
+			}
+			f->seq = r->fill_seq++;
+			submit(r, f);
+			if (f->n < BATCH_LINES)
+				r->merged = true;
+		}
+		/* SEQ is written by this thread only, before the batch is queued */
+		for (size_t i = 0; i < r->n_batches && b == NULL; i++)
+			if (!is_free(r, &r->batches[i]) && r->batches[i].seq == r->take_seq)
+				b = &r->batches[i];
+		if (b == NULL)
+			return 0;
+		await(r, b);
+		r->take_seq++;
+		r->cur = b;
+		if (b->nomem) {
+			snprintf(r->error, sizeof(r->error), "out of memory");
+			return EX_SOFTWARE;
 		}
 	}
 }

@@ -16,7 +16,9 @@
  *
  * Times, keys and a text to search for may be set before opening; a line
  * that cannot match them is skipped without a full parse (see
- * og_trace_set_period and og_trace_set_needle).
+ * og_trace_set_period and og_trace_set_needle).  Parsing, the costly part,
+ * may run in worker threads (og_trace_set_threads); everything else, and
+ * every call here, is of the caller's thread.
  *
  * Also here: time parsing for the command line, and a small counting table
  * of strings that the subcommands share.  The HTML report is trace_report.c
@@ -33,6 +35,7 @@
 #define OG_TRACE_LINE_MAX ((size_t)1 << 20)   /* longest line read (1 MiB) */
 #define OG_TRACE_BAD_SHOWN 20                 /* bad lines named on stderr */
 #define OG_TRACE_TIME_NONE INT64_MIN          /* no --since / --until */
+#define OG_TRACE_THREADS_MAX 16               /* parsing threads at most */
 
 /* The key kinds of a message record, in the order of "keys". */
 enum og_trace_kind { OG_TK_ACCOUNT, OG_TK_DOMAIN, OG_TK_SCRIPT, OG_TK_CLIENT, OG_TK__COUNT };
@@ -120,6 +123,11 @@ int og_trace_add_file(struct og_trace_reader *r, const char *path);
  */
 int og_trace_add_default(struct og_trace_reader *r, const char *path);
 
+/*
+ * Parse lines in N worker threads (0, the default: in the caller's).  The
+ * records come in the same order either way.  Before og_trace_open; 0 or -1.
+ */
+int og_trace_set_threads(struct og_trace_reader *r, int n);
 /* Only records at or after SINCE and before UNTIL (ms; OG_TRACE_TIME_NONE: unbounded). */
 void og_trace_set_period(struct og_trace_reader *r, int64_t since, int64_t until);
 /*

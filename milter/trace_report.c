@@ -63,16 +63,17 @@ struct og_trace_report {
 	uint64_t rows_over, evs_over;
 };
 
+/* An action the record does not name counts as having left: containment is never assumed. */
 static enum fate fate_of(enum og_trace_action a)
 {
 	switch (a) {
-	case OG_TA_ACCEPT:
-	case OG_TA_TAG:
-		return LEFT;
 	case OG_TA_QUARANTINE:
 		return HELD;
-	default:
+	case OG_TA_TEMPFAIL:
+	case OG_TA_REJECT:
 		return STOPPED;
+	default:
+		return LEFT;
 	}
 }
 
@@ -392,16 +393,16 @@ static void axis(uint64_t max, uint64_t *step, int *steps)
 static void html(FILE *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	size_t left = s != NULL ? strlen(s) : 0;
 
-	if (s == NULL)
-		return;
-	while (*p != '\0') {
+	while (left > 0) {
 		uint32_t cp;
-		size_t n = og_utf8_decode(p, strlen((const char *)p), &cp);
+		size_t n = og_utf8_decode(p, left, &cp);
 
 		if (n == 0) {
 			fputs("\xef\xbf\xbd", out);
 			p++;
+			left--;
 			continue;
 		}
 		switch (cp) {
@@ -419,6 +420,7 @@ static void html(FILE *out, const char *s)
 				fwrite(p, 1, n, out);
 		}
 		p += n;
+		left -= n;
 	}
 }
 

@@ -126,8 +126,12 @@ static double now_s(void)
 static int run(char *const argv[], double *secs, long *rss_kib, int *status)
 {
 	struct rusage ru;
-	double t0 = now_s();
-	pid_t pid = fork();
+	double t0;
+	pid_t pid;
+
+	fflush(stdout);             /* the child must not write our buffer again */
+	t0 = now_s();
+	pid = fork();
 
 	if (pid < 0)
 		return -1;
@@ -148,7 +152,7 @@ int main(int argc, char **argv)
 {
 	const char *tool = argc > 1 ? argv[1] : "./outguard-trace";
 	long n = argc > 2 ? strtol(argv[2], NULL, 10) : DEFAULT_RECORDS;
-	char dir[] = "t/tmp-bench-trace-XXXXXX", path[64], gzpath[80], cmd[128];
+	char dir[] = "t/tmp-bench-trace-XXXXXX", path[64], gzpath[80], cmd[192];
 	int64_t ms = START_S * 1000, step = (int64_t)MONTH_S * 1000 / (n > 0 ? n : 1);
 	struct stat st, gst;
 	double t0;
@@ -235,8 +239,7 @@ int main(int argc, char **argv)
 			       (double)rss / 1024.0, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		}
 	}
-	if (getenv("KEEP") == NULL)
-		unlink(path);
+	unlink(path);
 	unlink(gzpath);
 	rmdir(dir);
 	return 0;

@@ -359,8 +359,8 @@ static void test_default_rules(void **state)
 	assert_false(r->observe);
 	assert_int_equal(r->n_lists, 1);
 	assert_true(r->n_webmail > 0);
-	/* the body is asked for, and only its first 64 KiB */
-	assert_int_equal(r->body_bytes, 65536);
+	/* the body is asked for, and only its first 16 KiB */
+	assert_int_equal(r->body_bytes, 16384);
 	/* one trap phrase never reaches tag, let alone quarantine */
 	for (size_t i = 0; i < r->n_rules; i++)
 		if (r->rule[i].check == OG_CHECK_KEYWORDS && r->rule[i].limit == 0)

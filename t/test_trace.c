@@ -189,7 +189,7 @@ static void test_format_time(void **state)
 
 /* ---- the fixtures ---- */
 
-static void test_fixtures(void **state)
+static void check_fixtures(int threads)
 {
 	static const char *const files[] = {
 		/* given newest first: the reader orders them by their first record */
@@ -205,11 +205,12 @@ static void test_fixtures(void **state)
 	char *report;
 	int rc;
 
-	(void)state;
 	assert_non_null(r);
+	assert_int_equal(og_trace_set_threads(r, threads), 0);
 	for (size_t i = 0; i < N_ROWS(files); i++)
 		assert_int_equal(og_trace_add_file(r, files[i]), 0);
 	assert_int_equal(og_trace_open(r), 0);
+	assert_int_equal(og_trace_set_threads(r, 2), -1);      /* too late */
 	while ((rc = og_trace_next(r, &rec)) == 1) {
 		n++;
 		if (n == 1) {
@@ -274,6 +275,19 @@ static void test_fixtures(void **state)
 	og_trace_reader_free(r);
 }
 
+static void test_fixtures(void **state)
+{
+	(void)state;
+	check_fixtures(0);
+}
+
+/* The same records in the same order when worker threads parse them. */
+static void test_fixtures_threads(void **state)
+{
+	(void)state;
+	check_fixtures(3);
+}
+
 /* Period and needle: lines outside are skipped, whole files when rotation says so. */
 static void test_filters(void **state)
 {
@@ -320,14 +334,13 @@ static void test_filters(void **state)
 
 /* ---- bad lines ---- */
 
-static void test_bad_lines(void **state)
+static void check_bad_lines(int threads)
 {
 	char path[128], got[512], *report, *big;
 	struct og_trace_reader *r;
 	struct og_trace_stats st;
 	FILE *fp;
 
-	(void)state;
 	tmp_path(path, sizeof(path), "bad.jsonl");
 	assert_non_null(fp = fopen(path, "w"));
 	put_record(fp, "2026-11-23T01:00:00.000Z", "A1", "one");
@@ -358,6 +371,7 @@ static void test_bad_lines(void **state)
 	assert_int_equal(fclose(fp), 0);
 
 	assert_non_null(r = og_trace_reader_new());
+	assert_int_equal(og_trace_set_threads(r, threads), 0);
 	assert_int_equal(og_trace_add_file(r, path), 0);
 	assert_int_equal(read_all(r, got, sizeof(got)), 0);
 	CHECK_STR("records", got, "one unlock other time last, no newline");
@@ -385,6 +399,13 @@ static void test_bad_lines(void **state)
 	og_trace_reader_free(r);
 }
 
+static void test_bad_lines(void **state)
+{
+	(void)state;
+	check_bad_lines(0);
+	check_bad_lines(2);
+}
+
 static void test_many_bad_lines(void **state)
 {
 	char path[128], *report, *last;
@@ -394,22 +415,87 @@ static void test_many_bad_lines(void **state)
 	(void)state;
 	tmp_path(path, sizeof(path), "worse.jsonl");
 	assert_non_null(fp = fopen(path, "w"));
+	/* lines the merge finds bad and lines only a parse finds bad, mixed */
 	for (int i = 0; i < 25; i++)
-		fprintf(fp, "garbage %d\n", i);
+		fprintf(fp, i % 2 ? "garbage %d\n" : "{\"time\":\"2026-11-23T00:00:%02d.000Z\",}\n", i);
 	put_record(fp, "2026-11-23T01:00:00.000Z", "B1", "kept");
 	assert_int_equal(fclose(fp), 0);
 	assert_non_null(r = og_trace_reader_new());
+	assert_int_equal(og_trace_set_threads(r, 2), 0);
 	assert_int_equal(og_trace_add_file(r, path), 0);
 	assert_int_equal(read_all(r, NULL, 0), 0);
 	report = bad_report(r);
 	/* the first twenty, then how many more */
+	assert_non_null(strstr(report, ":1: not a JSON object: {\"time\":\"2026-11-23T00:00:00.000Z\",}\n"));
 	assert_non_null(strstr(report, ":20: not a JSON object: garbage 19\n"));
 	assert_null(strstr(report, ":21:"));
+	for (int i = 1; i <= 20; i++) {
+		char at[48];
+
+		snprintf(at, sizeof(at), "worse.jsonl:%d: not a JSON object: ", i);
+		if (strstr(report, at) == NULL)
+			fail_msg("line %d not reported in order: %s", i, report);
+	}
 	last = strstr(report, "outguard-trace: 5 more bad lines not shown\n"
 	                      "outguard-trace: 25 lines were not records");
 	assert_non_null(last);
 	free(report);
 	og_trace_reader_free(r);
+}
+
+/* What a reader with THREADS workers makes of PATH: the queue IDs in order, the bad report. */
+static void read_with(const char *path, int threads, struct og_buf *ids, char **report)
+{
+	struct og_trace_reader *r = og_trace_reader_new();
+	const struct og_trace_rec *rec;
+	int rc;
+
+	assert_non_null(r);
+	assert_int_equal(og_trace_set_threads(r, threads), 0);
+	assert_int_equal(og_trace_add_file(r, path), 0);
+	og_buf_init(ids);
+	while ((rc = og_trace_next(r, &rec)) == 1)
+		assert_int_equal(og_buf_printf(ids, "%s ", rec->queue_id), 0);
+	assert_int_equal(rc, 0);
+	*report = bad_report(r);
+	og_trace_reader_free(r);
+}
+
+/* Many batches through the workers: the same records and bad lines in the same order. */
+static void test_threads_order(void **state)
+{
+	struct og_buf one, many;
+	char path[128], *r1, *r4;
+	FILE *fp;
+
+	(void)state;
+	tmp_path(path, sizeof(path), "many.jsonl");
+	assert_non_null(fp = fopen(path, "w"));
+	for (int i = 0; i < 6000; i++) {
+		char when[40], qid[16];
+
+		snprintf(when, sizeof(when), "2026-11-23T%02d:%02d:%02d.%03dZ", i / 3600, i / 60 % 60,
+		         i % 60, i % 1000);
+		snprintf(qid, sizeof(qid), "E%05d", i);
+		if (i % 397 == 5)
+			fprintf(fp, "{\"time\":\"%s\",\"queue_id\":\"%s\",]\n", when, qid);
+		else if (i % 509 == 7)
+			fputs("not json\n", fp);
+		else
+			put_record(fp, when, qid, "s");
+	}
+	assert_int_equal(fclose(fp), 0);
+	read_with(path, 0, &one, &r1);
+	read_with(path, 4, &many, &r4);
+	CHECK_STR("records", many.data, one.data);
+	CHECK_STR("bad lines", r4, r1);
+	assert_non_null(strstr(r1, "many.jsonl:6: not a JSON object: {\"time\""));
+	assert_non_null(strstr(r1, "many.jsonl:8: not a JSON object: not json\n"));
+	assert_non_null(strstr(r1, "28 lines were not records"));
+	og_buf_free(&one);
+	og_buf_free(&many);
+	free(r1);
+	free(r4);
 }
 
 /* A gzip file cut short: what it holds is read, the rest is reported. */
@@ -693,9 +779,11 @@ int main(void)
 		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test(test_format_time),
 		cmocka_unit_test(test_fixtures),
+		cmocka_unit_test(test_fixtures_threads),
 		cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_bad_lines),
 		cmocka_unit_test(test_many_bad_lines),
+		cmocka_unit_test(test_threads_order),
 		cmocka_unit_test(test_gzip_damaged),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_default_files),

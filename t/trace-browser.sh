@@ -10,7 +10,8 @@
 trace=$top_builddir/outguard-trace
 fx=$top_srcdir/t/trace
 [ -x "$trace" ] || og_skip "$trace is not built"
-og_need_cmd chromium chromium
+chromium=${CHROMIUM:-chromium}
+og_need_cmd "$chromium" chromium
 py=${PYTHON3:-$(command -v python3)}
 [ -n "$py" ] || og_skip "python3 not installed (apt-get install python3)"
 
@@ -25,7 +26,7 @@ shot=$top_builddir/t/trace-report.png
 # Debian 12's chromium; no network, no profile of the user's, nothing in the background
 browse()
 {
-	timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+	timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
 		--disable-background-networking --disable-component-update --disable-sync \
 		--user-data-dir="$tmp/profile" "$@" "file://$tmp/report.html"
 }

@@ -179,8 +179,10 @@ scenario base "8 conns, 1 rcpt, 2 KB, unix, 1k accounts" unix "$ROUNDS" 20000 20
 scenario rcpt50 "50 rcpts" unix "$ROUNDS" 3000 3000 $common -r 50 -b 2048 -a 1000 &&
 scenario body100k "100 KB text body, trap words" unix "$ROUNDS" 3000 3000 \
 	$common -r 1 -b 102400 --body-text -a 1000 &&
-scenario acct1m "1M accounts (200k messages)" unix 1 200000 20000 $common -r 1 -b 2048 -a 1000000 &&
-scenario inet "inet socket (vs base: unix)" inet "$ROUNDS" 15000 15000 $common -r 1 -b 2048 -a 1000
+scenario acct1m "1M accounts" unix 1 200000 20000 $common -r 1 -b 2048 -a 1000000 &&
+# Over TCP a filter that answers nothing at DATA waits ~40 ms a message (see
+# t/bench/mta_client.c, the DATA hand-over): few messages suffice there.
+scenario inet "inet socket (vs base: unix)" inet "$ROUNDS" 1000 1000 $common -r 1 -b 2048 -a 1000
 elapsed=$(($(date +%s) - start))
 
 [ $failed = 0 ] || { echo "bench.sh: a run failed; no table" >&2; exit 1; }
@@ -206,7 +208,7 @@ BEGIN {
 	flagged[k] += $13 + $14 + $15
 }
 END {
-	printf "\n%-38s %-8s %8s %8s %8s %10s %13s %7s %7s %7s %7s\n", "scenario", "filter", "msgs/s",
+	printf "\n%-41s %-8s %8s %8s %8s %10s %13s %7s %7s %7s %7s\n", "scenario", "filter", "msgs/s",
 	       "p50 ms", "p99 ms", "CPU us/msg", "(range)", "RSS MB", "vs r", "vs n", "rate r"
 	for (s = 1; s <= ns; s++) {
 		sc = order[s]
@@ -215,7 +217,7 @@ END {
 			k = sc SUBSEP fl
 			if (!(k in cpu)) continue
 			c = median(cpu[k])
-			line = sprintf("%-38s %-8s %8.0f %8.2f %8.2f %10.1f %13s %7.1f", f == 1 ? title[sc] : "", fl,
+			line = sprintf("%-41s %-8s %8.0f %8.2f %8.2f %10.1f %13s %7.1f", f == 1 ? title[sc] : "", fl,
 			               median(rate[k]), median(p50[k]) / 1000, median(p99[k]) / 1000, c,
 			               sprintf("(%.0f-%.0f)", lo(cpu[k]), hi(cpu[k])), median(hwm[k]) / 1024)
 			if (fl == "outguard") {
@@ -230,6 +232,11 @@ END {
 	}
 	print "  (vs r, vs n: outguard CPU per message over null-r, null-n; rate r: its msgs/s over null-r;"
 	print "   medians over the rounds; the range is the CPU per message of the fastest and slowest round)"
+	for (f = 1; f <= 3; f++) {
+		fl = f == 1 ? "null-r" : f == 2 ? "null-n" : "outguard"
+		if (("inet" SUBSEP fl) in p50 && median(p50["inet" SUBSEP fl]) > 30000)
+			printf "  note: inet, %s: p50 over 30 ms: it gives no reply at DATA, and on TCP the next write waits for the delayed ACK\n", fl
+	}
 	for (s = 1; s <= ns; s++) if (ogflag[order[s]] > 0)
 		printf "  note: %s: %d outguard verdicts were not a plain accept (tag, quarantine, tempfail)\n",
 		       title[order[s]], ogflag[order[s]]
@@ -246,18 +253,21 @@ END {
 		       (oghwm["acct1m"] - oghwm["base"]) * 1024 / (ogent["acct1m"] - ogent["base"])
 
 	print "\ntargets:"
-	verdict("(a) base: outguard CPU/msg <= 1.00x null-r", ratio_r["base"], ratio_r["base"] <= 1.00, "x")
-	verdict("(b) 50 rcpts: <= 1.25x null-r", ratio_r["rcpt50"], ratio_r["rcpt50"] <= 1.25, "x")
-	verdict("(b) 100 KB body: <= 1.25x null-r", ratio_r["body100k"], ratio_r["body100k"] <= 1.25, "x")
+	verdict("(a) base: outguard CPU/msg <= 1.00x null-r", sprintf("%.2fx", ratio_r["base"]),
+	        ratio_r["base"] <= 1.00)
+	verdict("(b) 50 rcpts: <= 1.25x null-r", sprintf("%.2fx", ratio_r["rcpt50"]), ratio_r["rcpt50"] <= 1.25)
+	verdict("(b) 100 KB body: <= 1.25x null-r", sprintf("%.2fx", ratio_r["body100k"]),
+	        ratio_r["body100k"] <= 1.25)
 	flat = ogcpu["acct1m"] / ogcpu["base"]
-	verdict("(c) CPU/msg 1M accounts over 1k accounts within 10%", flat, flat >= 0.9 && flat <= 1.1, "x")
-	verdict("(c) bytes per tracked account <= 256", per_acct, per_acct <= 256, " B")
-	verdict("(c) RSS with 1k accounts <= 16 MB", oghwm["base"] / 1024, oghwm["base"] / 1024 <= 16, " MB")
-	verdict("    inet socket: outguard CPU/msg over null-r", ratio_r["inet"], 1, "x (no target)")
+	verdict("(c) CPU/msg, 1M accounts over 1k, within 10%", sprintf("%.2fx", flat), flat >= 0.9 && flat <= 1.1)
+	verdict("(c) bytes per tracked account <= 256", sprintf("%.0f B", per_acct), per_acct <= 256)
+	verdict("(c) RSS with 1k accounts <= 16 MB", sprintf("%.1f MB", oghwm["base"] / 1024),
+	        oghwm["base"] / 1024 <= 16)
+	verdict("    inet socket: outguard CPU/msg over null-r", sprintf("%.2fx", ratio_r["inet"]), -1)
 	print "  (d) through Postfix: t/bench/postfix_bench.sh"
 }
-function verdict(what, v, ok, unit) {
-	printf "  %-55s %9.2f%s  %s\n", what, v, unit, unit ~ /no target/ ? "" : ok ? "holds" : "DOES NOT HOLD"
+function verdict(what, v, ok) {
+	printf "  %-50s %10s  %s\n", what, v, ok < 0 ? "(no target)" : ok ? "holds" : "DOES NOT HOLD"
 }' "$results"
 echo
 echo "bench.sh: done in ${elapsed}s"

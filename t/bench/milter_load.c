@@ -32,20 +32,13 @@
  *   --label TEXT     name printed on the result line
  *   --timeout S      seconds to wait for any reply (default 60)
  *
- * Per connection it sends what Postfix 3.7 sends (src/milter/milter8.c):
- * SMFIC_OPTNEG (protocol 6, every action, every protocol step and
- * no-reply bit), then for each event the SMFIC_MACRO of its stage (the
- * filter's own list when it set one at negotiation, else Postfix's default
- * list) followed by the event unless the filter asked not to get it: CONNECT,
- * HELO, and per message MAIL, RCPT per recipient, DATA, each header, EOH,
- * the body in MILTER_CHUNK_SIZE pieces (65535 bytes, as Postfix), BODYEOB;
- * SMFIC_ABORT after each message (Postfix resets the transaction after it)
- * and SMFIC_QUIT at the end.  A reply is awaited only where the filter did
- * not negotiate SMFIP_NR_* for that stage; commands are buffered and
- * written together before each wait, as Postfix's VSTREAM does.  SMFIR_SKIP
- * ends that event type for the message; at end of message the modification
- * replies (header add/change, quarantine, recipient and body changes) are
- * read until the final one.
+ * Each connection speaks the milter protocol as Postfix 3.7 does (see
+ * mta_client.c): negotiation, CONNECT, HELO, then its messages, each with
+ * the macros, events, waits for a reply and final ABORT that Postfix would
+ * send, and QUIT.  Connection number K carries the kind of mail its share
+ * gives it, and a client address of its own, as SMTP sessions have;
+ * message number G is sent by account G mod ACCOUNTS.  A message's latency
+ * runs from its MAIL to the filter's final reply.
  *
  * CPU per message is the filter's utime+stime (/proc/PID/stat, all its
  * threads) over the run divided by the messages sent.  /proc counts in
@@ -61,64 +54,35 @@
  * Exit status: 0 done; 1 protocol error (a reply the protocol does not
  * allow there, a malformed packet, a closed connection, a timeout) or a
  * filter that died; 64 usage; 69 the filter could not be reached or started.
- * Build: gcc -std=gnu11 -O2 -I/usr/include/libmilter t/bench/milter_load.c -pthread -lm
- * (no libmilter needed: only its protocol constants).
+ * Build: gcc -std=gnu11 -O2 -I/usr/include/libmilter t/bench/milter_load.c t/bench/mta_client.c \
+ *        -pthread -lm   (no libmilter needed: only its protocol constants)
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <libmilter/mfapi.h>   /* SMFIF_*, SMFIM_*; mfdef.h: SMFIC_*, SMFIR_*, SMFIP_* */
+#include <libmilter/mfapi.h>   /* SMFIP_* names for the negotiation line */
+
+#include "mta_client.h"
 
 #define EXIT_PROTOCOL 1
 #define EXIT_USAGE 64
 #define EXIT_UNAVAILABLE 69
-
-/* What Postfix 3.7 offers (milter8.c: my_actions, MILTER8_V6_PROTO_MASK). */
-#define MTA_VERSION 6
-#define MTA_ACTIONS (SMFIF_ADDHDRS | SMFIF_ADDRCPT | SMFIF_DELRCPT | SMFIF_CHGHDRS | \
-                     SMFIF_CHGBODY | SMFIF_QUARANTINE | SMFIF_CHGFROM | SMFIF_ADDRCPT_PAR | \
-                     SMFIF_SETSYMLIST)
-#define MTA_PROTOCOL SMFI_CURR_PROT
-
-#define N_STAGES (SMFIM_LAST + 1)
-#define MAX_MACRO_NAMES 32
-#define MAX_PACKET (16u * 1024 * 1024)
-#define READ_CHUNK 65536
-#define N_KINDS 3
-
-enum kind { K_AUTH, K_LOCAL, K_INBOUND };
-
-/* Postfix's default macro lists (postconf -d milter_*_macros), by SMFIM_* stage. */
-static const char *const default_macros[N_STAGES] = {
-	[SMFIM_CONNECT] = "j {daemon_name} {daemon_addr} v _",
-	[SMFIM_HELO] = "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}",
-	[SMFIM_ENVFROM] = "i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} {mail_mailer}",
-	[SMFIM_ENVRCPT] = "i {rcpt_addr} {rcpt_host} {rcpt_mailer}",
-	[SMFIM_DATA] = "i",
-	[SMFIM_EOM] = "i",
-	[SMFIM_EOH] = "i",
-};
 
 /* Words of the text body, and the trap phrases scattered in it. */
 static const char *const words[] = {
@@ -143,8 +107,8 @@ struct options {
 	uint64_t total;
 	unsigned rcpts;
 	size_t body_bytes;
-	double share[N_KINDS];
-	bool share_set[N_KINDS];
+	double share[MC_KINDS];
+	bool share_set[MC_KINDS];
 	uint64_t accounts;
 	bool body_text;
 	pid_t pid;
@@ -155,24 +119,10 @@ struct options {
 	unsigned timeout;
 };
 
-/* Where the filter listens, resolved once. */
-struct endpoint {
-	int family;
-	struct sockaddr_storage addr;
-	socklen_t len;
-};
-
-/* Verdict and protocol counters of one thread, summed at the end. */
-struct counts {
-	uint64_t messages, accept, tag, quarantine, tempfail, tempfail_mail, reject, discard,
-	         early_accept, rcpt_refused, changed, round_trips, connections;
-	uint64_t kind[N_KINDS];
-};
-
 /* Shared by the threads: which connection comes next, and the first error. */
 struct run {
 	const struct options *o;
-	const struct endpoint *ep;
+	const struct mc_endpoint *ep;
 	uint64_t n_conns;
 	atomic_uint_fast64_t next_conn;
 	atomic_bool failed;
@@ -183,52 +133,28 @@ struct run {
 	atomic_bool have_negotiated;
 };
 
-/* One thread's buffers and results. */
+/* One thread: its connection, its body, its results. */
 struct worker {
 	struct run *run;
 	unsigned id;
 	pthread_t tid;
+	struct mc_conn mc;
 	char *body;
 	size_t body_len;
 	uint32_t *lat;                  /* microseconds per message */
 	size_t n_lat, cap_lat;
-	struct counts n;
-	/* the connection in progress */
-	int fd;
-	unsigned char *wbuf;
-	size_t wlen, wcap, pkt_start;
-	bool oom;
-	unsigned char rbuf[READ_CHUNK];
-	size_t rpos, rlen;
-	unsigned char *pkt;             /* payload of the last packet read */
-	size_t pkt_cap;
-	unsigned long version, actions, ev_mask;
-	char *lists[N_STAGES];          /* the filter's macro lists, NULL: Postfix's */
-	char skip_cmd;                  /* event type the filter said to skip (SMFIR_SKIP) */
-	/* the connection's and the message's facts, for the macros */
-	enum kind kind;
-	char client_addr[48], client_name[64], client_port[8], helo[64], underscore[128];
-	char qid[24], sender[96], mail_addr[96], account[32], rcpt[136], rcpt_addr[128];
-	char rcpt_host[64];
-	/* what the filter did to the current message */
-	bool quarantined, tagged, changed;
+	uint64_t kind[MC_KINDS];        /* messages sent of each kind */
+	uint64_t connections;
 };
 
-static void fail(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* Record the first error of the run; later ones are dropped. */
-static void fail(struct worker *w, const char *fmt, ...)
+static void fail(struct worker *w, const char *what)
 {
 	struct run *r = w->run;
-	va_list ap;
 
 	pthread_mutex_lock(&r->err_lock);
 	if (!atomic_load(&r->failed)) {
-		int n = snprintf(r->err, sizeof(r->err), "connection thread %u: ", w->id);
-
-		va_start(ap, fmt);
-		vsnprintf(r->err + n, sizeof(r->err) - (size_t)n, fmt, ap);
-		va_end(ap);
+		snprintf(r->err, sizeof(r->err), "connection thread %u: %s", w->id, what);
 		atomic_store(&r->failed, true);
 	}
 	pthread_mutex_unlock(&r->err_lock);
@@ -259,880 +185,81 @@ static uint64_t rnd(uint64_t *s)
 	return *s * 2685821657736338717ull;
 }
 
-/* ---- building the commands ---- */
-
-static void wreserve(struct worker *w, size_t more)
-{
-	if (w->oom || w->wlen + more <= w->wcap)
-		return;
-	size_t cap = w->wcap ? w->wcap : 65536;
-
-	while (cap < w->wlen + more)
-		cap *= 2;
-	unsigned char *p = realloc(w->wbuf, cap);
-
-	if (p == NULL) {
-		w->oom = true;
-		return;
-	}
-	w->wbuf = p;
-	w->wcap = cap;
-}
-
-static void put_bytes(struct worker *w, const void *p, size_t n)
-{
-	wreserve(w, n);
-	if (!w->oom) {
-		memcpy(w->wbuf + w->wlen, p, n);
-		w->wlen += n;
-	}
-}
-
-static void put_byte(struct worker *w, unsigned char c)
-{
-	put_bytes(w, &c, 1);
-}
-
-static void put_str(struct worker *w, const char *s)
-{
-	put_bytes(w, s, strlen(s) + 1);
-}
-
-static void put_u32(struct worker *w, uint32_t v)
-{
-	unsigned char b[4] = { v >> 24, v >> 16, v >> 8, v };
-
-	put_bytes(w, b, 4);
-}
-
-/* Start a packet: the length (filled in by pkt_end) and the command byte. */
-static void pkt_begin(struct worker *w, char cmd)
-{
-	w->pkt_start = w->wlen;
-	put_u32(w, 0);
-	put_byte(w, (unsigned char)cmd);
-}
-
-static void pkt_end(struct worker *w)
-{
-	if (w->oom)
-		return;
-	uint32_t len = (uint32_t)(w->wlen - w->pkt_start - 4);
-	unsigned char *p = w->wbuf + w->pkt_start;
-
-	p[0] = len >> 24;
-	p[1] = len >> 16;
-	p[2] = len >> 8;
-	p[3] = len;
-}
-
-/* Write everything buffered. */
-static int flush(struct worker *w)
-{
-	size_t off = 0;
-
-	if (w->oom) {
-		fail(w, "out of memory for the command buffer");
-		return -1;
-	}
-	while (off < w->wlen) {
-		ssize_t n = send(w->fd, w->wbuf + off, w->wlen - off, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			fail(w, "write to the filter: %s", n < 0 ? strerror(errno) : "nothing written");
-			return -1;
-		}
-		off += (size_t)n;
-	}
-	w->wlen = 0;
-	return 0;
-}
-
-/* ---- reading replies ---- */
-
-static int read_exact(struct worker *w, void *dst, size_t n, const char *what)
-{
-	unsigned char *d = dst;
-
-	while (n > 0) {
-		if (w->rpos == w->rlen) {
-			ssize_t got = recv(w->fd, w->rbuf, sizeof(w->rbuf), 0);
-
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got <= 0) {
-				fail(w, "reading the reply to %s: %s", what,
-				     got == 0 ? "the filter closed the connection"
-				     : errno == EAGAIN || errno == EWOULDBLOCK ? "timed out"
-				     : strerror(errno));
-				return -1;
-			}
-			w->rpos = 0;
-			w->rlen = (size_t)got;
-		}
-		size_t take = w->rlen - w->rpos < n ? w->rlen - w->rpos : n;
-
-		memcpy(d, w->rbuf + w->rpos, take);
-		w->rpos += take;
-		d += take;
-		n -= take;
-	}
-	return 0;
-}
-
-/* One packet from the filter: its command byte and payload (w->pkt, *len). */
-static int read_packet(struct worker *w, char *cmd, size_t *len, const char *what)
-{
-	unsigned char hdr[4];
-	uint32_t n;
-
-	if (read_exact(w, hdr, 4, what) < 0)
-		return -1;
-	n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
-	if (n < 1 || n > MAX_PACKET) {
-		fail(w, "reply to %s: bad packet length %" PRIu32, what, n);
-		return -1;
-	}
-	if (read_exact(w, cmd, 1, what) < 0)
-		return -1;
-	*len = n - 1;
-	if (*len + 1 > w->pkt_cap) {
-		unsigned char *p = realloc(w->pkt, *len + 1);
-
-		if (p == NULL) {
-			fail(w, "out of memory for a %zu-byte reply", *len);
-			return -1;
-		}
-		w->pkt = p;
-		w->pkt_cap = *len + 1;
-	}
-	if (*len > 0 && read_exact(w, w->pkt, *len, what) < 0)
-		return -1;
-	w->pkt[*len] = '\0';
-	return 0;
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Count the NUL-terminated strings that exactly fill P[0..LEN). */
-static int count_strings(const unsigned char *p, size_t len)
-{
-	int n = 0;
-
-	if (len == 0 || p[len - 1] != '\0')
-		return -1;
-	for (size_t i = 0; i < len; i++)
-		if (p[i] == '\0')
-			n++;
-	return n;
-}
-
-static const char *cmd_name(char c)
-{
-	switch (c) {
-	case SMFIC_CONNECT: return "CONNECT";
-	case SMFIC_HELO: return "HELO";
-	case SMFIC_MAIL: return "MAIL";
-	case SMFIC_RCPT: return "RCPT";
-	case SMFIC_DATA: return "DATA";
-	case SMFIC_HEADER: return "HEADER";
-	case SMFIC_EOH: return "EOH";
-	case SMFIC_BODY: return "BODY";
-	case SMFIC_BODYEOB: return "BODYEOB";
-	case SMFIC_OPTNEG: return "OPTNEG";
-	default: return "?";
-	}
-}
-
-enum reply { R_NONE, R_CONTINUE, R_ACCEPT, R_REJECT, R_TEMPFAIL, R_DISCARD, R_SKIP, R_ERROR };
-
-/* A reply code text must look like Postfix's milter8 check: [45]NN[ -], class digit kept. */
-static bool good_replycode(const unsigned char *p, size_t len)
-{
-	return len >= 5 && p[len - 1] == '\0' && (p[0] == '4' || p[0] == '5') &&
-	       p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
-	       (p[3] == ' ' || p[3] == '-') && !(p[4] >= '0' && p[4] <= '9' && p[4] != p[0]);
-}
-
-/* The action flag a modification reply needs, 0 if it is not one. */
-static unsigned long mod_action(char c)
-{
-	switch (c) {
-	case SMFIR_ADDHEADER:
-	case SMFIR_INSHEADER: return SMFIF_ADDHDRS;
-	case SMFIR_CHGHEADER: return SMFIF_CHGHDRS;
-	case SMFIR_ADDRCPT: return SMFIF_ADDRCPT;
-	case SMFIR_ADDRCPT_PAR: return SMFIF_ADDRCPT_PAR;
-	case SMFIR_DELRCPT: return SMFIF_DELRCPT;
-	case SMFIR_CHGFROM: return SMFIF_CHGFROM;
-	case SMFIR_REPLBODY: return SMFIF_CHGBODY;
-	default: return 0;
-	}
-}
-
-/* Check the payload of a modification reply has the shape the protocol gives it. */
-static bool good_mod(char c, const unsigned char *p, size_t len)
-{
-	switch (c) {
-	case SMFIR_ADDHEADER: return count_strings(p, len) == 2 && p[0] != '\0';
-	case SMFIR_INSHEADER:
-	case SMFIR_CHGHEADER: return len > 4 && count_strings(p + 4, len - 4) == 2 && p[4] != '\0';
-	case SMFIR_ADDRCPT:
-	case SMFIR_DELRCPT: return count_strings(p, len) == 1;
-	case SMFIR_ADDRCPT_PAR:
-	case SMFIR_CHGFROM: return count_strings(p, len) >= 1 && count_strings(p, len) <= 2;
-	case SMFIR_REPLBODY: return true;
-	default: return false;
-	}
-}
-
-/*
- * Read the filter's replies to EVENT until a decision, as milter8_event
- * does: progress is skipped, a quarantine is noted and reading goes on, and
- * at end of message the modification requests are read until the final
- * reply.  Anything else is a protocol error.
- */
-static enum reply read_reply(struct worker *w, char event)
-{
-	const char *what = cmd_name(event);
-	char cmd;
-	size_t len;
-
-	if (flush(w) < 0)
-		return R_ERROR;
-	w->n.round_trips++;
-	for (;;) {
-		if (read_packet(w, &cmd, &len, what) < 0)
-			return R_ERROR;
-		switch (cmd) {
-		case SMFIR_PROGRESS:
-			if (len != 0)
-				break;
-			continue;
-		case SMFIR_CONTINUE:
-			if (len != 0)
-				break;
-			return R_CONTINUE;
-		case SMFIR_ACCEPT:
-			if (len != 0)
-				break;
-			return R_ACCEPT;
-		case SMFIR_REJECT:
-			if (len != 0)
-				break;
-			return R_REJECT;
-		case SMFIR_TEMPFAIL:
-			if (len != 0)
-				break;
-			return R_TEMPFAIL;
-		case SMFIR_DISCARD:
-			if (len != 0)
-				break;
-			if (event == SMFIC_CONNECT || event == SMFIC_HELO) {
-				fail(w, "DISCARD is not allowed in reply to %s", what);
-				return R_ERROR;
-			}
-			return R_DISCARD;
-		case SMFIR_REPLYCODE:
-			if (!good_replycode(w->pkt, len)) {
-				fail(w, "malformed reply code after %s: \"%.60s\"", what, (char *)w->pkt);
-				return R_ERROR;
-			}
-			return w->pkt[0] == '4' ? R_TEMPFAIL : R_REJECT;
-		case SMFIR_QUARANTINE:
-			if (!(w->actions & SMFIF_QUARANTINE)) {
-				fail(w, "quarantine after %s, but the filter did not negotiate SMFIF_QUARANTINE",
-				     what);
-				return R_ERROR;
-			}
-			if (count_strings(w->pkt, len) != 1) {
-				fail(w, "malformed quarantine reason after %s", what);
-				return R_ERROR;
-			}
-			w->quarantined = true;
-			continue;
-		case SMFIR_SKIP:
-			if (len != 0)
-				break;
-			if (!(w->ev_mask & SMFIP_SKIP)) {
-				fail(w, "SKIP after %s, but the filter did not negotiate SMFIP_SKIP", what);
-				return R_ERROR;
-			}
-			return R_SKIP;
-		default:
-			if (event == SMFIC_BODYEOB && mod_action(cmd) != 0) {
-				if (!(w->actions & mod_action(cmd))) {
-					fail(w, "modification '%c' at end of message without the action negotiated "
-					     "(actions 0x%lx)", cmd, w->actions);
-					return R_ERROR;
-				}
-				if (!good_mod(cmd, w->pkt, len)) {
-					fail(w, "malformed modification '%c' at end of message", cmd);
-					return R_ERROR;
-				}
-				if (cmd == SMFIR_ADDHEADER || cmd == SMFIR_INSHEADER)
-					w->tagged = true;
-				else
-					w->changed = true;
-				continue;
-			}
-			fail(w, "unexpected reply '%c' (0x%02x) after %s", cmd > ' ' && cmd < 127 ? cmd : '?',
-			     (unsigned char)cmd, what);
-			return R_ERROR;
-		}
-		fail(w, "reply '%c' after %s carries %zu unexpected bytes", cmd, what, len);
-		return R_ERROR;
-	}
-}
-
-/* ---- macros ---- */
-
-/* The value Postfix would give macro NAME now, or NULL: then it is not sent. */
-static const char *macro_value(struct worker *w, const char *name)
-{
-	char bare[64];
-	size_t n = strlen(name);
-
-	/* "i" and "{i}" are the same macro */
-	if (n >= 2 && name[0] == '{' && name[n - 1] == '}' && n - 2 < sizeof(bare)) {
-		memcpy(bare, name + 1, n - 2);
-		bare[n - 2] = '\0';
-		name = bare;
-	}
-	if (strcmp(name, "j") == 0)
-		return "mta.bench.test";
-	if (strcmp(name, "daemon_name") == 0)
-		return w->kind == K_AUTH ? "ORIGINATING" : w->kind == K_INBOUND ? "mx-in" : "mta.bench.test";
-	if (strcmp(name, "daemon_addr") == 0)
-		return "127.0.0.1";
-	if (strcmp(name, "daemon_port") == 0)
-		return w->kind == K_AUTH ? "587" : w->kind == K_INBOUND ? "25" : NULL;
-	if (strcmp(name, "v") == 0)
-		return "Postfix 3.7.11";
-	if (strcmp(name, "_") == 0)
-		return w->underscore;
-	if (strcmp(name, "client_addr") == 0)
-		return w->client_addr;
-	if (strcmp(name, "client_name") == 0 || strcmp(name, "client_ptr") == 0)
-		return w->client_name;
-	if (strcmp(name, "client_port") == 0)
-		return w->client_port;
-	if (strcmp(name, "i") == 0)
-		return w->qid[0] != '\0' ? w->qid : NULL;
-	if (strcmp(name, "auth_type") == 0)
-		return w->kind == K_AUTH ? "PLAIN" : NULL;
-	if (strcmp(name, "auth_authen") == 0)
-		return w->kind == K_AUTH ? w->account : NULL;
-	if (strcmp(name, "mail_addr") == 0)
-		return w->mail_addr[0] != '\0' ? w->mail_addr : NULL;
-	if (strcmp(name, "mail_host") == 0)
-		return w->kind != K_LOCAL && w->mail_addr[0] != '\0' ? "bench.example" : NULL;
-	if (strcmp(name, "mail_mailer") == 0 || strcmp(name, "rcpt_mailer") == 0)
-		return w->kind != K_LOCAL ? "smtp" : NULL;
-	if (strcmp(name, "rcpt_addr") == 0)
-		return w->rcpt_addr[0] != '\0' ? w->rcpt_addr : NULL;
-	if (strcmp(name, "rcpt_host") == 0)
-		return w->kind != K_LOCAL && w->rcpt_addr[0] != '\0' ? w->rcpt_host : NULL;
-	return NULL;                /* TLS, {auth_author}, ...: no value here */
-}
-
-/* SMFIC_MACRO for STAGE before event CMD: the names that have a value, with it. */
-static void send_macros(struct worker *w, int stage, char cmd)
-{
-	const char *list = w->lists[stage] != NULL ? w->lists[stage] : default_macros[stage];
-	char name[64];
-
-	pkt_begin(w, SMFIC_MACRO);
-	put_byte(w, (unsigned char)cmd);
-	while (*list != '\0') {
-		size_t n = strcspn(list, " ,\t");
-
-		if (n > 0 && n < sizeof(name)) {
-			const char *v;
-
-			memcpy(name, list, n);
-			name[n] = '\0';
-			if ((v = macro_value(w, name)) != NULL) {
-				put_str(w, name);
-				put_str(w, v);
-			}
-		}
-		list += n;
-		list += strspn(list, " ,\t");
-	}
-	pkt_end(w);
-}
-
-/*
- * Begin event CMD as milter8_event does: nothing at all if the filter said
- * to skip this event type; else the stage's macros; then the event itself
- * unless the filter negotiated NO_FLAG.  True when the caller is to add the
- * event's payload and call ev_end.
- */
-static bool ev_begin(struct worker *w, char cmd, int stage, unsigned long no_flag)
-{
-	if (w->skip_cmd != 0) {
-		if (w->skip_cmd == cmd)
-			return false;
-		w->skip_cmd = 0;
-	}
-	send_macros(w, stage, cmd);
-	if (w->ev_mask & no_flag)
-		return false;
-	pkt_begin(w, cmd);
-	return true;
-}
-
-/* Finish the event and read its reply, unless the filter negotiated NR_FLAG. */
-static enum reply ev_end(struct worker *w, char cmd, unsigned long nr_flag)
-{
-	enum reply r;
-
-	pkt_end(w);
-	if (nr_flag != 0 && (w->ev_mask & nr_flag))
-		return R_NONE;
-	if ((r = read_reply(w, cmd)) == R_SKIP)
-		w->skip_cmd = cmd;
-	return r;
-}
-
-/* ---- one connection ---- */
-
-static int connect_filter(struct worker *w, const struct endpoint *ep, unsigned timeout)
-{
-	struct timeval tv = { .tv_sec = timeout };
-
-	if ((w->fd = socket(ep->family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return -1;
-	setsockopt(w->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(w->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(w->fd, (const struct sockaddr *)&ep->addr, ep->len) < 0) {
-		int e = errno;
-
-		close(w->fd);
-		w->fd = -1;
-		errno = e;
-		return -1;
-	}
-	w->wlen = 0;
-	w->rpos = w->rlen = 0;
-	w->oom = false;
-	return 0;
-}
-
-static void disconnect(struct worker *w)
-{
-	if (w->fd >= 0)
-		close(w->fd);
-	w->fd = -1;
-	for (int i = 0; i < N_STAGES; i++) {
-		free(w->lists[i]);
-		w->lists[i] = NULL;
-	}
-}
-
-/* SMFIC_OPTNEG and its answer: version, actions, steps, macro lists. */
-static int negotiate(struct worker *w)
-{
-	char cmd;
-	size_t len, off;
-
-	pkt_begin(w, SMFIC_OPTNEG);
-	put_u32(w, MTA_VERSION);
-	put_u32(w, MTA_ACTIONS);
-	put_u32(w, MTA_PROTOCOL);
-	pkt_end(w);
-	if (flush(w) < 0 || read_packet(w, &cmd, &len, "OPTNEG") < 0)
-		return -1;
-	if (cmd != SMFIC_OPTNEG || len < MILTER_OPTLEN) {
-		fail(w, "the filter answered OPTNEG with '%c' and %zu bytes", cmd, len);
-		return -1;
-	}
-	w->version = get_u32(w->pkt);
-	w->actions = get_u32(w->pkt + 4);
-	w->ev_mask = get_u32(w->pkt + 8);
-	if (w->version < 2 || w->version > MTA_VERSION) {
-		fail(w, "the filter speaks protocol version %lu; the MTA offered %d", w->version,
-		     MTA_VERSION);
-		return -1;
-	}
-	if ((w->actions & MTA_ACTIONS) != w->actions) {
-		fail(w, "the filter wants actions 0x%lx; the MTA offered 0x%lx", w->actions,
-		     (unsigned long)MTA_ACTIONS);
-		return -1;
-	}
-	for (off = MILTER_OPTLEN; off < len;) {
-		uint32_t stage;
-		size_t n;
-
-		if (len - off < 5) {
-			fail(w, "truncated macro list in the OPTNEG reply");
-			return -1;
-		}
-		stage = get_u32(w->pkt + off);
-		off += 4;
-		n = strnlen((const char *)w->pkt + off, len - off);
-		if (n == len - off) {
-			fail(w, "unterminated macro list in the OPTNEG reply");
-			return -1;
-		}
-		/* An unknown stage is ignored, as Postfix does (with a warning). */
-		if (stage < N_STAGES) {
-			free(w->lists[stage]);
-			if ((w->lists[stage] = strdup((const char *)w->pkt + off)) == NULL) {
-				fail(w, "out of memory");
-				return -1;
-			}
-		}
-		off += n + 1;
-	}
-	if (!atomic_exchange(&w->run->have_negotiated, true)) {
-		w->run->negotiated[0] = w->version;
-		w->run->negotiated[1] = w->actions;
-		w->run->negotiated[2] = w->ev_mask;
-	}
-	return 0;
-}
-
 /* The kind of connection K: a low-discrepancy sequence keeps the shares exact. */
-static enum kind kind_of(const struct options *o, uint64_t k)
+static enum mc_kind kind_of(const struct options *o, uint64_t k)
 {
 	double x = fmod((double)k * 0.6180339887498949, 1.0);
 
-	if (x < o->share[K_AUTH])
-		return K_AUTH;
-	if (x < o->share[K_AUTH] + o->share[K_LOCAL])
-		return K_LOCAL;
-	return K_INBOUND;
+	if (x < o->share[MC_AUTH])
+		return MC_AUTH;
+	if (x < o->share[MC_AUTH] + o->share[MC_LOCAL])
+		return MC_LOCAL;
+	return MC_INBOUND;
 }
 
-static int conn_start(struct worker *w, uint64_t k)
+static int note_latency(struct worker *w, uint64_t us)
 {
-	enum reply r;
-	unsigned port = 1024 + (unsigned)(k % 60000);
+	if (w->n_lat == w->cap_lat) {
+		size_t cap = w->cap_lat ? w->cap_lat * 2 : 4096;
+		uint32_t *p = realloc(w->lat, cap * sizeof(*p));
 
-	w->kind = kind_of(w->run->o, k);
-	w->skip_cmd = 0;
-	w->qid[0] = w->mail_addr[0] = w->rcpt_addr[0] = '\0';
-	/* a client address of its own per connection, as SMTP sessions are */
-	if (w->kind == K_LOCAL) {
-		strcpy(w->client_addr, "127.0.0.1");
-		strcpy(w->client_name, "localhost");
-		strcpy(w->client_port, "0");
-		strcpy(w->helo, "localhost");
-		port = 0;
-	} else {
-		uint64_t a = k % 16000000 + 1;      /* never x.0.0.0 */
-
-		snprintf(w->client_addr, sizeof(w->client_addr), "%s.%u.%u.%u",
-		         w->kind == K_AUTH ? "10" : "172", (unsigned)(a >> 16) & 255,
-		         (unsigned)(a >> 8) & 255, (unsigned)a & 255);
-		snprintf(w->client_name, sizeof(w->client_name), "[%s]", w->client_addr);
-		snprintf(w->client_port, sizeof(w->client_port), "%u", port);
-		strcpy(w->helo, w->kind == K_AUTH ? "laptop.client.example" : "mx.remote.example");
-	}
-	snprintf(w->underscore, sizeof(w->underscore), "%s [%s]",
-	         w->kind == K_LOCAL ? "localhost" : "unknown", w->client_addr);
-
-	if (negotiate(w) < 0)
-		return -1;
-	if (ev_begin(w, SMFIC_CONNECT, SMFIM_CONNECT, SMFIP_NOCONNECT)) {
-		unsigned char p[2] = { port >> 8, port & 255 };
-
-		put_str(w, w->client_name);
-		put_byte(w, SMFIA_INET);
-		put_bytes(w, p, 2);
-		put_str(w, w->client_addr);
-		if ((r = ev_end(w, SMFIC_CONNECT, SMFIP_NR_CONN)) != R_NONE && r != R_CONTINUE) {
-			if (r != R_ERROR)
-				fail(w, "the filter refused or accepted the connection at CONNECT (%d): "
-				     "the benchmark needs it to look at messages", (int)r);
+		if (p == NULL)
 			return -1;
-		}
+		w->lat = p;
+		w->cap_lat = cap;
 	}
-	if (ev_begin(w, SMFIC_HELO, SMFIM_HELO, SMFIP_NOHELO)) {
-		put_str(w, w->helo);
-		if ((r = ev_end(w, SMFIC_HELO, SMFIP_NR_HELO)) != R_NONE && r != R_CONTINUE) {
-			if (r != R_ERROR)
-				fail(w, "the filter ended the connection at HELO (%d)", (int)r);
-			return -1;
-		}
-	}
+	w->lat[w->n_lat++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 	return 0;
 }
 
-/* Header NAME: VALUE as SMFIC_HEADER, after the EOH macros (milter8_header). */
-static enum reply send_header(struct worker *w, const char *name, const char *value)
-{
-	if (w->ev_mask & SMFIP_NOHDRS)
-		return R_NONE;
-	if (!ev_begin(w, SMFIC_HEADER, SMFIM_EOH, SMFIP_NOHDRS))
-		return R_NONE;
-	put_str(w, name);
-	/* Postfix eats the space after the colon unless the filter wants it kept. */
-	if (w->ev_mask & SMFIP_HDR_LEADSPC)
-		put_byte(w, ' ');
-	put_str(w, value);
-	return ev_end(w, SMFIC_HEADER, SMFIP_NR_HDR);
-}
-
-/* The recipient list of a header: "a, b, c" for recipients FROM .. TO-1. */
-static void rcpt_list(char *buf, size_t len, uint64_t g, unsigned from, unsigned to)
-{
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (unsigned i = from; i < to && off + 64 < len; i++) {
-		int n = snprintf(buf + off, len - off, "%suser%" PRIu64 "@dest%u.example",
-		                 i > from ? ", " : "", (g * 131 + i) % 100000, i % 5);
-
-		if (n > 0)
-			off += (size_t)n;
-	}
-}
-
-/* Was the message finished by the reply R (a decision before end of message)? */
-static bool decided(struct worker *w, enum reply r)
-{
-	switch (r) {
-	case R_NONE:
-	case R_CONTINUE:
-	case R_SKIP:
-		return false;
-	case R_ACCEPT: w->n.early_accept++; return true;
-	case R_REJECT: w->n.reject++; return true;
-	case R_TEMPFAIL: w->n.tempfail++; return true;
-	case R_DISCARD: w->n.discard++; return true;
-	case R_ERROR: return true;
-	}
-	return true;
-}
-
-/* One message, MAIL to the final reply; -1 on a protocol error. */
-static int send_message(struct worker *w, uint64_t g)
-{
-	const struct options *o = w->run->o;
-	uint64_t acct = g % o->accounts;
-	uint64_t t0 = now_us();
-	char hdr[4096], date[64];
-	enum reply r;
-	unsigned accepted_rcpts = 0;
-	int rc = 0;
-
-	w->quarantined = w->tagged = w->changed = false;
-	w->skip_cmd = 0;
-	snprintf(w->qid, sizeof(w->qid), "%011llX", (unsigned long long)g + 0x1000000000ull);
-	if (w->kind == K_INBOUND) {
-		snprintf(w->account, sizeof(w->account), "sender%" PRIu64, acct);
-		snprintf(w->mail_addr, sizeof(w->mail_addr), "sender%" PRIu64 "@remote.example", acct);
-	} else {
-		snprintf(w->account, sizeof(w->account), "account%" PRIu64, acct);
-		snprintf(w->mail_addr, sizeof(w->mail_addr), "account%" PRIu64 "@bench.example", acct);
-		atomic_fetch_or(&w->run->seen[acct / 64], (uint64_t)1 << (acct % 64));
-	}
-	/* smtpd gives the sender in <>, pickup (local submission) without */
-	snprintf(w->sender, sizeof(w->sender), w->kind == K_LOCAL ? "%s" : "<%s>", w->mail_addr);
-	w->rcpt_addr[0] = '\0';
-
-	if (ev_begin(w, SMFIC_MAIL, SMFIM_ENVFROM, SMFIP_NOMAIL)) {
-		put_str(w, w->sender);
-		r = ev_end(w, SMFIC_MAIL, SMFIP_NR_MAIL);
-		if (r == R_TEMPFAIL || r == R_REJECT)
-			w->n.tempfail_mail += r == R_TEMPFAIL;
-		if (decided(w, r))
-			goto done;
-	}
-	for (unsigned i = 0; i < o->rcpts; i++) {
-		if (w->kind == K_INBOUND)
-			snprintf(w->rcpt_addr, sizeof(w->rcpt_addr), "account%" PRIu64 "@bench.example",
-			         (acct + i) % o->accounts);
-		else
-			snprintf(w->rcpt_addr, sizeof(w->rcpt_addr), "user%" PRIu64 "@dest%u.example",
-			         (g * 131 + i) % 100000, i % 5);
-		strcpy(w->rcpt_host, strchr(w->rcpt_addr, '@') + 1);
-		snprintf(w->rcpt, sizeof(w->rcpt), "<%s>", w->rcpt_addr);
-		if (ev_begin(w, SMFIC_RCPT, SMFIM_ENVRCPT, SMFIP_NORCPT)) {
-			put_str(w, w->rcpt);
-			r = ev_end(w, SMFIC_RCPT, SMFIP_NR_RCPT);
-			if (r == R_TEMPFAIL || r == R_REJECT) {
-				w->n.rcpt_refused++;        /* that recipient only */
-				continue;
-			}
-			if (r == R_ACCEPT || r == R_DISCARD || r == R_ERROR) {
-				decided(w, r);
-				goto done;
-			}
-		}
-		accepted_rcpts++;
-	}
-	if (accepted_rcpts == 0) {
-		w->n.tempfail++;                /* no recipient left: no DATA */
-		goto done;
-	}
-	if (ev_begin(w, SMFIC_DATA, SMFIM_DATA, SMFIP_NODATA)) {
-		r = ev_end(w, SMFIC_DATA, SMFIP_NR_DATA);
-		if (decided(w, r))
-			goto done;
-	}
-
-	/* The content, as cleanup hands it over: headers (not our Received:), EOH, body. */
-	{
-		time_t t = 1764590000 + (time_t)(g / 1000);
-		struct tm tm;
-
-		gmtime_r(&t, &tm);
-		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	}
-	struct { const char *name; char value[1600]; } h[12];
-	int nh = 0;
-
-	if (w->kind == K_INBOUND)
-		snprintf(h[nh].value, sizeof(h[nh].value), "Remote Sender <%s>", w->mail_addr);
-	else
-		snprintf(h[nh].value, sizeof(h[nh].value), "Account %" PRIu64 " <%s>", acct,
-		         w->mail_addr);
-	h[nh++].name = "From";
-	if (w->kind == K_INBOUND) {
-		snprintf(h[nh].value, sizeof(h[nh].value), "account%" PRIu64 "@bench.example", acct);
-		h[nh++].name = "To";
-	} else {
-		unsigned to = o->rcpts < 25 ? o->rcpts : 25;
-
-		rcpt_list(h[nh].value, sizeof(h[nh].value), g, 0, to);
-		h[nh++].name = "To";
-		if (o->rcpts > to) {
-			rcpt_list(h[nh].value, sizeof(h[nh].value), g, to, o->rcpts);
-			h[nh++].name = "Cc";
-		}
-	}
-	snprintf(h[nh].value, sizeof(h[nh].value), "Report %" PRIu64 " for the team", g % 977);
-	h[nh++].name = "Subject";
-	snprintf(h[nh].value, sizeof(h[nh].value), "%s", date);
-	h[nh++].name = "Date";
-	snprintf(h[nh].value, sizeof(h[nh].value), "<%s.%" PRIu64 "@%s>", w->qid, acct,
-	         w->kind == K_INBOUND ? "remote.example" : "bench.example");
-	h[nh++].name = "Message-ID";
-	snprintf(h[nh].value, sizeof(h[nh].value), "1.0");
-	h[nh++].name = "MIME-Version";
-	snprintf(h[nh].value, sizeof(h[nh].value), "text/plain; charset=utf-8; format=flowed");
-	h[nh++].name = "Content-Type";
-	snprintf(h[nh].value, sizeof(h[nh].value), "8bit");
-	h[nh++].name = "Content-Transfer-Encoding";
-	snprintf(h[nh].value, sizeof(h[nh].value), "Mozilla/5.0 Thunderbird/115.5.0");
-	h[nh++].name = "User-Agent";
-	snprintf(h[nh].value, sizeof(h[nh].value), "en-US");
-	h[nh++].name = "Content-Language";
-	(void)hdr;
-	for (int i = 0; i < nh; i++) {
-		r = send_header(w, h[i].name, h[i].value);
-		if (decided(w, r))
-			goto done;
-	}
-	if (!(w->ev_mask & SMFIP_NOEOH) && ev_begin(w, SMFIC_EOH, SMFIM_EOH, SMFIP_NOEOH)) {
-		r = ev_end(w, SMFIC_EOH, SMFIP_NR_EOH);
-		if (decided(w, r))
-			goto done;
-	}
-	if (!(w->ev_mask & SMFIP_NOBODY)) {
-		for (size_t off = 0; off < w->body_len;) {
-			size_t n = w->body_len - off < MILTER_CHUNK_SIZE ? w->body_len - off : MILTER_CHUNK_SIZE;
-
-			if (!ev_begin(w, SMFIC_BODY, SMFIM_EOM, SMFIP_NOBODY))
-				break;          /* skipped: the filter has seen enough */
-			put_bytes(w, w->body + off, n);
-			r = ev_end(w, SMFIC_BODY, SMFIP_NR_BODY);
-			if (decided(w, r))
-				goto done;
-			off += n;
-			if (r == R_SKIP)
-				break;
-		}
-	}
-	/* End of message: always answered, modifications first. */
-	w->skip_cmd = 0;
-	send_macros(w, SMFIM_EOM, SMFIC_BODYEOB);
-	pkt_begin(w, SMFIC_BODYEOB);
-	pkt_end(w);
-	switch (read_reply(w, SMFIC_BODYEOB)) {
-	case R_ACCEPT:
-	case R_CONTINUE:
-		if (w->quarantined)
-			w->n.quarantine++;
-		else if (w->tagged)
-			w->n.tag++;
-		else
-			w->n.accept++;
-		w->n.changed += w->changed;
-		break;
-	case R_TEMPFAIL: w->n.tempfail++; break;
-	case R_REJECT: w->n.reject++; break;
-	case R_DISCARD: w->n.discard++; break;
-	case R_SKIP:
-		fail(w, "SKIP in reply to BODYEOB");
-		rc = -1;
-		break;
-	case R_NONE:
-	case R_ERROR:
-		rc = -1;
-		break;
-	}
-
-done:
-	if (atomic_load(&w->run->failed))
-		rc = -1;
-	if (rc == 0) {
-		uint64_t us = now_us() - t0;
-
-		if (w->n_lat == w->cap_lat) {
-			size_t cap = w->cap_lat ? w->cap_lat * 2 : 4096;
-			uint32_t *p = realloc(w->lat, cap * sizeof(*p));
-
-			if (p == NULL) {
-				fail(w, "out of memory for latencies");
-				return -1;
-			}
-			w->lat = p;
-			w->cap_lat = cap;
-		}
-		w->lat[w->n_lat++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-		w->n.messages++;
-		w->n.kind[w->kind]++;
-	}
-	/* Postfix resets the transaction after every message: the filter gets ABORT. */
-	pkt_begin(w, SMFIC_ABORT);
-	pkt_end(w);
-	w->qid[0] = w->rcpt_addr[0] = w->mail_addr[0] = '\0';
-	return rc;
-}
-
+/* Connection number K: its messages K*per_conn onwards, then QUIT. */
 static int run_connection(struct worker *w, uint64_t k)
 {
 	const struct options *o = w->run->o;
+	struct run *r = w->run;
 	uint64_t first = k * o->per_conn;
 	uint64_t n = o->total - first < o->per_conn ? o->total - first : o->per_conn;
+	enum mc_kind kind = kind_of(o, k);
+	struct mc_message m = { .accounts = o->accounts, .rcpts = o->rcpts, .body = w->body,
+	                        .body_len = w->body_len };
 	int rc = -1;
 
-	if (connect_filter(w, w->run->ep, o->timeout) < 0) {
-		fail(w, "cannot connect to %s: %s", o->socket, strerror(errno));
+	if (mc_open(&w->mc, r->ep, o->timeout) < 0) {
+		char what[320];
+
+		snprintf(what, sizeof(what), "%s: %s", o->socket, w->mc.err);
+		fail(w, what);
 		return -1;
 	}
-	w->n.connections++;
-	if (conn_start(w, k) == 0) {
-		rc = 0;
-		for (uint64_t j = 0; j < n && rc == 0; j++)
-			rc = send_message(w, first + j);
-		if (rc == 0) {
-			pkt_begin(w, SMFIC_QUIT);
-			pkt_end(w);
-			rc = flush(w);
+	w->connections++;
+	if (mc_start(&w->mc, kind, k) == 0) {
+		if (!atomic_exchange(&r->have_negotiated, true)) {
+			r->negotiated[0] = w->mc.version;
+			r->negotiated[1] = w->mc.actions;
+			r->negotiated[2] = w->mc.ev_mask;
 		}
+		rc = 0;
+		for (uint64_t j = 0; j < n && rc == 0 && !atomic_load(&r->failed); j++) {
+			uint64_t t0 = now_us();
+
+			m.index = first + j;
+			m.account = m.index % o->accounts;
+			if (kind != MC_INBOUND)
+				atomic_fetch_or(&r->seen[m.account / 64], (uint64_t)1 << (m.account % 64));
+			if ((rc = mc_message(&w->mc, &m)) == 0) {
+				w->kind[kind]++;
+				if (note_latency(w, now_us() - t0) < 0) {
+					snprintf(w->mc.err, sizeof(w->mc.err), "out of memory for latencies");
+					rc = -1;
+				}
+			}
+		}
+		if (rc == 0)
+			rc = mc_quit(&w->mc);
 	}
-	disconnect(w);
+	if (rc < 0 && w->mc.err[0] != '\0')
+		fail(w, w->mc.err);
+	mc_close(&w->mc);
 	return rc;
 }
 
@@ -1224,7 +351,7 @@ static int sample_proc(pid_t pid, struct proc_sample *s)
 	clockid_t clk;
 	FILE *f;
 	size_t n;
-	char *p;
+	char *p, state;
 
 	s->cpu_ns = -1;
 	if (clock_getcpuclockid(pid, &clk) == 0 && clock_gettime(clk, &ts) == 0)
@@ -1238,8 +365,11 @@ static int sample_proc(pid_t pid, struct proc_sample *s)
 	buf[n] = '\0';
 	/* the command name may hold spaces and parentheses: skip to the last ')' */
 	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &s->utime,
-	           &s->stime) != 2)
+	    sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &state, &s->utime,
+	           &s->stime) != 3)
+		return -1;
+	/* a filter that died and was not reaped yet is a zombie: gone all the same */
+	if (state == 'Z' || state == 'X')
 		return -1;
 	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
 	s->hwm_kb = s->rss_kb = -1;
@@ -1253,59 +383,12 @@ static int sample_proc(pid_t pid, struct proc_sample *s)
 	return 0;
 }
 
-static int parse_endpoint(const char *spec, struct endpoint *ep)
-{
-	const char *path = NULL;
-
-	memset(ep, 0, sizeof(*ep));
-	if (strncmp(spec, "unix:", 5) == 0)
-		path = spec + 5;
-	else if (strncmp(spec, "local:", 6) == 0)
-		path = spec + 6;
-	if (path != NULL) {
-		struct sockaddr_un *un = (struct sockaddr_un *)&ep->addr;
-
-		if (strlen(path) >= sizeof(un->sun_path) || path[0] == '\0')
-			return -1;
-		un->sun_family = AF_UNIX;
-		strcpy(un->sun_path, path);
-		ep->family = AF_UNIX;
-		ep->len = sizeof(*un);
-		return 0;
-	}
-	if (strncmp(spec, "inet:", 5) == 0) {
-		struct sockaddr_in *in = (struct sockaddr_in *)&ep->addr;
-		char *end;
-		long port = strtol(spec + 5, &end, 10);
-		const char *host = *end == '@' ? end + 1 : "127.0.0.1";
-
-		if (end == spec + 5 || (*end != '@' && *end != '\0') || port < 1 || port > 65535)
-			return -1;
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
-			return -1;
-		ep->family = AF_INET;
-		ep->len = sizeof(*in);
-		return 0;
-	}
-	return -1;
-}
-
 /* Connect, negotiate and quit: the filter is up and answering. */
-static bool probe(struct worker *w, const struct endpoint *ep)
+static bool probe(struct mc_conn *mc, const struct mc_endpoint *ep)
 {
-	bool ok;
+	bool ok = mc_open(mc, ep, 5) == 0 && mc_negotiate(mc) == 0 && mc_quit(mc) == 0;
 
-	if (connect_filter(w, ep, 5) < 0)
-		return false;
-	ok = negotiate(w) == 0;
-	if (ok) {
-		pkt_begin(w, SMFIC_QUIT);
-		pkt_end(w);
-		ok = flush(w) == 0;
-	}
-	disconnect(w);
+	mc_close(mc);
 	return ok;
 }
 
@@ -1318,6 +401,8 @@ static pid_t start_filter(const struct options *o)
 		return -1;
 	}
 	if (pid == 0) {
+		/* the filter goes when the driver goes, even killed */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (o->filter_log != NULL) {
 			int fd = open(o->filter_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
@@ -1335,8 +420,8 @@ static pid_t start_filter(const struct options *o)
 }
 
 /* Wait up to SECS for the started filter to answer; false if it died or never did. */
-static bool wait_ready(struct worker *probe_w, const struct endpoint *ep, pid_t child,
-                       double secs)
+static bool wait_ready(struct mc_conn *mc, const struct mc_endpoint *ep, const char *spec,
+                       pid_t child, double secs)
 {
 	double until = now_s() + secs;
 	int status;
@@ -1347,12 +432,12 @@ static bool wait_ready(struct worker *probe_w, const struct endpoint *ep, pid_t 
 			        WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 			return false;
 		}
-		atomic_store(&probe_w->run->failed, false);
-		if (probe(probe_w, ep))
+		if (probe(mc, ep))
 			return true;
 		usleep(50000);
 	}
-	fprintf(stderr, "milter_load: no answer on %s after %.0f s\n", probe_w->run->o->socket, secs);
+	fprintf(stderr, "milter_load: no answer on %s after %.0f s%s%s\n", spec, secs,
+	        mc->err[0] != '\0' ? ": " : "", mc->err);
 	return false;
 }
 
@@ -1469,7 +554,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case O_AUTH:
 		case O_LOCAL:
 		case O_INBOUND: {
-			int k = ch == O_AUTH ? K_AUTH : ch == O_LOCAL ? K_LOCAL : K_INBOUND;
+			int k = ch == O_AUTH ? MC_AUTH : ch == O_LOCAL ? MC_LOCAL : MC_INBOUND;
 
 			if (parse_share(optarg, &o->share[k], longopts[ch - O_AUTH].name) < 0)
 				return -1;
@@ -1509,17 +594,33 @@ static int parse_options(int argc, char **argv, struct options *o)
 		fprintf(stderr, "milter_load: give --pid or a filter command, not both\n");
 		return -1;
 	}
-	if (!o->share_set[K_AUTH])
-		o->share[K_AUTH] = 1.0 - o->share[K_LOCAL] - o->share[K_INBOUND];
-	if (fabs(o->share[K_AUTH] + o->share[K_LOCAL] + o->share[K_INBOUND] - 1.0) > 1e-6 ||
-	    o->share[K_AUTH] < 0) {
+	if (!o->share_set[MC_AUTH])
+		o->share[MC_AUTH] = 1.0 - o->share[MC_LOCAL] - o->share[MC_INBOUND];
+	if (fabs(o->share[MC_AUTH] + o->share[MC_LOCAL] + o->share[MC_INBOUND] - 1.0) > 1e-6 ||
+	    o->share[MC_AUTH] < 0) {
 		fprintf(stderr, "milter_load: the auth, local and inbound shares add up to %g, not 1\n",
-		        o->share[K_AUTH] + o->share[K_LOCAL] + o->share[K_INBOUND]);
+		        o->share[MC_AUTH] + o->share[MC_LOCAL] + o->share[MC_INBOUND]);
 		return -1;
 	}
 	if (o->total == 0)
 		o->total = (uint64_t)o->conns * o->per_conn;
 	return 0;
+}
+
+static void add_counts(struct mc_counts *t, const struct mc_counts *n)
+{
+	t->messages += n->messages;
+	t->accept += n->accept;
+	t->tag += n->tag;
+	t->quarantine += n->quarantine;
+	t->tempfail += n->tempfail;
+	t->tempfail_mail += n->tempfail_mail;
+	t->reject += n->reject;
+	t->discard += n->discard;
+	t->early_accept += n->early_accept;
+	t->rcpt_refused += n->rcpt_refused;
+	t->changed += n->changed;
+	t->round_trips += n->round_trips;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -1555,12 +656,14 @@ static void step_names(unsigned long m, char *buf, size_t len)
 int main(int argc, char **argv)
 {
 	static struct options o;
-	struct endpoint ep;
+	static struct mc_conn pc;       /* the probe connection */
+	struct mc_endpoint ep;
 	struct run r;
-	struct worker *w, pw;
+	struct worker *w;
 	struct proc_sample s0, s1;
 	struct rusage ru0, ru1;
-	struct counts tot;
+	struct mc_counts tot;
+	uint64_t kinds[MC_KINDS] = { 0 }, conns = 0;
 	pid_t pid, child = 0;
 	bool have_proc;
 	double t0, t1;
@@ -1572,7 +675,7 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &o) < 0)
 		return EXIT_USAGE;
-	if (parse_endpoint(o.socket, &ep) < 0) {
+	if (mc_parse_endpoint(o.socket, &ep) < 0) {
 		fprintf(stderr, "milter_load: -s: \"%s\" is not unix:/path or inet:PORT@HOST\n", o.socket);
 		return EXIT_USAGE;
 	}
@@ -1587,29 +690,23 @@ int main(int argc, char **argv)
 		return EXIT_PROTOCOL;
 	}
 
-	memset(&pw, 0, sizeof(pw));
-	pw.run = &r;
-	pw.fd = -1;
+	pc.fd = -1;
 	pid = o.pid;
 	if (o.cmd != NULL) {
 		if ((child = pid = start_filter(&o)) < 0)
 			return EXIT_UNAVAILABLE;
 	}
-	if (!wait_ready(&pw, &ep, child, 30)) {
-		if (r.err[0] != '\0')
-			fprintf(stderr, "milter_load: %s\n", r.err);
+	if (!wait_ready(&pc, &ep, o.socket, child, 30)) {
 		if (child > 0)
 			stop_filter(child, true);
 		return EXIT_UNAVAILABLE;
 	}
-	atomic_store(&r.failed, false);
-	atomic_store(&r.have_negotiated, false);
-	r.err[0] = '\0';
+	mc_free(&pc);
 
 	for (unsigned i = 0; i < o.conns; i++) {
 		w[i].run = &r;
 		w[i].id = i;
-		w[i].fd = -1;
+		w[i].mc.fd = -1;
 		if (make_body(&w[i], &o) < 0) {
 			fprintf(stderr, "milter_load: out of memory for the body\n");
 			return EXIT_PROTOCOL;
@@ -1637,10 +734,10 @@ int main(int argc, char **argv)
 
 	memset(&tot, 0, sizeof(tot));
 	for (unsigned i = 0; i < o.conns; i++) {
-		uint64_t *a = (uint64_t *)&w[i].n, *b = (uint64_t *)&tot;
-
-		for (size_t j = 0; j < sizeof(tot) / sizeof(uint64_t); j++)
-			b[j] += a[j];
+		add_counts(&tot, &w[i].mc.n);
+		for (int k = 0; k < MC_KINDS; k++)
+			kinds[k] += w[i].kind[k];
+		conns += w[i].connections;
 		n_all += w[i].n_lat;
 	}
 	for (uint64_t i = 0; i < o.accounts / 64 + 1; i++)
@@ -1685,8 +782,8 @@ int main(int argc, char **argv)
 	       "on %s; %u rcpt, %zu-byte %s body, %" PRIu64 " accounts (%" PRIu64 " used); "
 	       "connections auth %.2f local %.2f inbound %.2f\n",
 	       o.label, o.total, r.n_conns, o.per_conn, o.conns, o.socket, o.rcpts, o.body_bytes,
-	       o.body_text ? "text" : "random", o.accounts, seen, o.share[K_AUTH], o.share[K_LOCAL],
-	       o.share[K_INBOUND]);
+	       o.body_text ? "text" : "random", o.accounts, seen, o.share[MC_AUTH], o.share[MC_LOCAL],
+	       o.share[MC_INBOUND]);
 	printf("milter_load: %s: negotiated version %lu, actions 0x%lx, steps 0x%lx (%s)\n", o.label,
 	       r.negotiated[0], r.negotiated[1], r.negotiated[2], steps);
 	printf("milter_load: %s: %.2f s, %.0f msgs/s, latency p50 %.0f us p99 %.0f us, "
@@ -1697,21 +794,21 @@ int main(int argc, char **argv)
 	       ", discard %" PRIu64 ", accepted early %" PRIu64 "; recipients refused %" PRIu64
 	       "; sent as auth %" PRIu64 ", local %" PRIu64 ", inbound %" PRIu64 "\n", o.label,
 	       tot.accept, tot.tag, tot.quarantine, tot.tempfail, tot.tempfail_mail, tot.reject,
-	       tot.discard, tot.early_accept, tot.rcpt_refused, tot.kind[K_AUTH], tot.kind[K_LOCAL],
-	       tot.kind[K_INBOUND]);
+	       tot.discard, tot.early_accept, tot.rcpt_refused, kinds[MC_AUTH], kinds[MC_LOCAL],
+	       kinds[MC_INBOUND]);
 	if (have_proc)
 		printf("milter_load: %s: filter pid %ld: CPU %.1f us/msg (user %.1f, system %.1f), "
 		       "peak RSS %.1f MB (VmHWM), RSS at end %.1f MB; driver CPU %.1f us/msg\n", o.label,
 		       (long)pid, cpu_us, usr_us, sys_us, s1.hwm_kb / 1024.0, s1.rss_kb / 1024.0, drv_us);
 	else
-		printf("milter_load: %s: filter CPU and memory not measured (no --pid, no command)\n",
-		       o.label);
+		printf("milter_load: %s: filter CPU and memory not measured (%s)\n", o.label,
+		       pid > 0 ? "the filter is gone" : "no --pid, no command");
 	printf("RESULT label=%s msgs=%" PRIu64 " secs=%.3f rate=%.1f p50_us=%.0f p99_us=%.0f "
 	       "cpu_us=%.2f usr_us=%.2f sys_us=%.2f hwm_kb=%ld rss_kb=%ld driver_us=%.2f "
-	       "accounts_seen=%" PRIu64 " waits=%.2f accept=%" PRIu64 " tag=%" PRIu64
+	       "accounts_seen=%" PRIu64 " conns=%" PRIu64 " waits=%.2f accept=%" PRIu64 " tag=%" PRIu64
 	       " quarantine=%" PRIu64 " tempfail=%" PRIu64 " reject=%" PRIu64 " errors=%d\n",
 	       o.label, tot.messages, secs, rate, p50, p99, cpu_us, usr_us, sys_us,
-	       have_proc ? s1.hwm_kb : -1L, have_proc ? s1.rss_kb : -1L, drv_us, seen,
+	       have_proc ? s1.hwm_kb : -1L, have_proc ? s1.rss_kb : -1L, drv_us, seen, conns,
 	       tot.messages ? (double)tot.round_trips / tot.messages : 0, tot.accept, tot.tag,
 	       tot.quarantine, tot.tempfail, tot.reject, atomic_load(&r.failed) ? 1 : 0);
 	if (atomic_load(&r.failed)) {
@@ -1722,5 +819,14 @@ int main(int argc, char **argv)
 		        o.label, tot.messages, o.total);
 		rc = EXIT_PROTOCOL;
 	}
+	for (unsigned i = 0; i < o.conns; i++) {
+		mc_free(&w[i].mc);
+		free(w[i].body);
+		free(w[i].lat);
+	}
+	free(w);
+	free(all);
+	free(r.seen);
+	pthread_mutex_destroy(&r.err_lock);
 	return rc;
 }

@@ -266,6 +266,7 @@ END {
 		       tr, ro / rn, (ro / rn >= 0.95 ? "holds" : "DOES NOT HOLD"), ro / r0, rn / r0
 	}
 	printf "\n(medians over the rounds; milter CPU from /proc/PID/stat in 10 ms ticks, one milter\n"
-	printf " connection per message; outguard judged %d messages as outbound, %d accepted)\n", judged, acc
+	printf " connection per message; machine CPU counts whatever else runs on the machine too;\n"
+	printf " outguard judged %d messages as outbound, %d accepted)\n", judged, acc
 }' "$tmp/results"
 echo "postfix_bench.sh: done in $(($(date +%s) - start))s"
