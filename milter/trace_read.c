@@ -19,6 +19,14 @@
  * shape, so the period is checked on the line's first bytes; a needle is
  * looked for with memmem.  Lines not written that way are parsed.
  *
+ * Parsing with jansson is most of the cost of reading, so the lines the
+ * merge puts in order are copied into batches that worker threads parse
+ * into records (og_trace_set_threads); the caller takes the batches back in
+ * the order they were filled.  Bad lines are kept by their place in that
+ * order, so the report is the same with or without workers.  The reader's
+ * lock protects only the batches' states: a batch is filled and taken by
+ * the caller's thread and parsed by one worker in between.
+ *
  * Errors: a file that cannot be opened stops the reader (EX_NOINPUT); a
  * read error (a damaged gzip file) ends that file, is kept for
  * og_trace_report_bad and counted (read_errors); out of memory is
