@@ -47,6 +47,7 @@ finish()
 		return
 	fi
 	[ -f "$pfx/fixture.env" ] && bash "$FIXTURE" down "$pfx" >/dev/null 2>&1
+	[ -n "${webdir:-}" ] && rm -rf "$webdir"
 	if [ $rc = 0 ]; then
 		rm -rf "$demo"
 	else
@@ -71,7 +72,10 @@ else
 fi
 
 step "Starting Postfix and outguard on 127.0.0.1"
-if OG_PFX_RULES=$srcdir/rules/default.json OUTGUARD=$BUILD_DIR/outguard \
+# The customer's web folder: not under /tmp, where the default rules take a
+# script for a planted mailer (the demo's own directory is under /tmp).
+webdir=/var/www/outguard-demo-${demo##*-}
+if OG_PFX_WWW=$webdir OG_PFX_RULES=$srcdir/rules/default.json OUTGUARD=$BUILD_DIR/outguard \
 	OG_SENDMAIL_WRAPPER=$BUILD_DIR/outguard-sendmail PYTHON3=$PYTHON3 \
 	bash "$FIXTURE" up "$pfx" >"$demo/up.log" 2>&1; then
 	echo "done"
@@ -199,9 +203,10 @@ if [ $keep = 1 ]; then
 	echo "Left running (--keep), configuration in $PFX_ETC.  Send more with:"
 	echo "  swaks --server 127.0.0.1 --port $PFX_SUBMISSION_PORT --auth PLAIN --auth-user bob --auth-password pw-bob --from bob@pfx.test --to x@remote.example"
 	echo "Stop and clean up with:"
-	echo "  $FIXTURE down $pfx && rm -rf $demo"
+	echo "  $FIXTURE down $pfx && rm -rf $demo $webdir"
 else
 	step "Stopping Postfix and outguard, removing $demo"
 	bash "$FIXTURE" down "$pfx" >/dev/null 2>&1
+	rm -rf "$webdir"
 	echo "done"
 fi

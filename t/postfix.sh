@@ -22,6 +22,10 @@ rules_variant()  # OUT [python statements modifying r]
 import json, sys
 r = json.load(open(sys.argv[1]))
 r["exempt"] = {"keys": ["sasl:lists"], "clients": []}
+# The instance's web folder lies wherever the build tree does, perhaps under
+# /tmp, which the script-path rule takes for a planted mailer; the folder rule
+# has its own case in t/postfix-signals.sh.
+r["rules"] = [x for x in r["rules"] if x.get("id") != "script-path"]
 def rule(rid):
     for x in r["rules"]:
         if x.get("id") == rid:
@@ -156,7 +160,7 @@ local_msg c5-wrapper "X-PHP-Originating-Script: 1001:contact.php" |
 local_msg c5-plain "X-PHP-Originating-Script: 1001:contact.php" |
 	bash "$FIXTURE" local "$pfx" nobody -- -t -i
 settle
-WWW_UID=$www_uid SITE=$PFX_DIR/www/site1 ev_check "5. evidence: outguard-sendmail as uid $www_uid -> account uid:$www_uid (stamp), script php:1001:contact.php" <<'PY'
+WWW_UID=$www_uid SITE=$PFX_WWW/site1 ev_check "5. evidence: outguard-sendmail as uid $www_uid -> account uid:$www_uid (stamp), script php:1001:contact.php" <<'PY'
 import os
 uid = os.environ["WWW_UID"]
 mine = where(subject="c5-wrapper")

@@ -39,6 +39,8 @@
 #   OG_PFX_PORT     base port
 #   OG_PFX_CONF_EXTRA  more members for outguard.conf, as JSON text ("\"hook\": {...}")
 #   OG_PFX_MILTER_UNIX=1  the milter on a unix socket (DIR/run/milter.sock), not TCP
+#   OG_PFX_WWW      the web folder of local submissions (default DIR/www): somewhere
+#                   not under /tmp, where the default rules see planted scripts
 #   OG_PFX_TRUSTED  scope.trusted_networks of outguard.conf, JSON text ("\"127.0.0.0/8\"")
 #   OUTGUARD, OG_SENDMAIL_WRAPPER  outguard and outguard-sendmail (default: in
 #                   $top_builddir, else _build/).  (OUTGUARD_SENDMAIL is not used
@@ -294,8 +296,9 @@ cmd_up()
 	INBOUND_PORT=$base SUBMISSION_PORT=$((base + 1)) SINK_PORT=$((base + 2)) MILTER_PORT=$((base + 3))
 	milter_specs
 
-	mkdir -p "$T/etc" "$T/spool" "$T/sink" "$T/run" "$T/www/site1" || die "cannot create directories in $T"
-	chmod 755 "$T/run" "$T/www" "$T/www/site1"
+	WWW=${OG_PFX_WWW:-$T/www}
+	mkdir -p "$T/etc" "$T/spool" "$T/sink" "$T/run" "$WWW/site1" || die "cannot create directories in $T"
+	chmod 755 "$T/run" "$WWW" "$WWW/site1"
 	chown nobody "$T/sink"
 	[ "$MILTER" = outguard ] && { cp "$rules" "$T/rules.json" || die "cannot copy $rules"; }
 	write_main_cf
@@ -310,6 +313,7 @@ PFX_INBOUND_PORT=$INBOUND_PORT
 PFX_SUBMISSION_PORT=$SUBMISSION_PORT
 PFX_SINK_PORT=$SINK_PORT
 PFX_MILTER_PORT=$MILTER_PORT
+PFX_WWW='$WWW'
 PFX_MILTER_UNIX='${OG_PFX_MILTER_UNIX:-}'
 PFX_SINK='$T/sink'
 PFX_MAILLOG='$T/maillog'
@@ -401,7 +405,7 @@ cmd_local()
 	local T=$1 uid=$2 prog=/usr/sbin/sendmail cwd
 	shift 2
 	load_env "$T"
-	cwd=$PFX_DIR/www/site1
+	cwd=${PFX_WWW:-$PFX_DIR/www}/site1
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--wrapper) prog=$PFX_SENDMAIL_WRAPPER ;;
