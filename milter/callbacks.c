@@ -416,8 +416,13 @@ static sfsistat mlfi_abort(SMFICTX *ctx)
 {
 	struct conn *c = og_mta_getpriv(ctx);
 
-	if (c != NULL)
+	if (c != NULL) {
+		/* a failure kept from this message's RCPT or headers goes with it:
+		   the next message must not be tempfailed for it (a failure at
+		   CONNECT or HELO was answered at MAIL FROM, before any abort) */
+		c->deferred = NULL;
 		end_message(c);
+	}
 	return SMFIS_CONTINUE;
 }
 
