@@ -19,7 +19,8 @@ BUILD_DIR=${BUILD_DIR:-$srcdir/_build}
 JOBS=${JOBS:-2}
 CONFIGURE_FLAGS=${CONFIGURE_FLAGS:-}
 PACKAGES="build-essential autoconf automake libtool pkg-config libmilter-dev libjansson-dev
-libcmocka-dev libpcre2-dev zlib1g-dev postfix miltertest swaks python3 python3-milter valgrind jq
+libcmocka-dev libpcre2-dev zlib1g-dev libhiredis-dev postfix miltertest swaks python3 python3-milter
+valgrind jq redis-server
 ${EXTRA_PACKAGES:-}"
 
 say()

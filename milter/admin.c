@@ -325,6 +325,7 @@ int og_admin_lock(struct og_runtime *rt, const char *key, int64_t duration, int6
 		free(k);
 		return -1;
 	}
+	og_contain_share(rt, k, OG_LOCK, false, now);
 	og_contain_save(rt, now);
 	og_sanitize(sk, sizeof(sk), k);
 	if (until > 0)
@@ -366,7 +367,8 @@ int og_admin_unlock(struct og_runtime *rt, const char *key, int64_t now_ms, json
 	}
 	p = og_runtime_policy(rt);
 	/* a fresh start: the stops that led to the lock are forgotten */
-	og_rate_forget(rt->rates, OG_CONTAIN_STOPS, k, p->rules->lock.within);
+	og_state_forget(rt->state, OG_CONTAIN_STOPS, k, p->rules->lock.within);
+	og_contain_share(rt, k, OG_LOCK, true, now);
 	og_contain_save(rt, now);
 	og_sanitize(sk, sizeof(sk), k);
 	og_notice("unlocked %s by an admin", sk);
@@ -401,6 +403,7 @@ int og_admin_allow(struct og_runtime *rt, const char *key, int64_t duration, int
 		return -1;
 	}
 	p = og_runtime_policy(rt);
+	og_contain_share(rt, k, OG_ALLOW, false, now);
 	og_contain_save(rt, now);
 	og_sanitize(sk, sizeof(sk), k);
 	og_notice("allowed %s by an admin for %" PRId64 " s: not judged until then", sk, duration);

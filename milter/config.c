@@ -42,6 +42,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "redis.h"
 #include "jsondoc.h"
 #include "strutil.h"
 
@@ -99,9 +100,11 @@ struct option {
 /* The enums are stored as unsigned integers of their size (see put_uint). */
 _Static_assert(sizeof(enum og_fail_policy) == sizeof(unsigned), "enum size");
 _Static_assert(sizeof(enum og_evidence_mode) == sizeof(unsigned), "enum size");
+_Static_assert(sizeof(enum og_state_backend) == sizeof(unsigned), "enum size");
 
 static const char *const evidence_modes[] = { "all", "flagged", NULL };      /* enum og_evidence_mode */
 static const char *const fail_policies[] = { "tempfail", "accept", NULL };  /* enum og_fail_policy */
+static const char *const backends[] = { "memory", "redis", NULL };          /* enum og_state_backend */
 static const char *const facilities[] = {
 	"mail", "daemon", "user", "local0", "local1", "local2", "local3",
 	"local4", "local5", "local6", "local7", NULL,
@@ -113,6 +116,8 @@ static bool check_mode(struct loader *L, const char *value);
 static bool check_program(struct loader *L, const char *value);
 static bool check_hook_event(struct loader *L, const char *value);
 static bool check_no_newline(struct loader *L, const char *value);
+static bool check_redis_server(struct loader *L, const char *value);
+static bool check_redis_prefix(struct loader *L, const char *value);
 
 /* ---- the options, one row each ---- */
 
@@ -175,6 +180,30 @@ static const struct option options[] = {
 	{ .name = "hook.quiet", .type = T_UINT, .min = 60, .max = 604800, .reloadable = true,
 	  .dflt = "3600", FIELD(hook_quiet),
 	  .doc = "seconds after a quarantine notification in which the same key gets no other" },
+	{ .name = "state_backend", .type = T_ENUM, .names = backends,
+	  .dflt = "\"memory\"", FIELD(state_backend),
+	  .doc = "where rate counts and locks are shared: memory (this server only) or redis" },
+	{ .name = "redis.server", .type = T_STRING, .check = check_redis_server,
+	  .dflt = "\"127.0.0.1:6379\"", FIELD(redis.server),
+	  .doc = "the Redis server: HOST:PORT, [IPV6]:PORT, or a unix socket /path" },
+	{ .name = "redis.database", .type = T_UINT, .min = 0, .max = 100000,
+	  .dflt = "0", FIELD(redis.database),
+	  .doc = "Redis database number (SELECT)" },
+	{ .name = "redis.prefix", .type = T_STRING, .check = check_redis_prefix,
+	  .dflt = "\"outguard:\"", FIELD(redis.prefix),
+	  .doc = "prefix of every Redis key outguard writes; servers that share counts share it" },
+	{ .name = "redis.user", .type = T_STRING, .nullable = true, .check = check_no_newline,
+	  .dflt = "null", FIELD(redis.user),
+	  .doc = "Redis ACL user; null for the default user" },
+	{ .name = "redis.password_file", .type = T_PATH, .nullable = true,
+	  .dflt = "null", FIELD(redis.password_file),
+	  .doc = "file holding the Redis password (first line), read at start; null for no AUTH" },
+	{ .name = "redis.connect_timeout_ms", .type = T_UINT, .min = 1, .max = 10000,
+	  .dflt = "50", FIELD(redis.connect_timeout_ms),
+	  .doc = "milliseconds a connection to Redis may take before outguard counts locally" },
+	{ .name = "redis.command_timeout_ms", .type = T_UINT, .min = 1, .max = 10000,
+	  .dflt = "50", FIELD(redis.command_timeout_ms),
+	  .doc = "milliseconds Redis may take to answer before outguard counts locally" },
 	{ .name = "scope.authenticated", .type = T_BOOL, .reloadable = true,
 	  .dflt = "true", FIELD(scope.authenticated),
 	  .doc = "SASL-authenticated mail is outbound" },
@@ -465,6 +494,30 @@ static bool check_hook_event(struct loader *L, const char *value)
 	complain(L, true, false, "unknown event %s: expected \"lock\", \"unlock\" or "
 	         "\"quarantine\"", q);
 	return false;
+}
+
+static bool check_redis_server(struct loader *L, const char *value)
+{
+	struct og_redis_addr a;
+	char q[QBUF], why[160];
+
+	if (og_redis_parse_server(value, &a, why, sizeof(why)) == 0)
+		return true;
+	og_jsondoc_quote(value, strlen(value), QUOTE_MAX, q, sizeof(q));
+	complain(L, true, false, "%s is not a Redis server: %s", q, why);
+	return false;
+}
+
+static bool check_redis_prefix(struct loader *L, const char *value)
+{
+	for (const char *p = value; *p != '\0'; p++) {
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
+			complain(L, true, false, "a space or control byte in the prefix: expected "
+			         "printable ASCII such as \"outguard:\"");
+			return false;
+		}
+	}
+	return true;
 }
 
 static bool check_socket(struct loader *L, const char *value)

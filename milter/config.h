@@ -18,6 +18,18 @@
 
 enum og_fail_policy { OG_FAIL_TEMPFAIL = 0, OG_FAIL_ACCEPT };
 enum og_evidence_mode { OG_EVIDENCE_ALL = 0, OG_EVIDENCE_FLAGGED };
+enum og_state_backend { OG_BACKEND_MEMORY = 0, OG_BACKEND_REDIS };
+
+/* Where the shared counts and locks live (state_backend redis). */
+struct og_redis_config {
+	char *server;               /* "HOST:PORT", "[V6]:PORT", "/path" or "unix:/path" */
+	unsigned database;
+	char *prefix;               /* of every Redis key: "outguard:" */
+	char *user;                 /* ACL user; NULL = default user */
+	char *password_file;        /* absolute; NULL = no AUTH */
+	unsigned connect_timeout_ms;
+	unsigned command_timeout_ms;
+};
 
 struct og_config {
 	char *path;                 /* the file itself */
@@ -43,6 +55,8 @@ struct og_config {
 	unsigned hook_timeout;      /* seconds */
 	unsigned hook_max_running;
 	unsigned hook_quiet;        /* seconds between quarantine notifications of one key */
+	enum og_state_backend state_backend;
+	struct og_redis_config redis;
 };
 
 /* Load PATH. NULL with every problem in DIAG on failure. */

@@ -21,10 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "contain.h"
 #include "engine.h"
 #include "log.h"
+#include "redis.h"
+#include "shared_locks.h"
 #include "strutil.h"
 
 #define LOG_VALUE_MAX 256
@@ -57,6 +60,62 @@ static void hook_follow(struct og_runtime *rt, const struct og_config *c)
 		atomic_store(&rt->hook, h);
 }
 
+/* A sync brought a lock or allow made (or removed) on another server. */
+static void shared_changed(void *arg, const struct og_lock *l, bool added)
+{
+	struct og_runtime *rt = arg;
+	int64_t now = (int64_t)time(NULL);
+	char sk[LOG_VALUE_MAX];
+
+	if (l == NULL) {
+		og_contain_save(rt, now);
+		return;
+	}
+	og_sanitize(sk, sizeof(sk), l->key);
+	og_notice("%s %s on another server%s%s", added ? (l->kind == OG_LOCK ? "locked" : "allowed")
+	                                               : (l->kind == OG_LOCK ? "unlocked" : "allow ended"),
+	          sk, added ? ": " : "", added ? l->reason : "");
+	if (!added && l->kind == OG_LOCK) {
+		struct og_policy *p = og_runtime_policy(rt);
+
+		/* as for a local unlock: the stops that led to the lock are forgotten */
+		if (p != NULL)
+			og_rate_forget(rt->rates, OG_CONTAIN_STOPS, l->key, p->rules->lock.within);
+		og_policy_release(p);
+	}
+}
+
+/* The shared store of C (state_backend redis): counts and locks.  0, or -1 with DIAG. */
+static int shared_init(struct og_runtime *rt, const struct og_config *c, struct og_diag *diag)
+{
+	struct og_redis *r;
+	char err[512];
+
+	if (c->state_backend != OG_BACKEND_REDIS)
+		return 0;
+	if ((r = og_redis_new(&c->redis, err, sizeof(err))) == NULL) {
+		og_diag_add(diag, c->path, 0, 0, "redis: %s", err);
+		return -1;
+	}
+	og_state_set_shared(rt->state, &og_redis_ops, r);
+	if ((rt->shared_locks = og_shared_locks_new(r, rt->locks, shared_changed, rt)) == NULL) {
+		og_diag_add(diag, c->path, 0, 0, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+void og_contain_share(struct og_runtime *rt, const char *key, enum og_lock_kind kind, bool removed,
+                      int64_t now)
+{
+	if (rt->shared_locks == NULL)
+		return;
+	if (removed)
+		og_shared_locks_del(rt->shared_locks, key, kind);
+	else
+		og_shared_locks_put(rt->shared_locks, key, kind, now);
+}
+
 int og_contain_init(struct og_runtime *rt, const struct og_config *c, struct og_diag *diag)
 {
 	char err[1024];
@@ -78,12 +137,15 @@ int og_contain_init(struct og_runtime *rt, const struct og_config *c, struct og_
 		else if (n > 0)
 			og_notice("state file %s: %zu locks and allows in force", rt->state_path, n);
 	}
-	return 0;
+	return shared_init(rt, c, diag);
 }
 
 void og_contain_start(struct og_runtime *rt, const struct og_config *c)
 {
 	hook_follow(rt, c);
+	if (rt->shared_locks != NULL && og_shared_locks_start(rt->shared_locks, 500) < 0)
+		og_error("redis: cannot start the lock sync thread: locks made on other servers "
+		         "will not be seen here");
 }
 
 void og_contain_reload(struct og_runtime *rt, const struct og_config *c)
@@ -99,6 +161,9 @@ void og_contain_destroy(struct og_runtime *rt)
 		atomic_store(&rt->hook, NULL);
 		og_hook_stop(h);
 	}
+	/* before the store it mirrors, and before the state frees the Redis it uses */
+	og_shared_locks_free(rt->shared_locks);
+	rt->shared_locks = NULL;
 	og_locks_free(rt->locks);
 	rt->locks = NULL;
 	free(rt->state_path);
@@ -231,6 +296,7 @@ static void lock_key(struct og_runtime *rt, struct og_policy *p, const char *key
 		return;
 	}
 	atomic_fetch_add(&rt->counters.locks_made, 1);
+	og_contain_share(rt, key, OG_LOCK, false, now);
 	og_contain_save(rt, now);
 	og_sanitize(sk, sizeof(sk), key);
 	if (until > 0)
@@ -288,6 +354,37 @@ static void notify_quarantine(struct og_runtime *rt, struct og_policy *p, const 
 	free(line);
 }
 
+/* Count a stop of each key the lock policy names, in one go (shared: one round trip); lock. */
+static void count_stops(struct og_runtime *rt, struct og_policy *p, const struct og_facts *f,
+                        const struct og_identity *id, const struct og_verdict *v, int64_t now_ms)
+{
+	const struct og_lock_policy *lp = &p->rules->lock;
+	struct og_count c[OG_KEY__COUNT];
+	int64_t now = now_ms / 1000;
+	size_t n = 0;
+
+	for (int k = 0; k < OG_KEY__COUNT; k++) {
+		if (id->key[k] == NULL || !lp->kinds[k])
+			continue;
+		memset(&c[n], 0, sizeof(c[n]));
+		c[n].kind = OG_COUNT_ADD;
+		c[n].name = OG_CONTAIN_STOPS;
+		c[n].key = id->key[k];
+		c[n].window = lp->within;
+		c[n].amount = 1;
+		n++;
+	}
+	if (og_state_count(rt->state, c, n, now) < 0) {
+		og_error("%s: out of memory counting the stop", f->queue_id != NULL ? f->queue_id
+		                                                                   : "NOQUEUE");
+		return;
+	}
+	/* the stop that reaches the count locks; an unlock forgets the count */
+	for (size_t i = 0; i < n; i++)
+		if (c[i].figure >= lp->after && !og_locks_get(rt->locks, c[i].key, OG_LOCK, now, NULL))
+			lock_key(rt, p, c[i].key, c[i].figure, f, v, now_ms);
+}
+
 void og_contain_after(struct og_runtime *rt, struct og_policy *p, const struct og_facts *f,
                       const struct og_identity *id, const struct og_verdict *v, int64_t now_ms)
 {
@@ -304,22 +401,16 @@ void og_contain_after(struct og_runtime *rt, struct og_policy *p, const struct o
 		notify_quarantine(rt, p, id->key[OG_KEY_ACCOUNT], f, id, v, now_ms);
 	if (!lp->enabled)
 		return;
-	for (int k = 0; k < OG_KEY__COUNT; k++) {
-		const char *key = id->key[k];
-		uint64_t n;
+	if (!stop) {
+		for (int k = 0; k < OG_KEY__COUNT; k++) {
+			const char *key = id->key[k];
 
-		if (key == NULL || !lp->kinds[k])
-			continue;
-		if (!stop) {
-			if (f->queue_id != NULL &&
+			if (key != NULL && lp->kinds[k] && f->queue_id != NULL &&
 			    og_rate_note(rt->rates, OG_CONTAIN_ACCEPTED, key, lp->within, f->queue_id,
 			                 now) == UINT64_MAX)
 				og_error("%s: out of memory noting the queue ID", f->queue_id);
-			continue;
 		}
-		n = og_rate_add(rt->rates, OG_CONTAIN_STOPS, key, lp->within, 1, now);
-		/* the stop that reaches the count locks; an unlock forgets the count */
-		if (n != UINT64_MAX && n >= lp->after && !og_locks_get(rt->locks, key, OG_LOCK, now, NULL))
-			lock_key(rt, p, key, n, f, v, now_ms);
+		return;
 	}
+	count_stops(rt, p, f, id, v, now_ms);
 }

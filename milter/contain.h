@@ -45,6 +45,13 @@ void og_contain_after(struct og_runtime *rt, struct og_policy *p, const struct o
 /* The queue IDs KEY had accepted within WINDOW at NOW, as a new JSON array. */
 json_t *og_contain_accepted(struct og_runtime *rt, const char *key, uint32_t window, int64_t now);
 
+/*
+ * KEY's entry of KIND was set (or REMOVED) in rt->locks: with a shared
+ * store, tell the other servers.  Nothing without one.
+ */
+void og_contain_share(struct og_runtime *rt, const char *key, enum og_lock_kind kind, bool removed,
+                      int64_t now);
+
 /* Write the state file now (under rt->state_lock).  0, or -1 logged and counted. */
 int og_contain_save(struct og_runtime *rt, int64_t now);
 /*

@@ -11,14 +11,20 @@
  * message leaves the file in maildrop to be offered again and again, and a
  * reject bounces to a sender that is likely forged.
  *
+ * The rules are figured in two steps: content checks at once, and the counts
+ * of all rate rules collected and made together (og_state_count), so that a
+ * shared store is asked once per message; then the hits are added up in rule
+ * order.
+ *
  * Errors: a rate counter that cannot be allocated makes og_engine_evaluate
  * return -1 with v->internal_error set; the caller applies its fail policy.
  *
- * Locks: none here; the rate table locks its own shards, and the rule set
- * and identity are only read.
+ * Locks: none here; the state locks its own tables, and the rule set and
+ * identity are only read.
  */
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,23 +67,30 @@ static uint64_t limit_for(const struct og_rule *r, const struct og_identity *id)
 	return r->limit;
 }
 
+/* The distinct values one message brings: its sender, folded, made once. */
+struct msg_values {
+	char sender[OG_FACT_MAXLEN + 1];
+	bool sender_done;
+};
+
 /*
- * Count the message in the rate rule R and set the figure: the total in the
- * window, or the distinct values seen in it.  Returns 1 if the rule applies,
- * 0 if not (no key of its kind; not a bounce for a bounce count), -1 if
- * counting failed.
+ * The count the rate rule R makes for the message: C is filled, with
+ * C->values pointing into M, VALS or ONE (which must outlive the count).
+ * Returns 1 if the rule applies, 0 if not (no key of its kind; not a
+ * bounce for a bounce count).
  */
-static int rate_figure(const struct og_rule *r, struct og_msgview *m, struct og_ratetable *rates,
-                       int64_t now, struct og_result *res, const char **key)
+static int rate_count(const struct og_rule *r, struct og_msgview *m, struct msg_values *vals,
+                      struct og_count *c, const char **one)
 {
 	const struct og_facts *f = m->f;
-	const char *values[OG_RCPT_DOMAINS_MAX];
-	size_t n = 0;
-	uint64_t fig;
 
 	if ((unsigned)r->key >= OG_KEY__COUNT || m->id->key[r->key] == NULL)
 		return 0;
-	*key = m->id->key[r->key];
+	memset(c, 0, sizeof(*c));
+	c->name = r->id;
+	c->key = m->id->key[r->key];
+	c->window = r->window;
+	c->kind = OG_COUNT_DISTINCT;
 	switch (r->metric) {
 	case OG_METRIC_MESSAGES:
 	case OG_METRIC_RECIPIENTS:
@@ -88,51 +101,33 @@ static int rate_figure(const struct og_rule *r, struct og_msgview *m, struct og_
 		   sender to account it to: all of them would share local:mailer-daemon */
 		if (r->metric == OG_METRIC_BOUNCES && m->id->source == OG_ID_SENDER)
 			return 0;
-		fig = og_rate_add(rates, r->id, *key, r->window,
-		                  r->metric == OG_METRIC_RECIPIENTS ? (uint64_t)f->rcpt_count : 1, now);
-		break;
-	case OG_METRIC_SENDERS: {
+		c->kind = OG_COUNT_ADD;
+		c->amount = r->metric == OG_METRIC_RECIPIENTS ? (uint64_t)f->rcpt_count : 1;
+		return 1;
+	case OG_METRIC_SENDERS:
 		/* "Alice@Example.com" and "alice@example.com" are one sender */
-		char lower[OG_FACT_MAXLEN + 1];
-
-		snprintf(lower, sizeof(lower), "%s", f->sender != NULL && f->sender[0] != '\0' ?
-		                                     f->sender : "<>");
-		values[n++] = og_str_lower(lower);
-		fig = og_rate_add_distinct(rates, r->id, *key, r->window, values, n, now);
-		break;
-	}
+		if (!vals->sender_done) {
+			snprintf(vals->sender, sizeof(vals->sender), "%s",
+			         f->sender != NULL && f->sender[0] != '\0' ? f->sender : "<>");
+			og_str_lower(vals->sender);
+			vals->sender_done = true;
+		}
+		*one = vals->sender;
+		c->values = one;
+		c->n_values = 1;
+		return 1;
 	case OG_METRIC_FROM:
-		if ((values[0] = og_msgview_from(m)) != NULL)
-			n = 1;
-		fig = og_rate_add_distinct(rates, r->id, *key, r->window, values, n, now);
-		break;
+		if ((*one = og_msgview_from(m)) != NULL) {
+			c->values = one;
+			c->n_values = 1;
+		}
+		return 1;
 	case OG_METRIC_RCPT_DOMAINS:
-		for (; n < f->rcpt_domains_len; n++)
-			values[n] = f->rcpt_domains[n];
-		fig = og_rate_add_distinct(rates, r->id, *key, r->window, values, n, now);
-		break;
+		c->values = (const char *const *)f->rcpt_domains;
+		c->n_values = f->rcpt_domains_len;
+		return 1;
 	default:
 		return 0;
-	}
-	if (fig == UINT64_MAX)
-		return -1;
-	res->figure = fig;
-	return 1;
-}
-
-/* The figure of rule R: 1 applies, 0 does not, -1 out of memory. */
-static int rule_figure(const struct og_rule *r, struct og_msgview *m, struct og_ratetable *rates,
-                       int64_t now, struct og_result *res, struct og_hit *hit)
-{
-	hit->key = NULL;
-	switch (r->check) {
-	case OG_CHECK_RECIPIENTS:
-		res->figure = m->f->rcpt_count;
-		return 1;
-	case OG_CHECK_RATE:
-		return rate_figure(r, m, rates, now, res, &hit->key);
-	default:
-		return og_check_content(r, m, res, hit);
 	}
 }
 
@@ -152,13 +147,89 @@ void og_verdict_clear(struct og_verdict *v)
 	memset(v, 0, offsetof(struct og_verdict, hit));
 }
 
+/* Counts of one message, made together so that a shared store is asked once. */
+struct msg_counts {
+	struct og_count c[OG_RULES_MAX];
+	const char *one[OG_RULES_MAX];     /* single values the counts point to */
+	size_t of_rule[OG_RULES_MAX];      /* rule index -> count index, SIZE_MAX: none */
+	size_t n;
+	struct msg_values vals;
+};
+
+/*
+ * The figure of every rule into V->result: content checks now, rate rules
+ * as counts in MC.  Returns 0, or -1 if a check ran out of memory.
+ */
+static int figure_rules(const struct og_rules *rules, struct og_msgview *m,
+                         struct msg_counts *mc, struct og_verdict *v)
+{
+	for (size_t i = 0; i < rules->n_rules; i++) {
+		const struct og_rule *r = &rules->rule[i];
+		struct og_result *res = &v->result[i];
+		struct og_hit *hit = &v->hit[i];
+
+		memset(hit, 0, sizeof(*hit));
+		memset(res, 0, sizeof(*res));
+		res->limit = limit_for(r, m->id);
+		mc->of_rule[i] = SIZE_MAX;
+		switch (r->check) {
+		case OG_CHECK_RECIPIENTS:
+			res->figure = m->f->rcpt_count;
+			res->applies = true;
+			break;
+		case OG_CHECK_RATE:
+			if (rate_count(r, m, &mc->vals, &mc->c[mc->n], &mc->one[mc->n]) > 0) {
+				hit->key = mc->c[mc->n].key;
+				mc->of_rule[i] = mc->n++;
+				res->applies = true;
+			}
+			break;
+		default: {
+			int rc = og_check_content(r, m, res, hit);
+
+			if (rc < 0)
+				return -1;
+			res->applies = rc > 0;
+			break;
+		}
+		}
+	}
+	v->n_results = rules->n_rules;
+	return 0;
+}
+
+/* Add up the hits of V's results, in rule order (hit[] is compacted in place). */
+static void score_hits(const struct og_rules *rules, struct og_verdict *v)
+{
+	for (size_t i = 0; i < rules->n_rules; i++) {
+		const struct og_rule *r = &rules->rule[i];
+		const struct og_result *res = &v->result[i];
+		struct og_hit *hit;
+
+		if (!res->applies || res->figure <= res->limit)
+			continue;
+		hit = &v->hit[v->n_hits];
+		if (hit != &v->hit[i])
+			*hit = v->hit[i];
+		hit->rule = r;
+		hit->figure = res->figure;
+		hit->limit = res->limit;
+		hit->observe = r->observe;
+		v->n_hits++;
+		if (!r->observe)
+			v->score = score_add(v->score, r->score);
+		v->would_score = score_add(v->would_score, r->score);
+	}
+}
+
 int og_engine_evaluate(const struct og_rules *rules, const struct og_facts *f,
                        const struct og_identity *id, enum og_scope_reason scope,
-                       struct og_ratetable *rates, int64_t now, struct og_verdict *v)
+                       struct og_state *state, int64_t now, struct og_verdict *v)
 {
 	struct og_msgview m;
+	struct msg_counts mc;
 	const char *exempt;
-	int rc = 0;
+	int rc;
 
 	og_verdict_clear(v);
 	v->scope = scope;
@@ -174,43 +245,27 @@ int og_engine_evaluate(const struct og_rules *rules, const struct og_facts *f,
 
 	og_msgview_init(&m, f, id);
 	m.text_max = rules->body_bytes;
-	for (size_t i = 0; i < rules->n_rules; i++) {
-		const struct og_rule *r = &rules->rule[i];
-		struct og_result *res = &v->result[v->n_results++];
-		struct og_hit *hit = &v->hit[v->n_hits];
-
-		memset(hit, 0, sizeof(*hit));
-		memset(res, 0, sizeof(*res));
-		res->limit = limit_for(r, id);
-		rc = rule_figure(r, &m, rates, now, res, hit);
-		if (rc < 0) {
-			v->internal_error = true;
-			break;
-		}
-		res->applies = rc > 0;
-		rc = 0;
-		if (!res->applies || res->figure <= res->limit)
-			continue;
-		hit->rule = r;
-		hit->figure = res->figure;
-		hit->limit = res->limit;
-		hit->observe = r->observe;
-		v->n_hits++;
-		if (!r->observe)
-			v->score = score_add(v->score, r->score);
-		v->would_score = score_add(v->would_score, r->score);
-	}
+	mc.n = 0;
+	mc.vals.sender_done = false;
+	rc = figure_rules(rules, &m, &mc, v);
+	if (rc == 0)
+		rc = og_state_count(state, mc.c, mc.n, now);
 	og_msgview_free(&m);
-	if (v->internal_error) {
-		v->score = v->would_score = 0;
-		v->n_hits = 0;
+	if (rc < 0) {
+		v->internal_error = true;
+		v->n_results = 0;
 		return -1;
 	}
+	for (size_t i = 0; i < rules->n_rules; i++)
+		if (mc.of_rule[i] != SIZE_MAX)
+			v->result[i].figure = mc.c[mc.of_rule[i]].figure;
+	v->shared = mc.n > 0 && mc.c[0].shared;
+	score_hits(rules, v);
 
 	v->action = action_for(rules, v->score);
 	v->would_action = action_for(rules, v->would_score);
 	v->applied = applied_action(rules, id, v->action);
-	return rc;
+	return 0;
 }
 
 /* Output being built: a buffer that always ends in NUL. */

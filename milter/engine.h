@@ -24,6 +24,7 @@
 #include "ratelimit.h"
 #include "rules.h"
 #include "scope.h"
+#include "state.h"
 
 #define OG_HIT_FOUND_MAX  8       /* keyword phrases named per hit */
 #define OG_HIT_DETAIL_MAX 120     /* bytes of what matched, kept per hit */
@@ -61,6 +62,7 @@ struct og_verdict {
 	size_t n_hits;
 	size_t n_results;
 	bool internal_error;          /* counting failed (out of memory) */
+	bool shared;                  /* the rate figures include the shared store's */
 	/* set by the runtime from the lock store (runtime.h), not by the engine */
 	bool allowed;                 /* exempt because an admin allowed exempt_key for a while */
 	const char *locked_key;       /* a key of the message is locked (borrowed), or NULL */
@@ -79,13 +81,13 @@ void og_verdict_clear(struct og_verdict *v);
 /*
  * Judge one message.  NOW is the time in seconds.  Fills V; V borrows from
  * RULES, ID and F (a client exemption names F->client_addr), which must
- * outlive it.  Returns 0, or -1 on an internal error (V->internal_error set,
- * the rules before the failing one counted, the action accept; the caller
- * applies its fail policy).
+ * outlive it.  STATE may be NULL when no rule counts.  Returns 0, or -1 on
+ * an internal error (V->internal_error set, some counts perhaps made, the
+ * action accept; the caller applies its fail policy).
  */
 int og_engine_evaluate(const struct og_rules *rules, const struct og_facts *f,
                        const struct og_identity *id, enum og_scope_reason scope,
-                       struct og_ratetable *rates, int64_t now, struct og_verdict *v);
+                       struct og_state *state, int64_t now, struct og_verdict *v);
 
 /*
  * One line naming the hits, for headers, replies and syslog, each hit as

@@ -137,7 +137,8 @@ int og_runtime_init(struct og_runtime *rt, const char *config_path, struct og_di
 	if ((p = policy_load(config_path, diag)) == NULL)
 		return -1;
 	if ((rt->config_path = og_strdup(config_path)) == NULL ||
-	    (rt->rates = og_rate_new(p->config->max_tracked_keys)) == NULL) {
+	    (rt->rates = og_rate_new(p->config->max_tracked_keys)) == NULL ||
+	    (rt->state = og_state_new(rt->rates)) == NULL) {
 		og_diag_add(diag, config_path, 0, 0, "out of memory");
 		goto fail;
 	}
@@ -171,6 +172,7 @@ int og_runtime_init(struct og_runtime *rt, const char *config_path, struct og_di
 fail:
 	og_evidence_close(rt->evidence);
 	free(rt->evidence_path);
+	og_state_free(rt->state);
 	og_rate_free(rt->rates);
 	free(rt->config_path);
 	og_policy_release(p);
@@ -199,6 +201,8 @@ void og_runtime_destroy(struct og_runtime *rt)
 	rt->evidence = NULL;
 	free(rt->evidence_path);
 	rt->evidence_path = NULL;
+	og_state_free(rt->state);
+	rt->state = NULL;
 	og_rate_free(rt->rates);
 	rt->rates = NULL;
 	free(rt->config_path);
@@ -362,7 +366,7 @@ int og_runtime_judge(struct og_runtime *rt, struct og_policy *p, const struct og
 		what = "out of memory working out the identity";
 	} else if (scope != OG_SCOPE_INBOUND && (key = og_contain_allowed(rt, id, now)) != NULL) {
 		allowed_verdict(v, scope, key);
-	} else if (og_engine_evaluate(p->rules, f, id, scope, rt->rates, now, v) < 0) {
+	} else if (og_engine_evaluate(p->rules, f, id, scope, rt->state, now, v) < 0) {
 		what = "out of memory counting the message";
 	} else if (scope != OG_SCOPE_INBOUND && !v->exempt &&
 	           (key = og_contain_locked(rt, id, now, &style, &until)) != NULL) {

@@ -26,6 +26,9 @@
 #include "locks.h"
 #include "ratelimit.h"
 #include "rules.h"
+#include "state.h"
+
+struct og_shared_locks;
 
 struct og_policy {
 	struct og_config *config;
@@ -50,7 +53,8 @@ struct og_counters {
 struct og_runtime {
 	pthread_mutex_t lock;          /* protects `policy` (the pointer swap only) */
 	struct og_policy *policy;
-	struct og_ratetable *rates;
+	struct og_ratetable *rates;    /* this server's counts */
+	struct og_state *state;        /* what the rules count in: rates, and the shared store */
 	/* protects `evidence` and `evidence_path`: held shared while a record is
 	   appended, exclusive while a reload swaps the file */
 	pthread_rwlock_t evidence_lock;
@@ -62,6 +66,7 @@ struct og_runtime {
 	int64_t started;               /* seconds since the epoch */
 	/* containment (contain.c): locks and allows, their state file, the hook */
 	struct og_lockstore *locks;
+	struct og_shared_locks *shared_locks;  /* NULL: locks are this server's only */
 	char *state_path;              /* NULL: locks live in memory only */
 	pthread_mutex_t state_lock;    /* one write of the state file at a time */
 	_Atomic(struct og_hook *) hook;    /* NULL until a hook is configured */

@@ -507,7 +507,7 @@ static int print_json(const char *file, const struct og_rules *rules, const stru
 
 /* Score FILE (the Nth message); 0, 1 (not the expected action) or an EX_* code. */
 static int score_file(const struct options *o, const struct og_rules *rules,
-                      struct og_ratetable *rates, const char *file, long n, int64_t now)
+                      struct og_state *state, const char *file, long n, int64_t now)
 {
 	struct og_webmail webmail = { (const char *const *)rules->webmail, rules->n_webmail };
 	struct og_verdict *v = malloc(sizeof(*v));
@@ -535,7 +535,7 @@ static int score_file(const struct options *o, const struct og_rules *rules,
 		return EX_SOFTWARE;
 	}
 	for (long i = 0; i <= o->prior && rc == 0; i++) {
-		if (og_engine_evaluate(rules, &f, &id, scope_of(o), rates, now, v) < 0) {
+		if (og_engine_evaluate(rules, &f, &id, scope_of(o), state, now, v) < 0) {
 			fprintf(stderr, "outguard-score: %s: out of memory\n", file);
 			rc = EX_SOFTWARE;
 		}
@@ -563,6 +563,7 @@ int main(int argc, char **argv)
 	struct options o;
 	struct og_rules *rules;
 	struct og_ratetable *rates;
+	struct og_state *state;
 	int64_t now = (int64_t)time(NULL);
 	int status = EX_OK;
 
@@ -574,14 +575,15 @@ int main(int argc, char **argv)
 		free(o.rcpt);
 		return EX_CONFIG;
 	}
-	if ((rates = og_rate_new(0)) == NULL) {
+	if ((rates = og_rate_new(0)) == NULL || (state = og_state_new(rates)) == NULL) {
+		og_rate_free(rates);
 		fprintf(stderr, "outguard-score: out of memory\n");
 		og_rules_release(rules);
 		free(o.rcpt);
 		return EX_SOFTWARE;
 	}
 	for (int i = optind; i < argc; i++) {
-		int rc = score_file(&o, rules, rates, argv[i], i - optind + 1, now);
+		int rc = score_file(&o, rules, state, argv[i], i - optind + 1, now);
 
 		if (rc > status || (rc == 1 && status == EX_OK))
 			status = rc;
@@ -589,6 +591,7 @@ int main(int argc, char **argv)
 			break;
 		now += o.interval;
 	}
+	og_state_free(state);
 	og_rate_free(rates);
 	og_rules_release(rules);
 	free(o.rcpt);

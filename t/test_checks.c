@@ -64,6 +64,7 @@ static void judge(struct judged *j, const struct og_rules *r, struct og_ratetabl
                   const struct who *w, const char *message, int64_t now)
 {
 	struct og_webmail wm = { (const char *const *)r->webmail, r->n_webmail };
+	struct og_state *st;
 	struct og_eml e;
 	char rcpt[64];
 
@@ -90,9 +91,12 @@ static void judge(struct judged *j, const struct og_rules *r, struct og_ratetabl
 	assert_int_equal(og_eml_read(message, strlen(message), &j->f, &e), 0);
 	og_eml_free(&e);
 	assert_int_equal(og_identity_of(&j->f, w->local, &wm, &j->id), 0);
+	st = og_state_new(t);
+	assert_non_null(st);
 	assert_int_equal(og_engine_evaluate(r, &j->f, &j->id, w->local ? OG_SCOPE_LOCAL
 	                                                              : OG_SCOPE_AUTHENTICATED,
-	                                    t, now, &j->v), 0);
+	                                    st, now, &j->v), 0);
+	og_state_free(st);
 }
 
 static void judged_free(struct judged *j)

@@ -464,6 +464,8 @@ static void test_option_names(void **state)
 		"syslog_facility", "on_error", "max_tracked_keys", "milter_timeout",
 		"state_file", "control.socket", "control.mode", "control.group", "hook.command",
 		"hook.events", "hook.timeout", "hook.max_running", "hook.quiet",
+		"state_backend", "redis.server", "redis.database", "redis.prefix", "redis.user",
+		"redis.password_file", "redis.connect_timeout_ms", "redis.command_timeout_ms",
 		"scope.authenticated", "scope.local", "scope.trusted_networks",
 		"scope.originating_daemons",
 	};

@@ -111,13 +111,14 @@ static void test_not_judged(void **state)
 	r.n_exempt_clients = 1;
 	for (size_t i = 0; i < N_ROWS(rows); i++) {
 		struct og_ratetable *rates = og_rate_new(100);
+		struct og_state *st = og_state_new(rates);
 		struct og_verdict v;
 		struct msg m;
 		const struct og_hit *h;
 
 		assert_non_null(rates);
 		msg_init(&m, rows[i].account, NULL, rows[i].client, 100, false);
-		if (og_engine_evaluate(&r, &m.f, &m.id, rows[i].scope, rates, 100, &v) != 0)
+		if (og_engine_evaluate(&r, &m.f, &m.id, rows[i].scope, st, 100, &v) != 0)
 			fail_msg("row \"%s\": evaluate failed", rows[i].label);
 		if (rows[i].scope != OG_SCOPE_AUTHENTICATED || rows[i].want_exempt) {
 			if (v.n_hits != 0 || v.score != 0 || v.action != OG_ACT_ACCEPT ||
@@ -133,11 +134,12 @@ static void test_not_judged(void **state)
 			         v.exempt_key != NULL ? v.exempt_key : "(none)");
 
 		msg_init(&m, "sasl:alice", NULL, "203.0.113.5", 1, false);
-		assert_int_equal(og_engine_evaluate(&r, &m.f, &m.id, OG_SCOPE_AUTHENTICATED, rates, 101, &v), 0);
+		assert_int_equal(og_engine_evaluate(&r, &m.f, &m.id, OG_SCOPE_AUTHENTICATED, st, 101, &v), 0);
 		h = hit_of(&v, "account-any");
 		if (h == NULL || h->figure != rows[i].want_next)
 			fail_msg("row \"%s\": next message counted %" PRIu64 ", want %" PRIu64, rows[i].label,
 			         h != NULL ? h->figure : 0, rows[i].want_next);
+		og_state_free(st);
 		og_rate_free(rates);
 	}
 }
@@ -191,6 +193,7 @@ struct seq_step {
 static void run_seq(const struct og_rules *r, const char *rule, const struct seq_step *s, size_t n)
 {
 	struct og_ratetable *rates = og_rate_new(100);
+	struct og_state *st = og_state_new(rates);
 
 	assert_non_null(rates);
 	for (size_t i = 0; i < n; i++) {
@@ -200,7 +203,7 @@ static void run_seq(const struct og_rules *r, const char *rule, const struct seq
 
 		msg_init(&m, "sasl:alice", NULL, "203.0.113.5", s[i].rcpts, false);
 		for (unsigned k = 0; k < s[i].repeat; k++) {
-			assert_int_equal(og_engine_evaluate(r, &m.f, &m.id, OG_SCOPE_AUTHENTICATED, rates,
+			assert_int_equal(og_engine_evaluate(r, &m.f, &m.id, OG_SCOPE_AUTHENTICATED, st,
 			                                    s[i].at + k, &v), 0);
 			h = hit_of(&v, rule);
 			if (k + 1 < s[i].repeat && h != NULL && !s[i].want_hit)
@@ -220,6 +223,7 @@ static void run_seq(const struct og_rules *r, const char *rule, const struct seq
 				         s[i].want_figure);
 		}
 	}
+	og_state_free(st);
 	og_rate_free(rates);
 }
 
@@ -283,13 +287,14 @@ static void test_key_absent(void **state)
 
 	for (size_t i = 0; i < N_ROWS(rows); i++) {
 		struct og_ratetable *rates = og_rate_new(100);
+		struct og_state *st = og_state_new(rates);
 		const struct og_hit *h;
 		struct og_verdict v;
 		struct msg m;
 
 		assert_non_null(rates);
 		msg_init(&m, "uid:1001", rows[i].script, "127.0.0.1", 1, true);
-		assert_int_equal(og_engine_evaluate(&r, &m.f, &m.id, OG_SCOPE_LOCAL, rates, 0, &v), 0);
+		assert_int_equal(og_engine_evaluate(&r, &m.f, &m.id, OG_SCOPE_LOCAL, st, 0, &v), 0);
 		h = hit_of(&v, "script-any");
 		if ((h != NULL) != rows[i].want_hit ||
 		    og_rate_entries(rates) != rows[i].want_counters || hit_of(&v, "domain-any") != NULL)
@@ -297,6 +302,7 @@ static void test_key_absent(void **state)
 			         og_rate_entries(rates));
 		if (h != NULL && strcmp(h->key, rows[i].script) != 0)
 			fail_msg("row \"%s\": key %s", rows[i].label, h->key);
+		og_state_free(st);
 		og_rate_free(rates);
 	}
 }
@@ -312,6 +318,7 @@ static void test_all_rules_count(void **state)
 	};
 	struct og_rules r = rules_of(rule, N_ROWS(rule), 5, 10, 0, 0);
 	struct og_ratetable *rates = og_rate_new(100);
+	struct og_state *st = og_state_new(rates);
 	struct og_verdict v;
 	struct msg m;
 	(void)state;
@@ -319,7 +326,7 @@ static void test_all_rules_count(void **state)
 	assert_non_null(rates);
 	msg_init(&m, "sasl:alice", NULL, "203.0.113.5", 20, false);
 	for (int k = 0; k < 3; k++)
-		assert_int_equal(og_engine_evaluate(&r, &m.f, &m.id, OG_SCOPE_AUTHENTICATED, rates, k, &v), 0);
+		assert_int_equal(og_engine_evaluate(&r, &m.f, &m.id, OG_SCOPE_AUTHENTICATED, st, k, &v), 0);
 	assert_int_equal(v.n_hits, 2);
 	assert_ptr_equal(v.hit[0].rule, &rule[0]);
 	assert_ptr_equal(v.hit[1].rule, &rule[1]);
@@ -328,6 +335,7 @@ static void test_all_rules_count(void **state)
 	assert_int_equal(v.action, OG_ACT_QUARANTINE);
 	assert_int_equal(og_rate_peek(rates, "account-hour", "sasl:alice", 3600, 2), 3);
 	assert_int_equal(og_rate_peek(rates, "account-rcpts", "sasl:alice", 3600, 2), 60);
+	og_state_free(st);
 	og_rate_free(rates);
 }
 
@@ -368,16 +376,18 @@ static void test_thresholds(void **state)
 		                             rows[i].threshold[OG_ACT_QUARANTINE],
 		                             rows[i].threshold[OG_ACT_TEMPFAIL], rows[i].threshold[OG_ACT_REJECT]);
 		struct og_ratetable *rates = og_rate_new(100);
+		struct og_state *st = og_state_new(rates);
 		struct og_verdict v;
 		struct msg m;
 
 		assert_non_null(rates);
 		msg_init(&m, "sasl:alice", NULL, "203.0.113.5", rows[i].rcpts, false);
-		assert_int_equal(og_engine_evaluate(&r, &m.f, &m.id, OG_SCOPE_AUTHENTICATED, rates, 0, &v), 0);
+		assert_int_equal(og_engine_evaluate(&r, &m.f, &m.id, OG_SCOPE_AUTHENTICATED, st, 0, &v), 0);
 		if (v.score != rows[i].want_score || v.action != rows[i].want || v.applied != rows[i].want)
 			fail_msg("row \"%s\": score %d action %s applied %s, want %d %s", rows[i].label, v.score,
 			         act(v.action), act(v.applied), rows[i].want_score,
 			         act(rows[i].want));
+		og_state_free(st);
 		og_rate_free(rates);
 	}
 }
@@ -565,6 +575,7 @@ static void test_summary_of_evaluation(void **state)
 	};
 	struct og_rules r = rules_of(rule, N_ROWS(rule), 10, 20, 0, 0);
 	struct og_ratetable *rates = og_rate_new(100);
+	struct og_state *st = og_state_new(rates);
 	struct og_verdict v;
 	struct msg m;
 	char buf[128];
@@ -573,13 +584,14 @@ static void test_summary_of_evaluation(void **state)
 	assert_non_null(rates);
 	msg_init(&m, "sasl:alice", NULL, "203.0.113.5", 1, false);
 	for (int k = 0; k < 30; k++)
-		assert_int_equal(og_engine_evaluate(&r, &m.f, &m.id, OG_SCOPE_AUTHENTICATED, rates, 1000 + k, &v), 0);
+		assert_int_equal(og_engine_evaluate(&r, &m.f, &m.id, OG_SCOPE_AUTHENTICATED, st, 1000 + k, &v), 0);
 	assert_string_equal(og_verdict_summary(&v, buf, sizeof(buf)), "score=0");
 	m.f.rcpt_count = 60;
-	assert_int_equal(og_engine_evaluate(&r, &m.f, &m.id, OG_SCOPE_AUTHENTICATED, rates, 1030, &v), 0);
+	assert_int_equal(og_engine_evaluate(&r, &m.f, &m.id, OG_SCOPE_AUTHENTICATED, st, 1030, &v), 0);
 	assert_string_equal(og_verdict_summary(&v, buf, sizeof(buf)),
 	                    "score=25 account-messages-1m=31/30 many-recipients=60/50");
 	assert_int_equal(v.action, OG_ACT_QUARANTINE);
+	og_state_free(st);
 	og_rate_free(rates);
 }
 

@@ -22,6 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct og_rules *rules;
 static struct og_ratetable *rates;
+static struct og_state *state;
 
 static void init(void)
 {
@@ -36,6 +37,7 @@ static void init(void)
 		abort();
 	}
 	rates = og_rate_new(10000);
+	state = og_state_new(rates);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -73,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (og_identity_of(&f, local, &wm, &id) == 0) {
 		if ((v = malloc(sizeof(*v))) != NULL) {
-			if (og_engine_evaluate(rules, &f, &id, OG_SCOPE_AUTHENTICATED, rates, 1000, v) == 0 &&
+			if (og_engine_evaluate(rules, &f, &id, OG_SCOPE_AUTHENTICATED, state, 1000, v) == 0 &&
 			    (line = og_evidence_format(&f, &id, v, rules->digest, 1000000)) != NULL)
 				free(line);
 			free(v);
