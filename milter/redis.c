@@ -35,6 +35,7 @@ struct conn {
 	redisContext *c;         /* NULL: not connected */
 	uint64_t generation;     /* of the store when it connected */
 	char sha[41];            /* of the count script on this connection */
+	bool used;               /* has answered a command since it was made */
 	struct conn *prev, *next;
 };
 
@@ -189,6 +190,7 @@ static void conn_close(struct conn *cn)
 		redisFree(cn->c);
 	cn->c = NULL;
 	cn->sha[0] = '\0';
+	cn->used = false;
 }
 
 /* Thread exit: the thread's connection goes. */
@@ -223,7 +225,7 @@ static const char *reply_error(const redisReply *rep)
 static int setup_command(struct og_redis *r, struct conn *cn, int argc, const char **argv,
                          const size_t *lens, char *why, size_t whylen)
 {
-	redisReply *rep = redisCommandArgv(cn->c, argc, argv, lens);
+	redisReply *rep = redisCommandArgv(cn->c, argc, (const char **)argv, lens);
 	const char *e = rep == NULL ? cn->c->errstr : reply_error(rep);
 	int rc = 0;
 
@@ -353,28 +355,60 @@ static struct conn *get_conn(struct og_redis *r)
 	return cn;
 }
 
+static bool timed_out(const redisContext *c)
+{
+	return c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/*
+ * Run a command on CN.  A connection that has served before and now fails
+ * at once (Redis restarted, or closed it for idling) is made again and the
+ * command tried once more; one that times out is not: that would double
+ * the wait.  NULL if it failed (CN is then unusable and closed by the caller).
+ */
+static redisReply *run(struct og_redis *r, struct conn *cn, int argc, const char *const *argv,
+                       const size_t *lens)
+{
+	redisReply *rep = redisCommandArgv(cn->c, argc, (const char **)argv, lens);
+	char why[200];
+
+	if (rep == NULL && cn->used && !timed_out(cn->c)) {
+		/* cn->sha, which an EVALSHA's argv points to, is loaded again in place */
+		if (conn_open(r, cn, why, sizeof(why)) < 0)
+			return NULL;
+		rep = redisCommandArgv(cn->c, argc, (const char **)argv, lens);
+	}
+	if (rep != NULL)
+		cn->used = true;
+	return rep;
+}
+
 /* A command failed on CN (I/O, timeout, protocol): the connection is unusable. */
 static void conn_failed(struct og_redis *r, struct conn *cn, const char *what)
 {
 	char why[200];
 
-	snprintf(why, sizeof(why), "%s: %s", what,
-	         cn->c->errstr[0] != '\0' ? cn->c->errstr : "no reply");
-	if (cn->c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK))
+	if (cn->c == NULL)
+		snprintf(why, sizeof(why), "%s: the connection was lost and cannot be made again", what);
+	else
+		snprintf(why, sizeof(why), "%s: %s", what,
+		         cn->c->errstr[0] != '\0' ? cn->c->errstr : "no reply");
+	if (cn->c != NULL && timed_out(cn->c))
 		snprintf(why, sizeof(why), "%s: no answer within %ld ms", what,
 		         (long)(r->command_tv.tv_sec * 1000 + r->command_tv.tv_usec / 1000));
 	conn_close(cn);
 	mark_down(r, why);
 }
 
-redisReply *og_redis_command(struct og_redis *r, int argc, const char **argv, const size_t *lens)
+redisReply *og_redis_command(struct og_redis *r, int argc, const char *const *argv,
+                             const size_t *lens)
 {
 	struct conn *cn = get_conn(r);
 	redisReply *rep;
 
 	if (cn == NULL)
 		return NULL;
-	if ((rep = redisCommandArgv(cn->c, argc, argv, lens)) == NULL) {
+	if ((rep = run(r, cn, argc, argv, lens)) == NULL) {
 		conn_failed(r, cn, argv[0]);
 		return NULL;
 	}
@@ -528,7 +562,7 @@ static int redis_count(void *ctx, struct og_count *c, size_t n, int64_t now)
 	for (int attempt = 0; attempt < 2; attempt++) {
 		char why[200];
 
-		if ((rep = redisCommandArgv(cn->c, e.argc, e.argv, e.lens)) == NULL) {
+		if ((rep = run(r, cn, e.argc, e.argv, e.lens)) == NULL) {
 			conn_failed(r, cn, "EVALSHA");
 			break;
 		}

@@ -74,7 +74,8 @@ extern const struct og_shared_ops og_redis_ops;
  * is returned as such), or NULL when the store is down or the command
  * failed (the store is then marked down).
  */
-redisReply *og_redis_command(struct og_redis *r, int argc, const char **argv, const size_t *lens);
+redisReply *og_redis_command(struct og_redis *r, int argc, const char *const *argv,
+                             const size_t *lens);
 
 /* The key prefix of R. */
 const char *og_redis_prefix(const struct og_redis *r);
