@@ -23,6 +23,7 @@
 #include "contain.h"
 #include "keyform.h"
 #include "log.h"
+#include "redis.h"
 #include "runtime.h"
 #include "strutil.h"
 
@@ -85,6 +86,29 @@ static json_t *ok_object(void)
 	json_t *o = json_object();
 
 	json_object_set_new(o, "ok", json_true());
+	return o;
+}
+
+/* Where the counts live; with Redis, whether it answers and what fell back. */
+static json_t *state_json(struct og_runtime *rt)
+{
+	struct og_redis *r = og_state_shared(rt->state);
+	json_t *o = json_object();
+	struct og_redis_status st;
+
+	json_object_set_new(o, "backend", json_string(r != NULL ? "redis" : "memory"));
+	if (r == NULL)
+		return o;
+	og_redis_status(r, &st);
+	json_object_set_new(o, "server", og_evidence_str(st.server));
+	json_object_set_new(o, "up", json_boolean(st.up));
+	json_object_set_new(o, "since", st.since > 0 ? iso(st.since) : json_null());
+	json_object_set_new(o, "last_error", st.last_error[0] != '\0' ? og_evidence_str(st.last_error)
+	                                                                 : json_null());
+	json_object_set_new(o, "shared_counts", count(st.counts));
+	json_object_set_new(o, "fallbacks", count(og_state_fallbacks(rt->state)));
+	json_object_set_new(o, "failures", count(st.failures));
+	json_object_set_new(o, "connects", count(st.connects));
 	return o;
 }
 
@@ -162,6 +186,7 @@ int og_admin_status(struct og_runtime *rt, int64_t now_ms, json_t **out, char *e
 		json_object_set_new(hook, "dropped", count(hs.dropped));
 	}
 	json_object_set_new(o, "hook", hook);
+	json_object_set_new(o, "state", state_json(rt));
 	og_policy_release(p);
 	*out = o;
 	return 0;

@@ -395,6 +395,26 @@ static void print_hits(json_t *hits)
 	free(h);
 }
 
+/* The state backend line: memory, or Redis with whether it answers. */
+static void print_state(json_t *st)
+{
+	const char *err = str(st, "last_error");
+
+	if (st == NULL || strcmp(str(st, "backend") != NULL ? str(st, "backend") : "", "redis") != 0) {
+		ROW("state", "memory (this server only)");
+		return;
+	}
+	ROW("state", "redis %s, %s since %s", clean(str(st, "server")),
+	    json_is_true(json_object_get(st, "up")) ? "up" : "DOWN: counting locally",
+	    json_object_get(st, "since") != NULL && !json_is_null(json_object_get(st, "since"))
+	        ? when(json_object_get(st, "since")) : "start");
+	ROW("shared counts", "%" JSON_INTEGER_FORMAT " (%" JSON_INTEGER_FORMAT " fell back to local, %"
+	    JSON_INTEGER_FORMAT " failures, %" JSON_INTEGER_FORMAT " connections)",
+	    num(st, "shared_counts"), num(st, "fallbacks"), num(st, "failures"), num(st, "connects"));
+	if (err != NULL)
+		ROW("last redis error", "%s", clean(err));
+}
+
 static void print_status(json_t *r)
 {
 	static const char *const actions[] = { "accept", "tag", "quarantine", "tempfail", "reject" };
@@ -445,6 +465,7 @@ static void print_status(json_t *r)
 		    num(hook, "queued"), num(hook, "started"), num(hook, "succeeded"),
 		    num(hook, "failed"), num(hook, "timed_out"), num(hook, "spawn_errors"),
 		    num(hook, "dropped"));
+	print_state(json_object_get(r, "state"));
 	print_hits(json_object_get(r, "hits"));
 }
 
