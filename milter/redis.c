@@ -472,48 +472,78 @@ static size_t values_of(const struct og_count *c)
 	return n;
 }
 
+/* Index of the first count before I with C[I]'s key, or I if none: counts of one key share a hash. */
+static size_t key_slot(const struct og_count *c, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(c[j].key, c[i].key) == 0)
+			return j;
+	return i;
+}
+
 static int build_evalsha(struct og_redis *r, const char *sha, const struct og_count *c, size_t n,
                          int64_t now, struct evalsha *e)
 {
-	size_t args = 6, text = 3 * 24, plen = strlen(r->prefix);
+	size_t args = 6, text = 4 * 24, plen = strlen(r->prefix), n_keys = 0;
+	size_t *key_index;
 	char *block;
 
 	for (size_t i = 0; i < n; i++) {
 		size_t v = values_of(&c[i]);
 
-		args += 1 + 3 + (c[i].kind == OG_COUNT_ADD ? 1 : v);
-		text += plen + 2 + 11 + strlen(c[i].name) + 1 + strlen(c[i].key) + 3 * 24 +
-		        v * DIGEST_LEN + 24;
+		args += 1 + 5 + (c[i].kind == OG_COUNT_ADD ? 1 : v);
+		text += plen + 2 + strlen(c[i].key) + 12 + strlen(c[i].name) + 5 * 24 +
+		        v * DIGEST_LEN;
 	}
-	block = malloc(args * (sizeof(char *) + sizeof(size_t)) + text);
+	block = malloc(args * (sizeof(char *) + sizeof(size_t)) + n * sizeof(size_t) + text);
 	if (block == NULL)
 		return -1;
 	e->argv = (const char **)(void *)block;
 	e->lens = (size_t *)(void *)(block + args * sizeof(char *));
-	e->text = block + args * (sizeof(char *) + sizeof(size_t));
+	key_index = (size_t *)(void *)(block + args * (sizeof(char *) + sizeof(size_t)));
+	e->text = (char *)(key_index + n);
 	e->argc = 0;
 	e->used = 0;
 	e->size = text;
 	push(e, "EVALSHA", 7);
 	push(e, sha, 40);
-	push_number(e, n);
+	push(e, NULL, 0);                  /* the number of keys, once known */
 	for (size_t i = 0; i < n; i++) {
-		char head[48];
-		int hl = snprintf(head, sizeof(head), "%s%c:%" PRIu32 ":", r->prefix,
-		                  c[i].kind == OG_COUNT_ADD ? 'c' : 'd', c[i].window);
-		const char *k = put_text(e, head, (size_t)hl);
+		size_t j = key_slot(c, i);
+		const char *k;
 
-		put_text(e, c[i].name, strlen(c[i].name));
-		put_text(e, ":", 1);
+		if (j < i) {
+			key_index[i] = key_index[j];
+			continue;
+		}
+		key_index[i] = ++n_keys;
+		k = put_text(e, r->prefix, plen);
+		put_text(e, "k:", 2);
 		put_text(e, c[i].key, strlen(c[i].key));
 		push(e, k, (size_t)(e->text + e->used - k));
+	}
+	{
+		char num[24];
+		int len = snprintf(num, sizeof(num), "%zu", n_keys);
+
+		e->argv[2] = put_text(e, num, (size_t)len);
+		e->lens[2] = (size_t)len;
 	}
 	push_number(e, now < 0 ? 0 : (uint64_t)now);
 	push_number(e, OG_RATE_SLOTS);
 	push_number(e, OG_RATE_DISTINCT_MAX);
 	for (size_t i = 0; i < n; i++) {
+		char field[24];
+		int fl = snprintf(field, sizeof(field), "%" PRIu32 ":", c[i].window);
+		const char *f;
+
+		push_number(e, key_index[i]);
 		push(e, c[i].kind == OG_COUNT_ADD ? "a" : "d", 1);
 		push_number(e, c[i].window);
+		/* the field "WINDOW:NAME", contiguous in the text */
+		f = put_text(e, field, (size_t)fl);
+		put_text(e, c[i].name, strlen(c[i].name));
+		push(e, f, (size_t)(e->text + e->used - f));
 		if (c[i].kind == OG_COUNT_ADD) {
 			push_number(e, 1);
 			push_number(e, c[i].amount);
@@ -602,26 +632,20 @@ static int redis_count(void *ctx, struct og_count *c, size_t n, int64_t now)
 static void redis_forget(void *ctx, const char *name, const char *key, uint32_t window)
 {
 	struct og_redis *r = ctx;
-	char *k[2];
-	const char *argv[3] = { "DEL", NULL, NULL };
-	size_t lens[3] = { 3, 0, 0 };
+	size_t klen = strlen(r->prefix) + 2 + strlen(key) + 1, flen = strlen(name) + 16;
+	char *k = malloc(klen), *f = malloc(flen);
+	const char *argv[3] = { "HDEL", k, f };
+	size_t lens[3] = { 4, 0, 0 };
 	redisReply *rep;
 
-	for (int i = 0; i < 2; i++) {
-		size_t len = strlen(r->prefix) + strlen(name) + strlen(key) + 16;
-
-		if ((k[i] = malloc(len)) == NULL) {
-			free(i == 1 ? k[0] : NULL);
-			return;
-		}
-		lens[i + 1] = (size_t)snprintf(k[i], len, "%s%c:%" PRIu32 ":%s:%s", r->prefix,
-		                                i == 0 ? 'c' : 'd', window, name, key);
-		argv[i + 1] = k[i];
+	if (k != NULL && f != NULL) {
+		lens[1] = (size_t)snprintf(k, klen, "%sk:%s", r->prefix, key);
+		lens[2] = (size_t)snprintf(f, flen, "%" PRIu32 ":%s", window, name);
+		if ((rep = og_redis_command(r, 3, argv, lens)) != NULL)
+			freeReplyObject(rep);
 	}
-	if ((rep = og_redis_command(r, 3, argv, lens)) != NULL)
-		freeReplyObject(rep);
-	free(k[0]);
-	free(k[1]);
+	free(k);
+	free(f);
 }
 
 static void redis_free_ops(void *ctx)

@@ -5,16 +5,16 @@
  * Every count of one message is made by one EVALSHA of a Lua script
  * (redis_script.c), loaded on each connection with SCRIPT LOAD and loaded
  * again when Redis answers NOSCRIPT (it restarted).  The script keeps the
- * same sliding windows as the local table (ratelimit.h): a plain counter is
- * a hash of slot number -> count, a distinct counter a sorted set of value
- * digests scored by the slot of their last sighting; both expire by
- * themselves once their window has passed, so Redis needs no cleanup.
+ * same sliding windows as the local table (ratelimit.h), and every key
+ * expires by itself once its windows have passed, so Redis needs no cleanup.
  *
  * Key layout (PREFIX is redis.prefix, "outguard:" by default):
- *   PREFIX c:WINDOW:NAME:KEY    hash: plain counter NAME (a rule id) of identity KEY
- *   PREFIX d:WINDOW:NAME:KEY    sorted set: distinct counter
+ *   PREFIX k:KEY     hash: the counters of identity KEY, one field
+ *                    "WINDOW:NAME" each (NAME a rule id), see redis_script.c
  *   PREFIX locks, PREFIX lockgen  the shared locks (shared_locks.h)
- * Distinct values are stored as 8-byte digests, not as addresses.
+ * Distinct values are stored as 8-byte digests, not as addresses.  The
+ * script touches several keys, so the store is one Redis server (with its
+ * replicas), not a Redis Cluster.
  *
  * Connections: one per thread that uses the store (libmilter's workers, the
  * control thread, the lock sync thread), made on first use and kept in

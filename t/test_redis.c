@@ -436,7 +436,7 @@ static void test_auth_and_database(void **state)
 	rc = raw();
 	rep = redisCommand(rc, "SELECT 3");
 	freeReplyObject(rep);
-	rep = redisCommand(rc, "EXISTS t:c:60:msgs:sasl:fay");
+	rep = redisCommand(rc, "HEXISTS t:k:sasl:fay 60:msgs");
 	assert_non_null(rep);
 	assert_int_equal(rep->integer, 1);
 	freeReplyObject(rep);
