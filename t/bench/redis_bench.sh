@@ -135,7 +135,7 @@ run_one()
 	fi
 	echo "$mode $round $(field "$line" rate) $(field "$line" p50_us) $(field "$line" p99_us)" \
 		"$(field "$line" cpu_us) $redis_us" >>"$tmp/results"
-	printf '  %-7s round %d: %7.0f msgs/s, %7.1f us CPU/msg outguard, %s us CPU/msg redis-server\n' \
+	printf '  %-7s round %s: %7.0f msgs/s, %7.1f us CPU/msg outguard, %s us CPU/msg redis-server\n' \
 		"$mode" "$round" "$(field "$line" rate)" "$(field "$line" cpu_us)" "$redis_us"
 }
 
