@@ -25,8 +25,8 @@ mkdir -p "$out"
 core=$(cd "$srcdir/milter" && ls *.c | grep -v -x -E 'main\.c|callbacks\.c|mta\.c|daemon\.c|score\.c|ctl\.c|trace.*\.c' |
 	sed "s|^|$srcdir/milter/|")
 flags="-std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-	-I$srcdir/milter -I$builddir $(pkg-config --cflags jansson libpcre2-8 zlib)"
-libs="$(pkg-config --libs jansson libpcre2-8 zlib) -pthread"
+	-I$srcdir/milter -I$builddir $(pkg-config --cflags jansson libpcre2-8 hiredis zlib)"
+libs="$(pkg-config --libs jansson libpcre2-8 hiredis zlib) -pthread"
 status=0
 for h in $harnesses; do
 	bin=$out/fuzz_$h
