@@ -20,7 +20,14 @@
  * counted and is logged at error level with the queue ID.
  *
  * Locks:
- *   rt->lock           the policy pointer (taking a reference, the swap)
+ *   rt->lock           the policy pointer: the swap, and taking a reference
+ *                      when a thread's cached one is out of date.  Each thread
+ *                      keeps a reference to the policy it used last, with the
+ *                      policy generation it saw; while rt->generation (an
+ *                      atomic, changed only by a reload) is the same, a
+ *                      message takes its reference from that cache without
+ *                      the lock.  So the per-message path takes no lock
+ *                      shared by all threads; rate tables lock per shard.
  *   rt->evidence_lock  the evidence handle and its path: shared while a
  *                      record is appended, exclusive while a reload swaps it
  *   rt->reload_lock    one reload at a time
@@ -69,16 +76,87 @@ static struct og_policy *policy_load(const char *config_path, struct og_diag *di
 	return p;
 }
 
-struct og_policy *og_runtime_policy(struct og_runtime *rt)
+/*
+ * The policy a thread used last, and which runtime and generation it came
+ * from.  Runtimes are told apart by a number given at init, not by their
+ * address, which a later runtime may reuse.  The cache holds one reference,
+ * dropped when a newer policy replaces it or the thread exits.
+ */
+struct policy_cache {
+	uint64_t runtime_id;
+	uint64_t generation;
+	struct og_policy *policy;
+};
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static atomic_uint_fast64_t next_runtime_id = 1;
+
+static void cache_free(void *arg)
+{
+	struct policy_cache *c = arg;
+
+	og_policy_release(c->policy);
+	free(c);
+}
+
+static void cache_key_make(void)
+{
+	if (pthread_key_create(&cache_key, cache_free) != 0)
+		abort();
+}
+
+/* The policy under the lock: one reference for the caller, one more if CACHE_TOO. */
+static struct og_policy *policy_locked(struct og_runtime *rt, bool cache_too, uint64_t *generation)
 {
 	struct og_policy *p;
 
 	pthread_mutex_lock(&rt->lock);
 	p = rt->policy;
+	*generation = atomic_load(&rt->generation);
 	if (p != NULL)
-		atomic_fetch_add(&p->refs, 1);
+		atomic_fetch_add(&p->refs, cache_too ? 2 : 1);
 	pthread_mutex_unlock(&rt->lock);
 	return p;
+}
+
+struct og_policy *og_runtime_policy(struct og_runtime *rt)
+{
+	struct policy_cache *c;
+	struct og_policy *p;
+	uint64_t gen = atomic_load_explicit(&rt->generation, memory_order_acquire);
+
+	pthread_once(&cache_once, cache_key_make);
+	c = pthread_getspecific(cache_key);
+	if (c != NULL && c->runtime_id == rt->id && c->generation == gen && c->policy != NULL) {
+		/* the cache's reference keeps it alive: taking one more needs no lock */
+		atomic_fetch_add(&c->policy->refs, 1);
+		return c->policy;
+	}
+	if (c == NULL && ((c = calloc(1, sizeof(*c))) == NULL || pthread_setspecific(cache_key, c) != 0)) {
+		free(c);
+		return policy_locked(rt, false, &gen);
+	}
+	p = policy_locked(rt, true, &gen);
+	og_policy_release(c->policy);
+	c->policy = p;
+	c->runtime_id = rt->id;
+	c->generation = gen;
+	return p;
+}
+
+/* Drop this thread's cached policy (a runtime going away, in the thread that frees it). */
+static void cache_drop(const struct og_runtime *rt)
+{
+	struct policy_cache *c;
+
+	pthread_once(&cache_once, cache_key_make);
+	c = pthread_getspecific(cache_key);
+	if (c != NULL && c->runtime_id == rt->id) {
+		og_policy_release(c->policy);
+		c->policy = NULL;
+		c->runtime_id = 0;
+	}
 }
 
 /* The last reference frees the config and drops the rules. */
@@ -163,6 +241,8 @@ int og_runtime_init(struct og_runtime *rt, const char *config_path, struct og_di
 		goto fail;
 	}
 	rt->policy = p;
+	rt->id = atomic_fetch_add(&next_runtime_id, 1);
+	atomic_init(&rt->generation, 1);
 	if (og_contain_init(rt, p->config, diag) < 0) {
 		og_runtime_destroy(rt);
 		memset(rt, 0, sizeof(*rt));
@@ -194,6 +274,7 @@ void og_runtime_destroy(struct og_runtime *rt)
 {
 	if (rt == NULL || rt->policy == NULL)
 		return;            /* never initialised, or init failed and cleaned up */
+	cache_drop(rt);
 	og_contain_destroy(rt);
 	og_policy_release(rt->policy);
 	rt->policy = NULL;
@@ -263,6 +344,7 @@ int og_runtime_reload(struct og_runtime *rt, struct og_diag *diag)
 	pthread_mutex_lock(&rt->lock);
 	old = rt->policy;
 	rt->policy = np;
+	atomic_fetch_add_explicit(&rt->generation, 1, memory_order_release);
 	pthread_mutex_unlock(&rt->lock);
 	og_policy_release(old);        /* freed when the last message using it ends */
 	atomic_fetch_add(&rt->counters.reloads, 1);

@@ -53,6 +53,8 @@ struct og_counters {
 struct og_runtime {
 	pthread_mutex_t lock;          /* protects `policy` (the pointer swap only) */
 	struct og_policy *policy;
+	atomic_uint_fast64_t generation;   /* raised by every swap of `policy` */
+	uint64_t id;                   /* tells this runtime's policies apart in thread caches */
 	struct og_ratetable *rates;    /* this server's counts */
 	struct og_state *state;        /* what the rules count in: rates, and the shared store */
 	/* protects `evidence` and `evidence_path`: held shared while a record is

@@ -301,7 +301,8 @@ static void test_judge(void **state)
 	(void)state;
 	start(&rt, CONFIG(""), rules_v1);
 	p = og_runtime_policy(&rt);
-	assert_int_equal(atomic_load(&p->refs), 2);     /* the runtime's and ours */
+	/* the runtime's, this thread's cache's and ours */
+	assert_int_equal(atomic_load(&p->refs), 3);
 	assert_string_equal(p->config->path, conf_path);
 
 	capture_start(&cap);
