@@ -616,11 +616,98 @@ static void test_reload_while_judging(void **state)
 	og_runtime_destroy(&rt);
 }
 
+/*
+ * An internal error follows on_error both ways: tempfail answers 4xx, accept
+ * lets the message through; either is counted and logged with the queue ID.
+ * The error is made by taking the counts' state away, as a failed allocation
+ * of a counter would.
+ */
+static void test_fail_policy(void **state)
+{
+	static const struct {
+		const char *config;
+		enum og_action want;
+		const char *says;
+	} rows[] = {
+		{ CONFIG(", \"on_error\": \"tempfail\""), OG_ACT_TEMPFAIL,
+		  "outguard: error: QF1: internal error: out of memory counting the message: "
+		  "answering tempfail (on_error tempfail)\n" },
+		{ CONFIG(", \"on_error\": \"accept\""), OG_ACT_ACCEPT,
+		  "outguard: error: QF1: internal error: out of memory counting the message: "
+		  "accepting the message (on_error accept)\n" },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		struct og_runtime rt;
+		struct og_policy *p;
+		struct og_state *saved;
+		struct og_facts f;
+		struct og_identity id;
+		struct og_verdict v;
+		struct og_test_capture cap;
+		char *logged;
+
+		start(&rt, rows[i].config, rules_v1);
+		p = og_runtime_policy(&rt);
+		saved = rt.state;
+		rt.state = NULL;
+		message(&f, "alice@example.com", "<alice@example.com>", "203.0.113.9", NULL, "QF1");
+		capture_start(&cap);
+		assert_int_equal(og_runtime_judge(&rt, p, &f, NOW_MS, &id, &v), -1);
+		logged = capture_end(&cap);
+		rt.state = saved;
+		assert_true(v.internal_error);
+		assert_int_equal(v.applied, rows[i].want);
+		assert_int_equal(atomic_load(&rt.counters.internal_errors), 1);
+		assert_int_equal(atomic_load(&rt.counters.action[rows[i].want]), 1);
+		CHECK_STR("log", logged, rows[i].says);
+		free(logged);
+		/* the next message, with its state back, is judged as usual */
+		og_identity_free(&id);
+		og_facts_free(&f);
+		og_policy_release(p);
+		assert_int_equal(judge(&rt, "alice@example.com", "203.0.113.9", NULL, "QF2", NOW_MS, &v),
+		                 OG_ACT_ACCEPT);
+		og_runtime_destroy(&rt);
+	}
+}
+
+/* Redis that does not answer is no internal error: the message is counted locally. */
+static void test_shared_store_away(void **state)
+{
+	struct og_runtime rt;
+	struct og_verdict v;
+	struct og_test_capture cap;
+	char *logged;
+	(void)state;
+
+	start(&rt, CONFIG(", \"state_backend\": \"redis\", "
+	                  "\"redis\": { \"server\": \"/nonexistent/redis.sock\" }"), rules_v1);
+	capture_start(&cap);
+	assert_int_equal(judge(&rt, "alice@example.com", "203.0.113.9", NULL, "QS1", NOW_MS, &v),
+	                 OG_ACT_ACCEPT);
+	assert_false(v.shared);
+	/* the second in the minute is over the limit of 1, counted locally */
+	assert_int_equal(judge(&rt, "alice@example.com", "203.0.113.9", NULL, "QS2", NOW_MS, &v),
+	                 OG_ACT_QUARANTINE);
+	assert_int_equal(v.hit[0].figure, 2);
+	logged = capture_end(&cap);
+	assert_int_equal(atomic_load(&rt.counters.internal_errors), 0);
+	assert_int_equal(og_state_fallbacks(rt.state), 2);
+	assert_non_null(strstr(logged, "redis: /nonexistent/redis.sock: cannot connect: "));
+	assert_non_null(strstr(logged, "counting locally until it answers again"));
+	free(logged);
+	og_runtime_destroy(&rt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_init_errors, clean),
 		cmocka_unit_test_setup(test_judge, clean),
+		cmocka_unit_test_setup(test_fail_policy, clean),
+		cmocka_unit_test_setup(test_shared_store_away, clean),
 		cmocka_unit_test_setup(test_flagged, clean),
 		cmocka_unit_test_setup(test_scope_from_config, clean),
 		cmocka_unit_test_setup(test_reload, clean),
