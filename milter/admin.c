@@ -257,7 +257,8 @@ int og_admin_show(struct og_runtime *rt, const char *key, int64_t now_ms, json_t
 		json_object_set_new(row, "key_kind", json_string(og_key_kind_name(r->key)));
 		json_object_set_new(row, "count", json_string(og_metric_name(r->metric)));
 		json_object_set_new(row, "window", json_integer(r->window));
-		json_object_set_new(row, "figure", count(og_rate_peek(rt->rates, r->id, k, r->window, now)));
+		json_object_set_new(row, "figure", count(og_rate_peek(rt->rates, og_metric_name(r->metric), k,
+		                                                     r->window, now)));
 		json_object_set_new(row, "limit", count(r->limit));
 		json_array_append_new(rates, row);
 	}

@@ -87,7 +87,9 @@ static int rate_count(const struct og_rule *r, struct og_msgview *m, struct msg_
 	if ((unsigned)r->key >= OG_KEY__COUNT || m->id->key[r->key] == NULL)
 		return 0;
 	memset(c, 0, sizeof(*c));
-	c->name = r->id;
+	/* named by what it counts, not by the rule: rules that count the same
+	   thing of the same key in the same window share one counter */
+	c->name = og_metric_name(r->metric);
 	c->key = m->id->key[r->key];
 	c->window = r->window;
 	c->kind = OG_COUNT_DISTINCT;
@@ -156,6 +158,18 @@ struct msg_counts {
 	struct msg_values vals;
 };
 
+/* The index of a count made before that is the newest one's counter, else the newest's. */
+static size_t same_count(const struct msg_counts *mc)
+{
+	const struct og_count *c = &mc->c[mc->n];
+
+	for (size_t j = 0; j < mc->n; j++)
+		if (mc->c[j].window == c->window && strcmp(mc->c[j].name, c->name) == 0 &&
+		    strcmp(mc->c[j].key, c->key) == 0)
+			return j;
+	return mc->n;
+}
+
 /*
  * The figure of every rule into V->result: content checks now, rate rules
  * as counts in MC.  Returns 0, or -1 if a check ran out of memory.
@@ -180,7 +194,9 @@ static int figure_rules(const struct og_rules *rules, struct og_msgview *m,
 		case OG_CHECK_RATE:
 			if (rate_count(r, m, &mc->vals, &mc->c[mc->n], &mc->one[mc->n]) > 0) {
 				hit->key = mc->c[mc->n].key;
-				mc->of_rule[i] = mc->n++;
+				mc->of_rule[i] = same_count(mc);
+				if (mc->of_rule[i] == mc->n)
+					mc->n++;
 				res->applies = true;
 			}
 			break;

@@ -216,7 +216,8 @@ static void run_seq(const struct og_rules *r, const char *rule, const struct seq
 			fail_msg("step \"%s\": figure %" PRIu64 " key %s, want %" PRIu64, s[i].label, h->figure,
 			         h->key, s[i].want_figure);
 		if (h == NULL) {
-			uint64_t got = og_rate_peek(rates, rule, "sasl:alice", r->rule[0].window, s[i].at + s[i].repeat - 1);
+			uint64_t got = og_rate_peek(rates, og_metric_name(r->rule[0].metric), "sasl:alice",
+			                            r->rule[0].window, s[i].at + s[i].repeat - 1);
 
 			if (got != s[i].want_figure)
 				fail_msg("step \"%s\": counted %" PRIu64 ", want %" PRIu64, s[i].label, got,
@@ -333,8 +334,38 @@ static void test_all_rules_count(void **state)
 	assert_int_equal(v.hit[1].figure, 3);
 	assert_int_equal(v.score, 10);
 	assert_int_equal(v.action, OG_ACT_QUARANTINE);
-	assert_int_equal(og_rate_peek(rates, "account-hour", "sasl:alice", 3600, 2), 3);
-	assert_int_equal(og_rate_peek(rates, "account-rcpts", "sasl:alice", 3600, 2), 60);
+	assert_int_equal(og_rate_peek(rates, "messages", "sasl:alice", 3600, 2), 3);
+	assert_int_equal(og_rate_peek(rates, "recipients", "sasl:alice", 3600, 2), 60);
+	og_state_free(st);
+	og_rate_free(rates);
+}
+
+/* Rules that count the same thing of the same key in the same window share one counter. */
+static void test_rules_share_counters(void **state)
+{
+	struct og_rule rule[] = {
+		RATE("account-minute", OG_KEY_ACCOUNT, OG_METRIC_MESSAGES, 60, 30, 5),
+		RATE("account-burst", OG_KEY_ACCOUNT, OG_METRIC_MESSAGES, 60, 2, 5),
+		RATE("account-hour", OG_KEY_ACCOUNT, OG_METRIC_MESSAGES, 3600, 100, 5),
+		RATE("client-minute", OG_KEY_CLIENT, OG_METRIC_MESSAGES, 60, 100, 5),
+	};
+	struct og_rules r = rules_of(rule, N_ROWS(rule), 5, 10, 0, 0);
+	struct og_ratetable *rates = og_rate_new(100);
+	struct og_state *st = og_state_new(rates);
+	struct og_verdict v;
+	struct msg m;
+	(void)state;
+
+	assert_non_null(rates);
+	msg_init(&m, "sasl:alice", NULL, "203.0.113.5", 1, false);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(og_engine_evaluate(&r, &m.f, &m.id, OG_SCOPE_AUTHENTICATED, st, k, &v), 0);
+	/* counted once per message, not once per rule: 3, not 6 */
+	for (size_t i = 0; i < N_ROWS(rule); i++)
+		assert_int_equal(v.result[i].figure, 3);
+	assert_int_equal(og_rate_entries(rates), 3);
+	assert_int_equal(v.n_hits, 1);
+	assert_ptr_equal(v.hit[0].rule, &rule[1]);
 	og_state_free(st);
 	og_rate_free(rates);
 }
@@ -604,6 +635,7 @@ int main(void)
 		cmocka_unit_test(test_rate_recipients),
 		cmocka_unit_test(test_key_absent),
 		cmocka_unit_test(test_all_rules_count),
+		cmocka_unit_test(test_rules_share_counters),
 		cmocka_unit_test(test_thresholds),
 		cmocka_unit_test(test_score_edges),
 		cmocka_unit_test(test_local_mapping),
