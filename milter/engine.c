@@ -34,6 +34,8 @@
 
 #define SCORE_MAX (INT_MAX / 2)
 
+_Static_assert(OG_RULES_MAX <= OG_STATE_COUNTS_MAX, "a message makes one count per rule at most");
+
 static int score_add(int score, int add)
 {
 	if (add > 0 && score > SCORE_MAX - add)

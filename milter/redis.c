@@ -472,51 +472,54 @@ static size_t values_of(const struct og_count *c)
 	return n;
 }
 
-/* Index of the first count before I with C[I]'s key, or I if none: counts of one key share a hash. */
-static size_t key_slot(const struct og_count *c, size_t i)
+/* Slot width and slots spanned of WINDOW, as ratelimit.c works them out. */
+static void window_geometry(uint32_t window, uint64_t *width, uint64_t *span)
 {
-	for (size_t j = 0; j < i; j++)
-		if (strcmp(c[j].key, c[i].key) == 0)
-			return j;
-	return i;
+	uint64_t w = window > 0 ? window : 1;
+
+	*width = (w + OG_RATE_SLOTS - 1) / OG_RATE_SLOTS;
+	*span = (w + *width - 1) / *width;
 }
 
+/*
+ * The EVALSHA of N counts C at NOW into E, grouped by identity key (the
+ * script's layout, redis_internal.h).  ORDER receives the count index of
+ * each figure the script will return.  0, or -1 if out of memory.
+ */
 static int build_evalsha(struct og_redis *r, const char *sha, const struct og_count *c, size_t n,
-                         int64_t now, struct evalsha *e)
+                         int64_t now, struct evalsha *e, size_t *order)
 {
-	size_t args = 6, text = 4 * 24, plen = strlen(r->prefix), n_keys = 0;
-	size_t *key_index;
+	size_t args = 5, text = 3 * 24, plen = strlen(r->prefix), n_keys = 0, done = 0;
 	char *block;
 
 	for (size_t i = 0; i < n; i++) {
 		size_t v = values_of(&c[i]);
 
-		args += 1 + 5 + (c[i].kind == OG_COUNT_ADD ? 1 : v);
-		text += plen + 2 + strlen(c[i].key) + 12 + strlen(c[i].name) + 5 * 24 +
-		        v * DIGEST_LEN;
+		args += 2 + 5 + (c[i].kind == OG_COUNT_ADD ? 1 : v);
+		text += plen + 2 + strlen(c[i].key) + 12 + strlen(c[i].name) + 6 * 24 + v * DIGEST_LEN;
 	}
-	block = malloc(args * (sizeof(char *) + sizeof(size_t)) + n * sizeof(size_t) + text);
+	block = malloc(args * (sizeof(char *) + sizeof(size_t)) + text);
 	if (block == NULL)
 		return -1;
 	e->argv = (const char **)(void *)block;
 	e->lens = (size_t *)(void *)(block + args * sizeof(char *));
-	key_index = (size_t *)(void *)(block + args * (sizeof(char *) + sizeof(size_t)));
-	e->text = (char *)(key_index + n);
+	e->text = block + args * (sizeof(char *) + sizeof(size_t));
 	e->argc = 0;
 	e->used = 0;
 	e->size = text;
 	push(e, "EVALSHA", 7);
 	push(e, sha, 40);
 	push(e, NULL, 0);                  /* the number of keys, once known */
+	/* KEYS: each identity key once, in the order of its first count */
 	for (size_t i = 0; i < n; i++) {
-		size_t j = key_slot(c, i);
 		const char *k;
+		size_t j = 0;
 
-		if (j < i) {
-			key_index[i] = key_index[j];
+		while (j < i && strcmp(c[j].key, c[i].key) != 0)
+			j++;
+		if (j < i)
 			continue;
-		}
-		key_index[i] = ++n_keys;
+		n_keys++;
 		k = put_text(e, r->prefix, plen);
 		put_text(e, "k:", 2);
 		put_text(e, c[i].key, strlen(c[i].key));
@@ -530,40 +533,57 @@ static int build_evalsha(struct og_redis *r, const char *sha, const struct og_co
 		e->lens[2] = (size_t)len;
 	}
 	push_number(e, now < 0 ? 0 : (uint64_t)now);
-	push_number(e, OG_RATE_SLOTS);
 	push_number(e, OG_RATE_DISTINCT_MAX);
+	/* per key (the same order): its counts */
 	for (size_t i = 0; i < n; i++) {
-		char field[24];
-		int fl = snprintf(field, sizeof(field), "%" PRIu32 ":", c[i].window);
-		const char *f;
+		size_t j = 0, group = 0;
 
-		push_number(e, key_index[i]);
-		push(e, c[i].kind == OG_COUNT_ADD ? "a" : "d", 1);
-		push_number(e, c[i].window);
-		/* the field "WINDOW:NAME", contiguous in the text */
-		f = put_text(e, field, (size_t)fl);
-		put_text(e, c[i].name, strlen(c[i].name));
-		push(e, f, (size_t)(e->text + e->used - f));
-		if (c[i].kind == OG_COUNT_ADD) {
-			push_number(e, 1);
-			push_number(e, c[i].amount);
+		while (j < i && strcmp(c[j].key, c[i].key) != 0)
+			j++;
+		if (j < i)
 			continue;
-		}
-		push_number(e, values_of(&c[i]));
-		for (size_t j = 0; j < c[i].n_values; j++) {
-			unsigned char d[DIGEST_LEN];
+		for (j = i; j < n; j++)
+			group += strcmp(c[j].key, c[i].key) == 0;
+		push_number(e, group);
+		for (j = i; j < n; j++) {
+			uint64_t width, span;
+			char field[24];
+			int fl;
+			const char *f;
 
-			if (c[i].values[j] == NULL)
+			if (strcmp(c[j].key, c[i].key) != 0)
 				continue;
-			digest(c[i].values[j], d);
-			push(e, put_text(e, d, DIGEST_LEN), DIGEST_LEN);
+			order[done++] = j;
+			window_geometry(c[j].window, &width, &span);
+			push(e, c[j].kind == OG_COUNT_ADD ? "a" : "d", 1);
+			push_number(e, width);
+			push_number(e, span);
+			/* the field "WINDOW:NAME", contiguous in the text */
+			fl = snprintf(field, sizeof(field), "%" PRIu32 ":", c[j].window);
+			f = put_text(e, field, (size_t)fl);
+			put_text(e, c[j].name, strlen(c[j].name));
+			push(e, f, (size_t)(e->text + e->used - f));
+			if (c[j].kind == OG_COUNT_ADD) {
+				push_number(e, 1);
+				push_number(e, c[j].amount);
+				continue;
+			}
+			push_number(e, values_of(&c[j]));
+			for (size_t v = 0; v < c[j].n_values; v++) {
+				unsigned char d[DIGEST_LEN];
+
+				if (c[j].values[v] == NULL)
+					continue;
+				digest(c[j].values[v], d);
+				push(e, put_text(e, d, DIGEST_LEN), DIGEST_LEN);
+			}
 		}
 	}
 	return 0;
 }
 
-/* Take the figures of REP (one integer per count) into C.  0, or -1 if it is not that. */
-static int take_figures(const redisReply *rep, struct og_count *c, size_t n)
+/* Take the figures of REP (one integer per count, in ORDER) into C.  0, or -1 if it is not that. */
+static int take_figures(const redisReply *rep, struct og_count *c, size_t n, const size_t *order)
 {
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n)
 		return -1;
@@ -572,7 +592,7 @@ static int take_figures(const redisReply *rep, struct og_count *c, size_t n)
 
 		if (x->type != REDIS_REPLY_INTEGER || x->integer < 0)
 			return -1;
-		c[i].figure = (uint64_t)x->integer;
+		c[order[i]].figure = (uint64_t)x->integer;
 	}
 	return 0;
 }
@@ -583,11 +603,12 @@ static int redis_count(void *ctx, struct og_count *c, size_t n, int64_t now)
 	struct conn *cn = get_conn(r);
 	struct evalsha e;
 	redisReply *rep = NULL;
+	size_t order[OG_STATE_COUNTS_MAX];
 	int rc = -1;
 
-	if (cn == NULL)
+	if (cn == NULL || n > OG_STATE_COUNTS_MAX)
 		return -1;
-	if (build_evalsha(r, cn->sha, c, n, now, &e) < 0)
+	if (build_evalsha(r, cn->sha, c, n, now, &e, order) < 0)
 		return -1;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		char why[200];
@@ -609,7 +630,7 @@ static int redis_count(void *ctx, struct og_count *c, size_t n, int64_t now)
 			e.argv[1] = cn->sha;
 			continue;
 		}
-		if (take_figures(rep, c, n) == 0) {
+		if (take_figures(rep, c, n, order) == 0) {
 			rc = 0;
 			atomic_fetch_add_explicit(&r->counts, 1, memory_order_relaxed);
 			mark_up(r, cn);

@@ -30,6 +30,9 @@ enum og_count_kind {
 	OG_COUNT_DISTINCT,     /* note VALUES, figure = distinct values in the window */
 };
 
+/* Counts of one message at most (one per rate rule, rules.h). */
+#define OG_STATE_COUNTS_MAX 128
+
 struct og_count {
 	enum og_count_kind kind;
 	const char *name;               /* counter name (a rule id) */

@@ -247,21 +247,26 @@ static void test_same_figures_as_local(void **state)
 	assert_non_null(t);
 	for (size_t i = 0; i < N_ROWS(steps); i++) {
 		const char *values[] = { steps[i].value };
-		struct og_count c[2] = {
+		/* two keys, their counts interleaved: the figures come back in order */
+		struct og_count c[3] = {
 			add_of("msgs", "sasl:alice", steps[i].window, steps[i].amount),
+			add_of("msgs", "ip:127.0.0.5", steps[i].window, 2 * steps[i].amount),
 			distinct_of("senders", "sasl:alice", steps[i].window, values, 1),
 		};
 		uint64_t want0 = og_rate_add(t, "msgs", "sasl:alice", steps[i].window, steps[i].amount,
 		                             steps[i].at);
-		uint64_t want1 = og_rate_add_distinct(t, "senders", "sasl:alice", steps[i].window, values,
+		uint64_t want1 = og_rate_add(t, "msgs", "ip:127.0.0.5", steps[i].window,
+		                             2 * steps[i].amount, steps[i].at);
+		uint64_t want2 = og_rate_add_distinct(t, "senders", "sasl:alice", steps[i].window, values,
 		                                      1, steps[i].at);
 
-		assert_int_equal(og_redis_ops.count(r, c, 2, steps[i].at), 0);
-		if (c[0].figure != want0 || c[1].figure != want1)
-			fail_msg("step %zu (t=%lld, window %u): redis %llu/%llu, local %llu/%llu", i,
-			         (long long)steps[i].at, steps[i].window,
+		assert_int_equal(og_redis_ops.count(r, c, 3, steps[i].at), 0);
+		if (c[0].figure != want0 || c[1].figure != want1 || c[2].figure != want2)
+			fail_msg("step %zu (t=%lld, window %u): redis %llu/%llu/%llu, local %llu/%llu/%llu",
+			         i, (long long)steps[i].at, steps[i].window,
 			         (unsigned long long)c[0].figure, (unsigned long long)c[1].figure,
-			         (unsigned long long)want0, (unsigned long long)want1);
+			         (unsigned long long)c[2].figure, (unsigned long long)want0,
+			         (unsigned long long)want1, (unsigned long long)want2);
 	}
 	og_redis_free(r);
 	og_rate_free(t);
