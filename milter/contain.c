@@ -18,6 +18,7 @@
  * the state file; the hook pointer is atomic and changed only by reloads.
  */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,10 +296,22 @@ static void lock_key(struct og_runtime *rt, struct og_policy *p, const char *key
 		og_error("%s: out of memory: cannot lock it", key);
 		return;
 	}
-	atomic_fetch_add(&rt->counters.locks_made, 1);
-	og_contain_share(rt, key, OG_LOCK, false, now);
-	og_contain_save(rt, now);
 	og_sanitize(sk, sizeof(sk), key);
+	if (rt->shared_locks != NULL) {
+		struct og_lock l = { .key = (char *)(uintptr_t)key, .kind = OG_LOCK, .style = lp->style,
+		                     .since = now, .until = until, .reason = reason,
+		                     .by = (char *)"outguard" };
+
+		/* the stops are shared: another server may have reached the count too */
+		if (og_shared_locks_claim(rt->shared_locks, &l, now) == 0) {
+			og_contain_save(rt, now);
+			og_notice("%s: %s is locked already, by another server: no lock record here",
+			          f->queue_id != NULL ? f->queue_id : "NOQUEUE", sk);
+			return;
+		}
+	}
+	atomic_fetch_add(&rt->counters.locks_made, 1);
+	og_contain_save(rt, now);
 	if (until > 0)
 		og_evidence_time(until * 1000, end, sizeof(end));
 	og_notice("%s: locked %s (%s) until %s: %s",

@@ -150,6 +150,46 @@ static int put_entry(struct og_shared_locks *s, const struct og_lock *l)
 	return rc;
 }
 
+int og_shared_locks_claim(struct og_shared_locks *s, const struct og_lock *l, int64_t now)
+{
+	/* an entry that expired but was not removed yet does not count */
+	static const char script[] =
+		"local old = redis.call('HGET', KEYS[1], ARGV[1]) "
+		"if old then "
+		"  local ok, o = pcall(cjson.decode, old) "
+		"  local u = ok and type(o) == 'table' and tonumber(o['until']) or 0 "
+		"  if u == 0 or u > tonumber(ARGV[3]) then return 0 end "
+		"end "
+		"redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) "
+		"redis.call('INCR', KEYS[2]) return 1";
+	char field[FIELD_MAX], when[24];
+	size_t flen = field_of(l->kind, l->key, field, sizeof(field));
+	char *json = entry_json(l);
+	const char *argv[] = { "EVAL", script, "2", s->key_locks, s->key_gen, field, json, when };
+	size_t lens[8];
+	redisReply *rep;
+	int rc = -1;
+
+	if (flen == 0 || json == NULL) {
+		free(json);
+		atomic_store(&s->dirty, true);
+		return -1;
+	}
+	snprintf(when, sizeof(when), "%lld", (long long)now);
+	for (int i = 0; i < 8; i++)
+		lens[i] = strlen(argv[i]);
+	lens[5] = flen;
+	if ((rep = og_redis_command(s->redis, 8, argv, lens)) != NULL) {
+		if (rep->type == REDIS_REPLY_INTEGER)
+			rc = rep->integer == 1 ? 1 : 0;
+		freeReplyObject(rep);
+	}
+	free(json);
+	if (rc < 0)
+		atomic_store(&s->dirty, true);
+	return rc;
+}
+
 static int del_entry(struct og_shared_locks *s, const char *key, enum og_lock_kind kind)
 {
 	static const char script[] =

@@ -51,6 +51,16 @@ int og_shared_locks_start(struct og_shared_locks *s, unsigned period_ms);
 /* KEY's entry of KIND was set or replaced in the local store: write it to Redis. */
 void og_shared_locks_put(struct og_shared_locks *s, const char *key, enum og_lock_kind kind,
                          int64_t now);
+/*
+ * Write L to Redis unless its key already has an entry of its kind there
+ * still in force at NOW: two servers whose stops reach the lock policy at
+ * once make one lock, and only the one that made it records and notifies.
+ * Returns 1 if L was written, 0 if another entry was there first, -1 if
+ * Redis did not answer (the mirror is then dirty and L goes with the next
+ * sync).
+ */
+int og_shared_locks_claim(struct og_shared_locks *s, const struct og_lock *l, int64_t now);
+
 /* KEY's entry of KIND was removed from the local store: remove it from Redis. */
 void og_shared_locks_del(struct og_shared_locks *s, const char *key, enum og_lock_kind kind);
 

@@ -584,6 +584,36 @@ static void test_shared_locks(void **state)
 	og_redis_free(rb);
 }
 
+/* Two servers reaching the lock policy at once make one lock; an expired one is no obstacle. */
+static void test_lock_claim(void **state)
+{
+	struct og_redis *ra = store(unix_server(), NULL, NULL, 0), *rb = store(unix_server(), NULL, NULL, 0);
+	struct og_lockstore *la = og_locks_new(), *lb = og_locks_new();
+	struct og_shared_locks *a = og_shared_locks_new(ra, la, NULL, NULL);
+	struct og_shared_locks *b = og_shared_locks_new(rb, lb, NULL, NULL);
+	int64_t now = (int64_t)time(NULL);
+	struct og_lock l = { .key = (char *)"sasl:both@example.com", .kind = OG_LOCK,
+	                     .style = OG_LOCK_REFUSE, .since = now, .until = now + 60,
+	                     .reason = (char *)"3 stops", .by = (char *)"outguard" };
+	(void)state;
+
+	assert_int_equal(og_shared_locks_claim(a, &l, now), 1);
+	assert_int_equal(og_shared_locks_claim(b, &l, now), 0);
+	/* once it expired, a new lock may be made */
+	assert_int_equal(og_shared_locks_claim(b, &l, now + 61), 1);
+	og_shared_locks_sync(a, now);
+	assert_true(og_locks_get(la, "sasl:both@example.com", OG_LOCK, now, NULL));
+	redis_stop();
+	assert_int_equal(og_shared_locks_claim(a, &l, now), -1);
+	redis_start(NULL);
+	og_shared_locks_free(a);
+	og_shared_locks_free(b);
+	og_locks_free(la);
+	og_locks_free(lb);
+	og_redis_free(ra);
+	og_redis_free(rb);
+}
+
 /* The lock sync thread brings a lock within its period. */
 static void test_sync_thread(void **state)
 {
@@ -622,6 +652,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_script_loaded_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_and_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_locks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_claim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_thread, setup, teardown),
 	};
 	char rel[64];
