@@ -235,9 +235,11 @@ int og_admin_show(struct og_runtime *rt, const char *key, int64_t now_ms, json_t
 	const struct og_lock_policy *lp;
 	int64_t now = now_ms / 1000;
 	char *k, **ids = NULL;
-	size_t n_ids = 0;
+	size_t n_ids = 0, n;
 	json_t *o, *rates, *a;
 	struct og_lock l;
+	struct og_count c[OG_RULES_MAX + 1];
+	const struct og_rule *rule_of[OG_RULES_MAX];
 
 	if (key_of(key, &k, err, errlen) < 0)
 		return -1;
@@ -245,26 +247,48 @@ int og_admin_show(struct og_runtime *rt, const char *key, int64_t now_ms, json_t
 	lp = &p->rules->lock;
 	o = ok_object();
 	json_object_set_new(o, "key", og_evidence_str(k));
-	rates = json_array();
+	/* the figures as a message would see them (the shared store's too), adding nothing */
+	n = 0;
 	for (size_t i = 0; i < p->rules->n_rules; i++) {
 		const struct og_rule *r = &p->rules->rule[i];
-		json_t *row;
 
 		if (r->check != OG_CHECK_RATE || !kind_counts(r->key, k))
 			continue;
-		row = json_object();
+		memset(&c[n], 0, sizeof(c[n]));
+		c[n].kind = r->metric == OG_METRIC_MESSAGES || r->metric == OG_METRIC_RECIPIENTS ||
+		            r->metric == OG_METRIC_BOUNCES ? OG_COUNT_ADD : OG_COUNT_DISTINCT;
+		c[n].name = og_metric_name(r->metric);
+		c[n].key = k;
+		c[n].window = r->window;
+		rule_of[n++] = r;
+	}
+	memset(&c[n], 0, sizeof(c[n]));
+	c[n].kind = OG_COUNT_ADD;
+	c[n].name = OG_CONTAIN_STOPS;
+	c[n].key = k;
+	c[n].window = lp->within;
+	if (og_state_count(rt->state, c, n + 1, now) < 0)
+		for (size_t i = 0; i <= n; i++)
+			c[i].figure = c[i].local = 0;
+	rates = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct og_rule *r = rule_of[i];
+		json_t *row = json_object();
+
 		json_object_set_new(row, "rule", json_string(r->id));
 		json_object_set_new(row, "key_kind", json_string(og_key_kind_name(r->key)));
 		json_object_set_new(row, "count", json_string(og_metric_name(r->metric)));
 		json_object_set_new(row, "window", json_integer(r->window));
-		json_object_set_new(row, "figure", count(og_rate_peek(rt->rates, og_metric_name(r->metric), k,
-		                                                     r->window, now)));
+		json_object_set_new(row, "figure", count(c[i].figure));
+		if (c[i].shared)
+			json_object_set_new(row, "this_server", count(c[i].local));
 		json_object_set_new(row, "limit", count(r->limit));
 		json_array_append_new(rates, row);
 	}
 	json_object_set_new(o, "rates", rates);
-	json_object_set_new(o, "stops", count(og_rate_peek(rt->rates, OG_CONTAIN_STOPS, k, lp->within,
-	                                                   now)));
+	if (og_state_has_shared(rt->state))
+		json_object_set_new(o, "shared", json_boolean(c[n].shared));
+	json_object_set_new(o, "stops", count(c[n].figure));
 	json_object_set_new(o, "window", json_integer(lp->within));
 	a = json_array();
 	if (og_rate_values(rt->rates, OG_CONTAIN_ACCEPTED, k, lp->within, now, &ids, &n_ids) == 0) {

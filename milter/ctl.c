@@ -535,10 +535,15 @@ static void print_show(json_t *r)
 		json_array_foreach(rates, i, row) {
 			printf("  %-28s ", clean(str(row, "rule")));
 			printf("%-22s ", clean(str(row, "count")));
-			printf("%7s %9" JSON_INTEGER_FORMAT " %9" JSON_INTEGER_FORMAT "\n",
+			printf("%7s %9" JSON_INTEGER_FORMAT " %9" JSON_INTEGER_FORMAT,
 			       span(num(row, "window")), num(row, "figure"), num(row, "limit"));
+			if (json_object_get(row, "this_server") != NULL)
+				printf("  (this server %" JSON_INTEGER_FORMAT ")", num(row, "this_server"));
+			putchar('\n');
 		}
 	}
+	if (json_is_false(json_object_get(r, "shared")))
+		printf("Redis does not answer: the figures are this server's only\n");
 	printf("stops in the lock window (%s): %" JSON_INTEGER_FORMAT "\n", span(num(r, "window")),
 	       num(r, "stops"));
 	print_entry("lock:", json_object_get(r, "lock"));
