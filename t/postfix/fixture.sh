@@ -22,7 +22,9 @@
 # DIR/fixture.env has the ports and paths, for scripts to source.
 #
 # Services, all on 127.0.0.1 (base port P: $OG_PFX_PORT, else the first free
-# of 22525, 22545, 22565 ...):
+# of 22525, 22545, 22565 ... or of $OG_PFX_PORT_FROM and every 20th after it;
+# fixtures coming up at once take turns through a lock on
+# /tmp/outguard-pfx-ports.lock):
 #   P     smtpd, the port-25 role: no AUTH, default daemon name; accepts mail
 #         for the relay domains pfx.test and inbound.test from anyone
 #   P+1   smtpd, the submission role: AUTH required to relay,
@@ -37,6 +39,9 @@
 #   OG_PFX_MILTER   outguard (default) or null (t/postfix/null_milter.py: accepts all)
 #   OG_PFX_RULES    rules file to copy to DIR/rules.json (default rules/default.json)
 #   OG_PFX_PORT     base port
+#   OG_PFX_PORT_FROM  the first base port to try (default 22525): a test away
+#                   from the others, so a fixture that takes no lock (an older
+#                   copy elsewhere) is unlikely to pick its ports meanwhile
 #   OG_PFX_CONF_EXTRA  more members for outguard.conf, as JSON text ("\"hook\": {...}")
 #   OG_PFX_MILTER_UNIX=1  the milter on a unix socket (DIR/run/milter.sock), not TCP
 #   OG_PFX_WWW      the web folder of local submissions (default DIR/www): somewhere
@@ -56,6 +61,7 @@ OUTGUARD=${OUTGUARD:-$builddir/outguard}
 OG_SENDMAIL_WRAPPER=${OG_SENDMAIL_WRAPPER:-$builddir/outguard-sendmail}
 PYTHON3=${PYTHON3:-/usr/bin/python3}
 PATH=$PATH:/usr/sbin:/sbin
+PORT_LOCK=/tmp/outguard-pfx-ports.lock
 USERS="alice bob carol dave erin frank lists mallory web ann@shop.test ben@shop.test"
 
 die()
@@ -127,14 +133,15 @@ pick_port()
 		echo "$OG_PFX_PORT"
 		return
 	fi
-	for base in $(seq 22525 20 22925); do
+	local from=${OG_PFX_PORT_FROM:-22525}
+	for base in $(seq "$from" 20 $((from + 400))); do
 		ok=1
 		for p in 0 1 2 3; do
 			if listening $((base + p)); then ok=0; break; fi
 		done
 		[ $ok = 1 ] && { echo "$base"; return; }
 	done
-	die "no free ports between 22525 and 22928 (set OG_PFX_PORT)"
+	die "no free ports between $from and $((from + 403)) (set OG_PFX_PORT)"
 }
 
 load_env()
@@ -253,7 +260,7 @@ start_milter()
 		"$PYTHON3" -c 'import Milter' 2>/dev/null ||
 			{ echo "fixture: $PYTHON3 cannot import Milter (apt-get install python3-milter)" >&2; return 1; }
 		"$PYTHON3" "$here/null_milter.py" "$OG_MILTER_SPEC" "$T/milter.log" \
-			</dev/null >>"$T/outguard.log" 2>&1 &
+			</dev/null >>"$T/outguard.log" 2>&1 9>&- &
 		;;
 	outguard)
 		[ -x "$OUTGUARD" ] ||
@@ -262,7 +269,7 @@ start_milter()
 			echo "fixture: outguard -t -c $T/outguard.conf failed" >&2
 			return 1
 		fi
-		"$OUTGUARD" -f -c "$T/outguard.conf" </dev/null >>"$T/outguard.log" 2>&1 &
+		"$OUTGUARD" -f -c "$T/outguard.conf" </dev/null >>"$T/outguard.log" 2>&1 9>&- &
 		;;
 	*)
 		echo "fixture: OG_PFX_MILTER must be outguard or null, not \"$MILTER\"" >&2
@@ -274,6 +281,10 @@ start_milter()
 	umask "$mask"
 	wait_for 20 "the milter on $OG_MILTER_SPEC" milter_listening ||
 		{ alive "$(cat "$T/run/milter.pid")" || echo "fixture: the milter exited" >&2; return 1; }
+	# a listener whose milter has exited is another one's (its port was taken meanwhile)
+	sleep 0.2
+	alive "$(cat "$T/run/milter.pid")" ||
+		{ echo "fixture: the milter exited (is $OG_MILTER_SPEC another's?)" >&2; return 1; }
 }
 
 cmd_up()
@@ -292,6 +303,11 @@ cmd_up()
 
 	MILTER=${OG_PFX_MILTER:-outguard}
 	local base rules=${OG_PFX_RULES:-$srcdir/rules/default.json}
+	# A fixture coming up at the same time (another test) would see the same
+	# ports free: hold a lock from picking them until they are listened on.
+	# The services started meanwhile get fd 9 closed.
+	exec 9>>"$PORT_LOCK"
+	flock -w 120 9 || die "cannot take $PORT_LOCK"
 	base=$(pick_port) || exit 1
 	INBOUND_PORT=$base SUBMISSION_PORT=$((base + 1)) SINK_PORT=$((base + 2)) MILTER_PORT=$((base + 3))
 	milter_specs
@@ -331,23 +347,29 @@ EOF
 	fi
 
 	smtp-sink -u nobody -d "$T/sink/%Y%m%d%H%M%S." "127.0.0.1:$SINK_PORT" 64 \
-		</dev/null >>"$T/sink.log" 2>&1 &
+		</dev/null >>"$T/sink.log" 2>&1 9>&- &
 	echo $! >"$T/run/sink.pid"
 
 	local pairs=() u
 	for u in $USERS; do pairs+=("$u:pw-$u"); done
 	"$PYTHON3" "$here/fake_dovecot_auth.py" "$T/run/auth.sock" "$T/auth.log" "${pairs[@]}" \
-		</dev/null >>"$T/auth.log" 2>&1 &
+		</dev/null >>"$T/auth.log" 2>&1 9>&- &
 	echo $! >"$T/run/auth.pid"
 
 	start_milter || fail_up "the milter did not start"
 	wait_for 10 "smtp-sink on port $SINK_PORT" listening "$SINK_PORT" || fail_up "smtp-sink did not start"
 	wait_for 10 "the SASL socket" test -S "$T/run/auth.sock" || fail_up "the SASL server did not start"
 
-	postfix -c "$T/etc" start >>"$T/postfix-start.log" 2>&1 || fail_up "postfix start failed"
+	postfix -c "$T/etc" start >>"$T/postfix-start.log" 2>&1 9>&- || fail_up "postfix start failed"
 	wait_for 20 "smtpd on port $INBOUND_PORT" listening "$INBOUND_PORT" || fail_up "smtpd (inbound) is not listening"
 	wait_for 20 "smtpd on port $SUBMISSION_PORT" listening "$SUBMISSION_PORT" ||
 		fail_up "smtpd (submission) is not listening"
+	# the ports are ours only if what took them still runs (else they were another's)
+	sleep 0.2
+	alive "$(cat "$T/run/sink.pid")" || fail_up "smtp-sink exited (port $SINK_PORT taken?)"
+	master_running || fail_up "the Postfix master exited (ports $INBOUND_PORT, $SUBMISSION_PORT taken?)"
+	flock -u 9
+	exec 9>&-
 	return 0
 }
 

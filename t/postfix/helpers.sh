@@ -6,6 +6,7 @@
 #   submit NAME USER ADDR TO [swaks args]    authenticated SMTP on the submission port
 #   inbound NAME ADDR TO      unauthenticated SMTP on the port-25 smtpd
 #   eod_reply NAME / queue_id NAME           the end-of-data reply / its queue ID
+#   mail_reply NAME           the reply to MAIL FROM
 #   local_msg NAME [headers]  a message for sendmail -t on stdout
 #   held_ids / is_held ID     the hold queue
 #   sink_files NAME / sink_count NAME        what reached smtp-sink ("X-Test: NAME")
@@ -48,6 +49,12 @@ eod_reply()
 {
 	sed -n 's/^<[-*~]* \{1,2\}\([245][0-9][0-9][ -].*\)$/\1/p' "$tmp/swaks/$1" |
 		grep -v '^221 ' | tail -n 1
+}
+
+# The server's reply to MAIL FROM in transcript NAME.
+mail_reply()
+{
+	sed -n '/^ *-> MAIL FROM/,/^ *<[-~*]* /p' "$tmp/swaks/$1" | sed -n 's/^ *<[-~*]* \{1,2\}//p' | head -n 1
 }
 
 # The queue ID of transcript NAME, or nothing.

@@ -8,6 +8,11 @@
 # stops the instance (printing its logs when the test failed) and removes
 # $tmp unless OG_KEEP_TMP is set.  It sets FIXTURE, EVIDENCE_PY, SWAKS,
 # PYTHON3, OUTGUARD and OG_SENDMAIL_WRAPPER.
+#
+# A test with more instances lists their directories in $pfx_more; the trap
+# stops those too.  $pfx_at_exit may name a function the trap calls (with
+# the exit status) after the instances are down, to stop what the test
+# started itself.
 
 pfx_setup()
 {
@@ -43,12 +48,20 @@ pfx_setup()
 
 pfx_cleanup()
 {
-	local rc=$?
+	local rc=$? d pids=
 	trap - EXIT INT TERM
-	if [ -f "$pfx/fixture.env" ]; then
-		[ $rc -ne 0 ] && [ $rc -ne 77 ] && bash "$FIXTURE" logs "$pfx"
-		bash "$FIXTURE" down "$pfx" || echo "# warning: the fixture did not stop cleanly"
-	fi
+	for d in "$pfx" ${pfx_more:-}; do
+		[ -f "$d/fixture.env" ] || continue
+		[ $rc -ne 0 ] && [ $rc -ne 77 ] && bash "$FIXTURE" logs "$d"
+	done
+	# each instance takes seconds to stop (the milter polls): stop them together
+	for d in "$pfx" ${pfx_more:-}; do
+		[ -f "$d/fixture.env" ] || continue
+		{ bash "$FIXTURE" down "$d" || echo "# warning: the fixture in $d did not stop cleanly"; } &
+		pids="$pids $!"
+	done
+	[ -n "$pids" ] && wait $pids
+	[ -n "${pfx_at_exit:-}" ] && "$pfx_at_exit" "$rc"
 	if [ -n "${OG_KEEP_TMP:-}" ]; then
 		echo "# kept $tmp (OG_KEEP_TMP)"
 	else
