@@ -26,7 +26,7 @@
 #include "strutil.h"
 
 #define BACKOFF_FIRST_MS 1000
-#define BACKOFF_MAX_MS   30000
+#define BACKOFF_MAX_MS   5000
 #define DIGEST_LEN       8
 
 /* One thread's connection. */

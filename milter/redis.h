@@ -23,8 +23,9 @@
  * down) is shared through atomics: the first failure marks it down (logged
  * once, with the reason), every thread then counts locally at once, without
  * waiting, and one thread at a time tries again after a backoff (1 s,
- * doubling up to 30 s).  The first success marks it up again (logged), and
- * makes every thread open a fresh connection.
+ * doubling up to 5 s: a try costs one message a connect timeout at most,
+ * and sharing resumes soon after Redis is back).  The first success marks
+ * it up again (logged), and makes every thread open a fresh connection.
  *
  * Time: no call waits longer than the connect timeout plus the command
  * timeout (hiredis sets them on the socket).  Give the server as an IP
