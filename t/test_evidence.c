@@ -108,13 +108,19 @@ static json_t *record_of(struct sample *s, const char *digest, char **text)
 {
 	json_error_t err;
 	json_t *r;
-	char *line = og_evidence_format(&s->f, &s->id, &s->v, digest, NOW_MS);
+	char *line = og_evidence_format(&s->f, &s->id, &s->v, digest, NOW_MS), *again;
 
 	assert_non_null(line);
 	assert_null(strchr(line, '\n'));
 	r = json_loads(line, 0, &err);
 	if (r == NULL)
 		fail_msg("not JSON (%s): %s", err.text, line);
+	/* and written as jansson writes it */
+	again = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	assert_non_null(again);
+	if (strcmp(again, line) != 0)
+		fail_msg("not as jansson writes it:\n got %s\nwant %s", line, again);
+	free(again);
 	if (text != NULL)
 		*text = line;
 	else
@@ -324,29 +330,36 @@ static void test_format_optional(void **state)
 	sample_free(&s);
 }
 
-/* Bytes that are not UTF-8 become U+FFFD; everything else is kept. */
+/* Rules an observing record names: a keyword rule that observes, a Message-ID rule. */
+static char *obs_phrases[] = { (char *)"winner", (char *)"wire transfer" };
+static struct og_phrase_list obs_list = { .phrases = obs_phrases, .n = 2 };
+static struct og_rule obs_kw = { .id = (char *)"spam-phrases", .check = OG_CHECK_KEYWORDS,
+                                 .score = 3, .observe = true, .list = &obs_list };
+static struct og_rule obs_mid = { .id = (char *)"msgid-invalid", .check = OG_CHECK_MESSAGE_ID,
+                                  .score = 4 };
+
+/* Make S an observed message: tagged, would be tempfailed, with phrases and a detail matched. */
+static void observing(struct sample *s)
+{
+	s->v.observe = true;
+	s->v.applied = OG_ACT_TAG;
+	s->v.would_score = 27;
+	s->v.would_action = OG_ACT_TEMPFAIL;
+	s->v.hit[2] = (struct og_hit){ .rule = &obs_kw, .figure = 2, .observe = true,
+	                               .found = { 1, 0 }, .n_found = 2 };
+	s->v.hit[3] = (struct og_hit){ .rule = &obs_mid, .figure = 1, .detail = "invalid 1234.abc" };
+	s->v.n_hits = 4;
+}
+
 /* Observing: the record says so and what enforcing would do; hits name what matched. */
 static void test_format_observe(void **state)
 {
-	static char *phrases[] = { (char *)"winner", (char *)"wire transfer" };
-	struct og_phrase_list list = { .phrases = phrases, .n = 2 };
-	struct og_rule kw = { .id = (char *)"spam-phrases", .check = OG_CHECK_KEYWORDS, .score = 3,
-	                      .observe = true, .list = &list };
-	struct og_rule mid = { .id = (char *)"msgid-invalid", .check = OG_CHECK_MESSAGE_ID,
-	                       .score = 4 };
 	struct sample s;
 	json_t *r, *h;
 
 	(void)state;
 	sample_init(&s);
-	s.v.observe = true;
-	s.v.applied = OG_ACT_TAG;
-	s.v.would_score = 27;
-	s.v.would_action = OG_ACT_TEMPFAIL;
-	s.v.hit[2] = (struct og_hit){ .rule = &kw, .figure = 2, .observe = true,
-	                              .found = { 1, 0 }, .n_found = 2 };
-	s.v.hit[3] = (struct og_hit){ .rule = &mid, .figure = 1, .detail = "invalid 1234.abc" };
-	s.v.n_hits = 4;
+	observing(&s);
 	r = record_of(&s, "d", NULL);
 	assert_true(json_is_true(json_object_get(r, "observe")));
 	assert_string_equal(str(r, "applied"), "tag");
@@ -439,12 +452,6 @@ static void test_format_large_figure(void **state)
  */
 static void test_format_bytes(void **state)
 {
-	static char *phrases[] = { (char *)"winner", (char *)"wire \"transfer\"" };
-	struct og_phrase_list list = { .phrases = phrases, .n = 2 };
-	struct og_rule kw = { .id = (char *)"spam-phrases", .check = OG_CHECK_KEYWORDS, .score = 3,
-	                      .observe = true, .list = &list };
-	struct og_rule mid = { .id = (char *)"msgid-invalid", .check = OG_CHECK_MESSAGE_ID,
-	                       .score = -4 };
 	static const char *const want[] = {
 		"{\"time\":\"2026-11-23T03:01:02.123Z\",\"queue_id\":\"4F2A1A7219B\",\"action\":\"qua"
 		"rantine\",\"applied\":\"quarantine\",\"score\":20,\"scope\":\"authenticated\",\"keys"
@@ -474,11 +481,11 @@ static void test_format_bytes(void **state)
 		"\":1,\"score\":10},{\"rule\":\"account-messages-1m\",\"check\":\"rate\",\"count\":\""
 		"messages\",\"key\":\"sasl:alice@example.com\",\"window\":60,\"figure\":31,\"limit\":"
 		"30,\"score\":10},{\"rule\":\"spam-phrases\",\"check\":\"keywords\",\"key\":null,\"fi"
-		"gure\":2,\"limit\":0,\"score\":3,\"observe\":true,\"matched\":[\"wire \\\"transfer\\"
-		"\"\",\"winner\"]},{\"rule\":\"msgid-invalid\",\"check\":\"message-id\",\"key\":null,"
-		"\"figure\":1,\"limit\":0,\"score\":-4,\"matched\":\"invalid \\\\ 1234.abc\"}],\"exem"
-		"pt\":null,\"locked\":{\"key\":\"sasl:alice@example.com\",\"style\":\"hold\",\"until"
-		"\":\"2026-11-23T03:03:19.000Z\"},\"rules\":\"0123456789abcdef\"}",
+		"gure\":2,\"limit\":0,\"score\":3,\"observe\":true,\"matched\":[\"wire transfer\",\"w"
+		"inner\"]},{\"rule\":\"msgid-invalid\",\"check\":\"message-id\",\"key\":null,\"figure"
+		"\":1,\"limit\":0,\"score\":4,\"matched\":\"invalid 1234.abc\"}],\"exempt\":null,\"lo"
+		"cked\":{\"key\":\"sasl:alice@example.com\",\"style\":\"hold\",\"until\":\"2026-11-23"
+		"T03:03:19.000Z\"},\"rules\":\"0123456789abcdef\"}",
 		"{\"time\":\"2026-11-23T03:01:02.125Z\",\"queue_id\":\"4F2A1A7219B\",\"action\":\"qua"
 		"rantine\",\"applied\":\"quarantine\",\"score\":20,\"scope\":\"authenticated\",\"keys"
 		"\":{\"account\":\"sasl:alice@example.com\",\"domain\":\"domain:example.com\",\"scrip"
@@ -549,15 +556,7 @@ static void test_format_bytes(void **state)
 		case 0:         /* the sample as it is */
 			break;
 		case 1:         /* observing, phrases and a detail matched, locked until a time */
-			s.v.observe = true;
-			s.v.applied = OG_ACT_TAG;
-			s.v.would_score = 27;
-			s.v.would_action = OG_ACT_TEMPFAIL;
-			s.v.hit[2] = (struct og_hit){ .rule = &kw, .figure = 2, .observe = true,
-			                              .found = { 1, 0 }, .n_found = 2 };
-			s.v.hit[3] = (struct og_hit){ .rule = &mid, .figure = 1,
-			                              .detail = "invalid \\ 1234.abc" };
-			s.v.n_hits = 4;
+			observing(&s);
 			s.v.locked_key = s.id.key[OG_KEY_ACCOUNT];
 			s.v.lock_style = OG_LOCK_HOLD;
 			s.v.lock_until = 1795402999;
