@@ -1,12 +1,13 @@
 /*
  * evidence - one JSON Lines record per judged message, for security staff.
  *
- * og_evidence_format() builds the record with jansson, fields in a fixed
- * order (see evidence.h).  Values that come from the message may hold any
- * bytes: invalid UTF-8 is replaced by U+FFFD before jansson sees it, so
- * the line is always valid JSON; control characters are escaped by jansson.
+ * og_evidence_format() writes the record, fields in a fixed order (see
+ * evidence.h), byte for byte as jansson's compact dump of it would be.
+ * Values that come from the message may hold any bytes: invalid UTF-8 is
+ * replaced by U+FFFD, so the line is always valid JSON; control characters
+ * are escaped.  og_evidence_str() makes such a string for jansson.
  *
- * og_evidence_append() writes the record and its newline with one write(2)
+ * og_evidence_append() writes the record and its newline with one writev(2)
  * on a file opened O_APPEND, so records of different threads never
  * interleave; EINTR and short writes are retried.  Before writing it
  * reopens the file by name if a reopen was requested (logrotate moved it,
@@ -31,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,28 +124,151 @@ json_t *og_evidence_str(const char *s)
 	return j;
 }
 
-static json_t *jstr(const char *s)
+/*
+ * The record is written straight into a buffer, as jansson's json_dumps
+ * (JSON_COMPACT | JSON_PRESERVE_ORDER) would write the same object: keys
+ * in order, no spaces, '"', '\\' and control characters escaped as jansson
+ * does (\b \f \n \r \t, else \u00XX), everything else as it is.  No tree
+ * of json_t is built and freed for each message.
+ */
+struct writer {
+	char *p;                /* the text, NUL-terminated */
+	size_t len, cap;
+	bool comma;             /* a value came before: the next one needs a ',' */
+	bool ok;                /* no allocation failed */
+};
+
+#define RECORD_CAP 1024         /* most records fit */
+
+static void w_raw(struct writer *w, const char *s, size_t n)
 {
-	return og_evidence_str(s);
+	if (!w->ok)
+		return;
+	if (n >= w->cap - w->len) {
+		size_t cap = w->cap;
+		char *p;
+
+		while (n >= cap - w->len && cap <= SIZE_MAX / 2)
+			cap *= 2;
+		if (n >= cap - w->len || (p = realloc(w->p, cap)) == NULL) {
+			w->ok = false;
+			return;
+		}
+		w->p = p;
+		w->cap = cap;
+	}
+	memcpy(w->p + w->len, s, n);
+	w->len += n;
+	w->p[w->len] = '\0';
 }
 
-/* An unsigned count as a JSON integer (capped at the largest one). */
-static json_t *jnum(uint64_t n)
+/* Before a value: the ',' after the one before it. */
+static void w_value(struct writer *w)
 {
-	return json_integer(n > (uint64_t)LLONG_MAX ? LLONG_MAX : (json_int_t)n);
+	if (w->comma)
+		w_raw(w, ",", 1);
+	w->comma = true;
 }
 
-/* Set OBJ.KEY to V (a new reference, may be NULL after a failed allocation). */
-static void put(json_t *obj, const char *key, json_t *v, bool *ok)
+/* An object's key (plain ASCII, nothing to escape) and its ':'. */
+static void w_key(struct writer *w, const char *key)
 {
-	if (v == NULL || obj == NULL || json_object_set_new(obj, key, v) != 0)
-		*ok = false;
+	w_value(w);
+	w_raw(w, "\"", 1);
+	w_raw(w, key, strlen(key));
+	w_raw(w, "\":", 2);
+	w->comma = false;
 }
 
-static void push(json_t *arr, json_t *v, bool *ok)
+static void w_open(struct writer *w, const char *key, char c)
 {
-	if (v == NULL || arr == NULL || json_array_append_new(arr, v) != 0)
-		*ok = false;
+	if (key != NULL)
+		w_key(w, key);
+	w_value(w);
+	w_raw(w, &c, 1);
+	w->comma = false;
+}
+
+static void w_close(struct writer *w, char c)
+{
+	w_raw(w, &c, 1);
+	w->comma = true;
+}
+
+static void w_lit(struct writer *w, const char *key, const char *lit)
+{
+	if (key != NULL)
+		w_key(w, key);
+	w_value(w);
+	w_raw(w, lit, strlen(lit));
+}
+
+static void w_int(struct writer *w, const char *key, long long n)
+{
+	char num[24];
+
+	if (key != NULL)
+		w_key(w, key);
+	w_value(w);
+	w_raw(w, num, (size_t)snprintf(num, sizeof(num), "%lld", n));
+}
+
+/* An unsigned count, capped at the largest JSON integer. */
+static void w_num(struct writer *w, const char *key, uint64_t n)
+{
+	w_int(w, key, n > (uint64_t)LLONG_MAX ? LLONG_MAX : (long long)n);
+}
+
+/* S as a JSON string, invalid UTF-8 as U+FFFD (one per byte); null for NULL. */
+static void w_str(struct writer *w, const char *key, const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, start = 0, n;
+
+	if (s == NULL) {
+		w_lit(w, key, "null");
+		return;
+	}
+	n = strlen(s);
+	if (key != NULL)
+		w_key(w, key);
+	w_value(w);
+	w_raw(w, "\"", 1);
+	while (i < n) {
+		unsigned char c = u[i];
+		char esc[8];
+		uint32_t cp;
+		size_t l;
+
+		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0x80 && (l = og_utf8_decode(u + i, n - i, &cp)) > 0) {
+			i += l;
+			continue;
+		}
+		w_raw(w, s + start, i - start);
+		switch (c) {
+		case '"': w_raw(w, "\\\"", 2); break;
+		case '\\': w_raw(w, "\\\\", 2); break;
+		case '\b': w_raw(w, "\\b", 2); break;
+		case '\f': w_raw(w, "\\f", 2); break;
+		case '\n': w_raw(w, "\\n", 2); break;
+		case '\r': w_raw(w, "\\r", 2); break;
+		case '\t': w_raw(w, "\\t", 2); break;
+		default:
+			if (c < 0x20) {
+				snprintf(esc, sizeof(esc), "\\u%04X", (unsigned)c);
+				w_raw(w, esc, 6);
+			} else {
+				w_raw(w, "\xef\xbf\xbd", 3);
+			}
+		}
+		start = ++i;
+	}
+	w_raw(w, s + start, i - start);
+	w_raw(w, "\"", 1);
 }
 
 /* "2026-11-23T03:01:02.123Z"; BUF holds at least 40 bytes. */
@@ -167,90 +292,45 @@ void og_evidence_time(int64_t ms, char *buf, size_t len)
 	snprintf(buf + n, len - n, ".%03dZ", (int)frac);
 }
 
-static json_t *keys_object(const struct og_identity *id, bool *ok)
+static void string_array(struct writer *w, const char *key, char *const *v, size_t n)
 {
-	json_t *o = json_object();
-
-	for (int k = 0; k < OG_KEY__COUNT; k++)
-		put(o, og_key_kind_name((enum og_key_kind)k), jstr(id->key[k]), ok);
-	return o;
-}
-
-static json_t *stamp_object(const struct og_stamp *s, bool *ok)
-{
-	json_t *o = json_object();
-
-	put(o, "uid", s->uid >= 0 ? json_integer(s->uid) : json_null(), ok);
-	put(o, "user", jstr(s->user), ok);
-	put(o, "cwd", jstr(s->cwd), ok);
-	return o;
-}
-
-static json_t *client_object(const struct og_facts *f, bool *ok)
-{
-	json_t *o = json_object();
-
-	put(o, "addr", jstr(f->client_addr), ok);
-	put(o, "name", jstr(f->client_name), ok);
-	put(o, "helo", jstr(f->helo), ok);
-	put(o, "port", f->client_port_known ? jnum(f->client_port) : json_null(), ok);
-	return o;
-}
-
-static json_t *auth_object(const struct og_facts *f, bool *ok)
-{
-	json_t *o;
-
-	if (f->auth_authen == NULL)
-		return json_null();
-	o = json_object();
-	put(o, "login", jstr(f->auth_authen), ok);
-	put(o, "mechanism", jstr(f->auth_type), ok);
-	return o;
-}
-
-static json_t *string_array(char *const *v, size_t n, bool *ok)
-{
-	json_t *a = json_array();
-
+	w_open(w, key, '[');
 	for (size_t i = 0; i < n; i++)
-		push(a, jstr(v[i]), ok);
-	return a;
+		w_str(w, NULL, v[i]);
+	w_close(w, ']');
 }
 
 /* hits: count and window only for rate rules; key null where none was counted. */
-static json_t *hits_array(const struct og_verdict *v, bool *ok)
+static void hits_array(struct writer *w, const struct og_verdict *v)
 {
-	json_t *a = json_array();
-
+	w_open(w, "hits", '[');
 	for (size_t i = 0; i < v->n_hits; i++) {
 		const struct og_hit *h = &v->hit[i];
-		json_t *o = json_object();
 
-		put(o, "rule", jstr(h->rule->id), ok);
-		put(o, "check", jstr(og_check_name(h->rule->check)), ok);
+		w_open(w, NULL, '{');
+		w_str(w, "rule", h->rule->id);
+		w_str(w, "check", og_check_name(h->rule->check));
 		if (h->rule->check == OG_CHECK_RATE)
-			put(o, "count", jstr(og_metric_name(h->rule->metric)), ok);
-		put(o, "key", jstr(h->key), ok);
+			w_str(w, "count", og_metric_name(h->rule->metric));
+		w_str(w, "key", h->key);
 		if (h->rule->check == OG_CHECK_RATE)
-			put(o, "window", jnum(h->rule->window), ok);
-		put(o, "figure", jnum(h->figure), ok);
-		put(o, "limit", jnum(h->limit), ok);
-		put(o, "score", json_integer(h->rule->score), ok);
+			w_num(w, "window", h->rule->window);
+		w_num(w, "figure", h->figure);
+		w_num(w, "limit", h->limit);
+		w_int(w, "score", h->rule->score);
 		if (h->observe)
-			put(o, "observe", json_true(), ok);
+			w_lit(w, "observe", "true");
 		if (h->n_found > 0) {
-			json_t *words = json_array();
-
+			w_open(w, "matched", '[');
 			for (size_t k = 0; k < h->n_found; k++)
-				push(words, jstr(h->rule->list->phrases[h->found[k]]), ok);
-			put(o, "matched", words, ok);
+				w_str(w, NULL, h->rule->list->phrases[h->found[k]]);
+			w_close(w, ']');
 		} else if (h->detail[0] != '\0') {
-			put(o, "matched", jstr(h->detail), ok);
+			w_str(w, "matched", h->detail);
 		}
-		push(a, o, ok);
+		w_close(w, '}');
 	}
-	return a;
+	w_close(w, ']');
 }
 
 /* Build the record (see evidence.h for the fields); caller frees the text. */
@@ -259,66 +339,95 @@ char *og_evidence_format(const struct og_facts *f, const struct og_identity *id,
                          int64_t now_ms)
 {
 	const struct og_stamp *s = &id->stamp;
+	struct writer w = { .cap = RECORD_CAP, .ok = true };
 	char when[40];
-	bool ok = true;
-	json_t *r;
-	char *text = NULL;
 
-	if ((r = json_object()) == NULL)
+	if ((w.p = malloc(w.cap)) == NULL)
 		return NULL;
 	og_evidence_time(now_ms, when, sizeof(when));
-	put(r, "time", jstr(when), &ok);
-	put(r, "queue_id", jstr(f->queue_id), &ok);
-	put(r, "action", jstr(og_action_name(v->action)), &ok);
-	put(r, "applied", jstr(og_action_name(v->applied)), &ok);
-	put(r, "score", json_integer(v->score), &ok);
+	w_open(&w, NULL, '{');
+	w_str(&w, "time", when);
+	w_str(&w, "queue_id", f->queue_id);
+	w_str(&w, "action", og_action_name(v->action));
+	w_str(&w, "applied", og_action_name(v->applied));
+	w_int(&w, "score", v->score);
 	if (v->observe)
-		put(r, "observe", json_true(), &ok);
+		w_lit(&w, "observe", "true");
 	if (v->would_score != v->score) {
-		json_t *w = json_object();
-
-		put(w, "score", json_integer(v->would_score), &ok);
-		put(w, "action", jstr(og_action_name(v->would_action)), &ok);
-		put(r, "would", w, &ok);
+		w_open(&w, "would", '{');
+		w_int(&w, "score", v->would_score);
+		w_str(&w, "action", og_action_name(v->would_action));
+		w_close(&w, '}');
 	}
-	put(r, "scope", jstr(og_scope_reason_name(v->scope)), &ok);
-	put(r, "keys", keys_object(id, &ok), &ok);
-	put(r, "identity_source", jstr(og_identity_source_name(id->source)), &ok);
-	if (s->uid >= 0 || s->user != NULL || s->cwd != NULL)
-		put(r, "stamp", stamp_object(s, &ok), &ok);
-	put(r, "client", client_object(f, &ok), &ok);
-	put(r, "auth", auth_object(f, &ok), &ok);
-	put(r, "sender", jstr(f->sender), &ok);
-	put(r, "from", jstr(f->from), &ok);
-	put(r, "message_id", jstr(f->message_id), &ok);
-	put(r, "subject", jstr(f->subject), &ok);
-	put(r, "rcpt_count", jnum(f->rcpt_count), &ok);
-	put(r, "rcpt_sample", string_array(f->rcpt_sample, f->rcpt_sample_len, &ok), &ok);
-	put(r, "rcpt_domains", string_array(f->rcpt_domains, f->rcpt_domains_len, &ok), &ok);
-	put(r, "hits", hits_array(v, &ok), &ok);
-	put(r, "exempt", v->exempt ? jstr(v->exempt_key) : json_null(), &ok);
+	w_str(&w, "scope", og_scope_reason_name(v->scope));
+	w_open(&w, "keys", '{');
+	for (int k = 0; k < OG_KEY__COUNT; k++)
+		w_str(&w, og_key_kind_name((enum og_key_kind)k), id->key[k]);
+	w_close(&w, '}');
+	w_str(&w, "identity_source", og_identity_source_name(id->source));
+	if (s->uid >= 0 || s->user != NULL || s->cwd != NULL) {
+		w_open(&w, "stamp", '{');
+		if (s->uid >= 0)
+			w_int(&w, "uid", s->uid);
+		else
+			w_lit(&w, "uid", "null");
+		w_str(&w, "user", s->user);
+		w_str(&w, "cwd", s->cwd);
+		w_close(&w, '}');
+	}
+	w_open(&w, "client", '{');
+	w_str(&w, "addr", f->client_addr);
+	w_str(&w, "name", f->client_name);
+	w_str(&w, "helo", f->helo);
+	if (f->client_port_known)
+		w_num(&w, "port", f->client_port);
+	else
+		w_lit(&w, "port", "null");
+	w_close(&w, '}');
+	if (f->auth_authen != NULL) {
+		w_open(&w, "auth", '{');
+		w_str(&w, "login", f->auth_authen);
+		w_str(&w, "mechanism", f->auth_type);
+		w_close(&w, '}');
+	} else {
+		w_lit(&w, "auth", "null");
+	}
+	w_str(&w, "sender", f->sender);
+	w_str(&w, "from", f->from);
+	w_str(&w, "message_id", f->message_id);
+	w_str(&w, "subject", f->subject);
+	w_num(&w, "rcpt_count", f->rcpt_count);
+	string_array(&w, "rcpt_sample", f->rcpt_sample, f->rcpt_sample_len);
+	string_array(&w, "rcpt_domains", f->rcpt_domains, f->rcpt_domains_len);
+	hits_array(&w, v);
+	w_str(&w, "exempt", v->exempt ? v->exempt_key : NULL);
 	if (v->allowed)
-		put(r, "allowed", json_true(), &ok);
+		w_lit(&w, "allowed", "true");
 	if (v->locked_key != NULL) {
-		json_t *l = json_object();
 		char until[40];
 
-		put(l, "key", jstr(v->locked_key), &ok);
-		put(l, "style", jstr(og_lock_style_name(v->lock_style)), &ok);
-		if (v->lock_until > 0)
+		w_open(&w, "locked", '{');
+		w_str(&w, "key", v->locked_key);
+		w_str(&w, "style", og_lock_style_name(v->lock_style));
+		if (v->lock_until > 0) {
 			og_evidence_time(v->lock_until * 1000, until, sizeof(until));
-		put(l, "until", v->lock_until > 0 ? jstr(until) : json_null(), &ok);
-		put(r, "locked", l, &ok);
+			w_str(&w, "until", until);
+		} else {
+			w_lit(&w, "until", "null");
+		}
+		w_close(&w, '}');
 	}
-	put(r, "rules", jstr(rules_digest), &ok);
+	w_str(&w, "rules", rules_digest);
 	if (f->truncated)
-		put(r, "truncated", json_true(), &ok);
+		w_lit(&w, "truncated", "true");
 	if (v->internal_error)
-		put(r, "internal_error", json_true(), &ok);
-	if (ok)
-		text = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(r);
-	return text;
+		w_lit(&w, "internal_error", "true");
+	w_close(&w, '}');
+	if (!w.ok) {
+		free(w.p);
+		return NULL;
+	}
+	return w.p;
 }
 
 /* ---- the file ---- */
@@ -424,11 +533,19 @@ static int maybe_reopen(struct og_evidence *e)
 	return 0;
 }
 
-/* Write all LEN bytes of BUF to FD, retrying on EINTR and after short writes. */
-static int write_all(int fd, const char *buf, size_t len)
+/*
+ * Write LINE (LEN bytes) and a newline to FD with one writev(2), which on
+ * an O_APPEND file lands whole, like one write; retry on EINTR, and after
+ * a short write send the rest.  0 or errno.
+ */
+static int write_line(int fd, const char *line, size_t len)
 {
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
+	struct iovec iov[2] = { { (void *)line, len }, { (void *)"\n", 1 } };
+	struct iovec *v = iov;
+	int n_iov = 2;
+
+	while (n_iov > 0) {
+		ssize_t n = writev(fd, v, n_iov);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -436,38 +553,32 @@ static int write_all(int fd, const char *buf, size_t len)
 			return errno;
 		if (n == 0)
 			return EIO;
-		buf += n;
-		len -= (size_t)n;
+		while (n_iov > 0 && (size_t)n >= v->iov_len) {
+			n -= (ssize_t)v->iov_len;
+			v++;
+			n_iov--;
+		}
+		if (n_iov > 0) {
+			v->iov_base = (char *)v->iov_base + n;
+			v->iov_len -= (size_t)n;
+		}
 	}
 	return 0;
 }
 
 int og_evidence_append(struct og_evidence *e, const char *line)
 {
-	size_t len;
-	char *buf;
-	int reopen_err, write_err = 0;
+	int reopen_err, write_err;
 	bool complain;
 
 	if (e == NULL || line == NULL)
 		return -1;
-	len = strlen(line);
-	if (len == SIZE_MAX || (buf = malloc(len + 1)) == NULL) {
-		write_err = ENOMEM;
-		pthread_mutex_lock(&e->lock);
-		reopen_err = 0;
-		goto failed;
-	}
-	memcpy(buf, line, len);
-	buf[len] = '\n';
-
 	pthread_mutex_lock(&e->lock);
 	reopen_err = maybe_reopen(e);
 	if (e->fd < 0)
 		write_err = reopen_err;
 	else
-		write_err = write_all(e->fd, buf, len + 1);
-	free(buf);
+		write_err = write_line(e->fd, line, strlen(line));
 	if (write_err == 0) {
 		/* a failed reopen with the old file still open is logged, not counted */
 		complain = reopen_err != 0 && may_complain(e);
@@ -477,7 +588,6 @@ int og_evidence_append(struct og_evidence *e, const char *line)
 			           "it was before", e->path, strerror(reopen_err));
 		return 0;
 	}
-failed:
 	atomic_fetch_add(&e->errors, 1);
 	complain = may_complain(e);
 	pthread_mutex_unlock(&e->lock);

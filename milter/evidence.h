@@ -1,9 +1,10 @@
 /*
  * evidence - one JSON Lines record per judged message, for security staff.
  *
- * og_evidence_format() builds the record (pure, jansson); og_evidence_append()
- * writes it as one whole line with a single write(2) on an O_APPEND file
- * under a mutex, so lines of many threads never interleave.  A failed write
+ * og_evidence_format() writes the record (pure; the bytes jansson's compact
+ * dump would give); og_evidence_append() writes it as one whole line with a
+ * single writev(2) on an O_APPEND file under a mutex, so lines of many
+ * threads never interleave.  A failed write
  * is counted and logged once per burst, never fatal: filtering goes on.
  * og_evidence_request_reopen() (async-signal-safe, for SIGUSR1 after
  * logrotate) makes the next append reopen the file by name.

@@ -14,6 +14,19 @@
  * is cut, in sorted order, into several such tries, each run over the
  * text; only there can two overlapping phrases both count.
  *
+ * Most of a text cannot start a match, yet the JIT's own scan tries the
+ * trie at nearly every letter.  So each part has a gate: a match starts
+ * only after a byte that is not an ASCII word character (the (?<!\w)),
+ * and with the first bytes of some phrase (up to eight, before its first
+ * non-ASCII character, ASCII case folded, a run of white space as one).
+ * The scan asks PCRE2 only at the offsets the gate lets through, with the
+ * trie compiled anchored.  A byte the gate cannot judge (non-ASCII: it may
+ * fold to an ASCII letter, or be white space) always passes, so the gate
+ * skips only offsets where no match can start, and the result is that of
+ * the plain scan (og_pattern_search_plain).  A list with a phrase that
+ * starts with a non-ASCII character has no gate; in a text where the gate
+ * lets too much through, the rest is scanned plainly.
+ *
  * Every pcre2_match call runs under a match limit and a depth limit kept
  * in a match context made at compile time (read-only while matching, so
  * shared by threads like the compiled code; match data is per search).
@@ -38,6 +51,9 @@
 
 #include <pcre2.h>
 #include <stdarg.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,10 +83,47 @@
 #define REGEX_OPTIONS (PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF)
 #define NO_MARK UINT32_MAX
 
+/* Bytes of a phrase beginning, and bits of each of the gate's sets of them (4 KiB). */
+#define GATE_KEY 8
+#define GATE_BITS 15
+/* Byte class of the gate: may be anything (non-ASCII, or a control byte \s might take). */
+#define GATE_ANY 0xff
+#define GATE_WORD 1             /* an ASCII \w: no match starts after it */
+#define GATE_START 2            /* a match may start at it */
+#define GATE_NO 0               /* what two bytes say: no phrase starts so */
+#define GATE_YES 1              /* a beginning fits, or a byte PCRE2 must judge */
+#define GATE_MORE 2             /* longer beginnings start so: read on */
+/*
+ * Anchored attempts that found nothing, before the gate is judged: past
+ * this many, at more than one per GATE_MISS_BYTES bytes of text, a plain
+ * scan of the rest is cheaper than asking at each offset.
+ */
+#define GATE_MISSES_MIN 64
+#define GATE_MISS_BYTES 8
+
+/*
+ * Where a phrase of a part may start.  A beginning is the first bytes of
+ * a phrase in normal form (at most GATE_KEY), before its first non-ASCII
+ * character; a text byte's class is the byte with ASCII case folded, ' '
+ * for white space (a run of it is one ' ', as in a phrase), or GATE_ANY.
+ */
+struct gate {
+	uint8_t cls[128];
+	uint8_t mask[256];      /* GATE_WORD, GATE_START of a byte */
+	uint64_t first[2];      /* classes that begin a beginning */
+	uint64_t single[2];     /* beginnings of one byte */
+	uint8_t pair[128][64];  /* GATE_NO, GATE_YES or GATE_MORE for two bytes, 2 bits each */
+	uint64_t keys[(1u << GATE_BITS) / 64];     /* beginnings of 3 or more bytes, hashed */
+	uint64_t prefixes[(1u << GATE_BITS) / 64]; /* and their first 3 or more bytes */
+	bool odd_start;         /* one begins with a byte that is not a word character */
+};
+
 /* One compiled pattern; a phrase list may need several. */
 struct part {
 	pcre2_code *code;
+	pcre2_code *anchored;   /* the same, anchored, for the JIT; the interpreter anchors at match time */
 	bool jit;
+	struct gate *gate;      /* NULL: every offset is tried */
 };
 
 struct og_pattern {
@@ -316,8 +369,11 @@ static int emit_trie(struct og_buf *re, const struct phrase *ph, size_t lo, size
 
 static void pattern_free_parts(struct og_pattern *p)
 {
-	for (size_t i = 0; i < p->n_parts; i++)
+	for (size_t i = 0; i < p->n_parts; i++) {
 		pcre2_code_free(p->parts[i].code);
+		pcre2_code_free(p->parts[i].anchored);
+		free(p->parts[i].gate);
+	}
 	free(p->parts);
 	p->parts = NULL;
 	p->n_parts = 0;
@@ -380,6 +436,134 @@ static bool compile_part(struct part *pt, const char *re, size_t len, pcre2_comp
 	return pt->code != NULL;
 }
 
+static bool bit_of(const uint64_t *set, unsigned i)
+{
+	return (set[i / 64] >> (i % 64)) & 1;
+}
+
+static void bit_set(uint64_t *set, unsigned i)
+{
+	set[i / 64] |= (uint64_t)1 << (i % 64);
+}
+
+/* The running hash of a beginning, one class at a time, and its bit for length N. */
+static uint32_t gate_fold(uint32_t h, unsigned c)
+{
+	return h * 131 + c + 1;
+}
+
+static unsigned gate_slot(uint32_t h, size_t n)
+{
+	return (unsigned)((uint32_t)((h ^ (uint32_t)n << 24) * 2654435761u) >> (32 - GATE_BITS));
+}
+
+/*
+ * The gate of PH[LO..HI): NULL when a phrase starts with a non-ASCII
+ * character (it may fold to an ASCII letter); *OUT is left NULL then.
+ * 0, or -1 if out of memory.
+ */
+static int gate_new(const struct phrase *ph, size_t lo, size_t hi, struct gate **out)
+{
+	uint64_t two[128 * 128 / 64] = { 0 }, more[128 * 128 / 64] = { 0 };
+	struct gate *g;
+
+	*out = NULL;
+	for (size_t i = lo; i < hi; i++)
+		if ((unsigned char)ph[i].s[0] >= 0x80)
+			return 0;
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return -1;
+	for (unsigned c = 0; c < 128; c++) {
+		g->cls[c] = (uint8_t)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+		if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    c == '_')
+			g->mask[c] = GATE_WORD;
+	}
+	/* the white space \s takes; FS, GS, RS and US are left to PCRE2 */
+	for (unsigned c = 0x09; c <= 0x0d; c++)
+		g->cls[c] = ' ';
+	g->cls[' '] = ' ';
+	for (unsigned c = 0x1c; c <= 0x1f; c++)
+		g->cls[c] = GATE_ANY;
+	for (size_t i = lo; i < hi; i++) {
+		const unsigned char *k = (const unsigned char *)ph[i].s;
+		uint32_t h = 0;
+		size_t n = 0;
+
+		while (n < GATE_KEY && k[n] != '\0' && k[n] < 0x80) {
+			h = gate_fold(h, k[n++]);
+			if (n >= 3)
+				bit_set(g->prefixes, gate_slot(h, n));
+		}
+		bit_set(g->first, k[0]);
+		if (n == 1)
+			bit_set(g->single, k[0]);
+		else if (n == 2)
+			bit_set(two, (unsigned)k[0] << 7 | k[1]);
+		else
+			bit_set(g->keys, gate_slot(h, n));
+		if (n >= 2)
+			bit_set(more, (unsigned)k[0] << 7 | k[1]);
+	}
+	/* the two bytes B0 B1 at a start, as classes */
+	for (unsigned b0 = 0; b0 < 128; b0++) {
+		unsigned c0 = g->cls[b0] == GATE_ANY ? b0 : g->cls[b0];
+
+		for (unsigned b1 = 0; b1 < 256; b1++) {
+			unsigned c1 = b1 < 128 ? g->cls[b1] : GATE_ANY, st = GATE_NO;
+
+			if (!bit_of(g->first, c0))
+				st = GATE_NO;
+			else if (bit_of(g->single, c0) || c1 == GATE_ANY || bit_of(two, c0 << 7 | c1))
+				st = GATE_YES;
+			else if (bit_of(more, c0 << 7 | c1))
+				st = GATE_MORE;
+			g->pair[b0][b1 / 4] |= (uint8_t)(st << (b1 % 4 * 2));
+		}
+	}
+	/* a lead byte or an invalid one (which no match starts at, PCRE2 says so) */
+	for (unsigned c = 0xc0; c < 0x100; c++)
+		g->mask[c] = GATE_START;
+	/* a phrase never starts with white space; FS to US only as written in one */
+	for (unsigned c = 0; c < 128; c++) {
+		if (bit_of(g->first, g->cls[c] == GATE_ANY ? c : g->cls[c])) {
+			g->mask[c] |= GATE_START;
+			g->odd_start |= !(g->mask[c] & GATE_WORD);
+		}
+	}
+	*out = g;
+	return 0;
+}
+
+/*
+ * Give part PT, compiled from the trie RE (LEN bytes) of PH[LO..HI), its
+ * gate and, for the JIT, the anchored code.  Without them (a list the gate
+ * cannot judge, or PCRE2 refusing the anchored compile) the part is
+ * scanned plainly.  0, or -1 if out of memory.
+ */
+static int gate_part(struct part *pt, const struct phrase *ph, size_t lo, size_t hi,
+                     const char *re, size_t len, pcre2_compile_context *cctx)
+{
+	PCRE2_SIZE eoff;
+	int ecode = 0;
+
+	if (gate_new(ph, lo, hi, &pt->gate) != 0)
+		return -1;
+	if (pt->gate == NULL || !pt->jit)
+		return 0;
+	pt->anchored = pcre2_compile((PCRE2_SPTR)re, len, PHRASE_OPTIONS | PCRE2_ANCHORED, &ecode,
+	                             &eoff, cctx);
+	if (pt->anchored == NULL || !jit_compile(pt->anchored)) {
+		pcre2_code_free(pt->anchored);
+		pt->anchored = NULL;
+		free(pt->gate);
+		pt->gate = NULL;
+		if (ecode == PCRE2_ERROR_HEAP_FAILED)
+			return -1;
+	}
+	return 0;
+}
+
 /* The most pattern text one part may hold, from PCRE2's internal link size. */
 static size_t part_text_max(void)
 {
@@ -419,7 +603,7 @@ struct builder {
  */
 static int build_part(struct builder *b, size_t lo, size_t hi)
 {
-	struct part pt = { NULL, false };
+	struct part pt = { NULL, NULL, false, NULL };
 	PCRE2_SIZE eoff = 0;
 	int ecode = 0;
 
@@ -448,12 +632,19 @@ static int build_part(struct builder *b, size_t lo, size_t hi)
 		}
 		return -1;
 	}
+	if (gate_part(&pt, b->ph, lo, hi, b->re.data, b->re.len, b->cctx) != 0) {
+		pcre2_code_free(pt.code);
+		og_errf(b->err, b->errlen, "out of memory");
+		return -1;
+	}
 	if (b->p->n_parts == b->cap) {
 		struct part *np = b->cap <= SIZE_MAX / 2 / sizeof(*np) ?
 			realloc(b->p->parts, 2 * b->cap * sizeof(*np)) : NULL;
 
 		if (np == NULL) {
 			pcre2_code_free(pt.code);
+			pcre2_code_free(pt.anchored);
+			free(pt.gate);
 			og_errf(b->err, b->errlen, "out of memory");
 			return -1;
 		}
@@ -705,21 +896,152 @@ static int match_error(int rc)
 }
 
 /*
+ * May a phrase of gate G start at byte AT of T (LEN bytes), an ASCII byte
+ * after no ASCII word character?  True unless no beginning fits the bytes
+ * there; a byte the gate cannot judge says yes.
+ */
+static bool gate_passes(const struct gate *g, const unsigned char *t, size_t len, size_t at)
+{
+	unsigned c0 = g->cls[t[at]], c, st;
+	uint32_t h;
+	size_t i = at + 1;
+
+	if (c0 == GATE_ANY)
+		c0 = t[at];             /* at the start, only as written */
+	if (i >= len)
+		return bit_of(g->single, c0);
+	st = (g->pair[t[at]][t[i] / 4] >> (t[i] % 4 * 2)) & 3;
+	if (st != GATE_MORE)
+		return st == GATE_YES;
+	c = g->cls[t[i]];
+	h = gate_fold(gate_fold(0, c0), c);
+	for (size_t n = 3; n <= GATE_KEY; n++) {
+		if (c == ' ') {         /* the rest of the run of white space */
+			while (i + 1 < len && t[i + 1] < 0x80 && g->cls[t[i + 1]] == ' ')
+				i++;
+		}
+		if (++i >= len)
+			return false;
+		if (t[i] >= 0x80 || (c = g->cls[t[i]]) == GATE_ANY)
+			return true;
+		h = gate_fold(h, c);
+		if (!bit_of(g->prefixes, gate_slot(h, n)))
+			return false;
+		if (bit_of(g->keys, gate_slot(h, n)))
+			return true;
+	}
+	return false;
+}
+
+/* Bit I set for each byte I of T[0..N) (N <= 64) whose mask has BIT. */
+static uint64_t gate_bits(const struct gate *g, const unsigned char *t, size_t n, unsigned bit)
+{
+	uint64_t m = 0;
+
+	for (size_t i = 0; i < n; i++)
+		m |= (uint64_t)((g->mask[t[i]] & bit) != 0) << i;
+	return m;
+}
+
+#ifdef __SSE2__
+/* The ASCII word characters and the lead bytes (0xc0 and up) of T[0..64), as masks. */
+static void gate_bits64(const unsigned char *t, uint64_t *word, uint64_t *lead)
+{
+	const __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9), a = _mm_set1_epi8('a');
+	const __m128i z = _mm_set1_epi8(25), up = _mm_set1_epi8(0x20), us = _mm_set1_epi8('_');
+	const __m128i hi = _mm_set1_epi8((char)0xc0);
+
+	*word = *lead = 0;
+	for (unsigned k = 0; k < 4; k++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(t + 16 * k));
+		__m128i d = _mm_sub_epi8(v, zero);
+		__m128i l = _mm_sub_epi8(_mm_or_si128(v, up), a);
+		__m128i w = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(d, nine), d),
+		                                      _mm_cmpeq_epi8(_mm_min_epu8(l, z), l)),
+		                         _mm_cmpeq_epi8(v, us));
+
+		*word |= (uint64_t)(unsigned)_mm_movemask_epi8(w) << (16 * k);
+		*lead |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, hi), v))
+		         << (16 * k);
+	}
+}
+#endif
+
+/*
+ * The first offset from OFF where a phrase of gate G may start in T (LEN
+ * bytes), or LEN.  Taken 64 bytes at a time as bit masks: the bytes that
+ * may start a phrase and the ASCII word characters, each of which rules
+ * out a start at the next byte; only the offsets left are looked at.
+ */
+static size_t gate_next(const struct gate *g, const unsigned char *t, size_t len, size_t off)
+{
+	uint64_t carry = off > 0 && (g->mask[t[off - 1]] & GATE_WORD) ? 1 : 0;
+
+	for (size_t b = off; b < len; b += 64) {
+		size_t n = len - b < 64 ? len - b : 64;
+		uint64_t word, start, cand;
+
+#ifdef __SSE2__
+		if (n == 64 && !g->odd_start) {
+			/* every first byte of a phrase is a word character */
+			gate_bits64(t + b, &word, &start);
+			start |= word;
+		} else
+#endif
+		{
+			word = gate_bits(g, t + b, n, GATE_WORD);
+			start = gate_bits(g, t + b, n, GATE_START);
+		}
+		cand = start & ~(word << 1 | carry);
+		for (; cand != 0; cand &= cand - 1) {
+			size_t at = b + (size_t)__builtin_ctzll(cand);
+
+			if (t[at] >= 0x80 || gate_passes(g, t, len, at))
+				return at;
+		}
+		carry = word >> 63;
+	}
+	return len;
+}
+
+/*
  * Search SUBJ (LEN bytes, at byte BASE of the text) with part PT, noting
- * each phrase found and going on at the end of each match.  0; 1 if PCRE2
- * stopped (a limit); -1 if out of memory.
+ * each phrase found and going on at the end of each match: at the offsets
+ * the gate passes, anchored, or plainly.  0; 1 if PCRE2 stopped (a limit);
+ * -1 if out of memory.
  */
 static int scan_subject(const struct og_pattern *p, const struct part *pt, const char *subj,
                         size_t len, size_t base, uint32_t opts, pcre2_match_data *md,
-                        struct scan *sc)
+                        struct scan *sc, bool plain)
 {
-	size_t off = 0;
+	const unsigned char *u = (const unsigned char *)subj;
+	bool gated = pt->gate != NULL && !plain;
+	size_t off = 0, misses = 0;
 
 	while (off < len) {
-		int rc = pcre2_match(pt->code, (PCRE2_SPTR)subj, len, off, opts, md, p->mctx);
+		const pcre2_code *code = pt->code;
+		uint32_t mopts = opts;
+		size_t at = off;
 		PCRE2_SIZE *ov;
 		uint32_t index;
+		int rc;
 
+		if (gated && (at = gate_next(pt->gate, u, len, off)) == len)
+			return 0;
+		if (gated && misses >= GATE_MISSES_MIN && misses * GATE_MISS_BYTES > at) {
+			gated = false;          /* most offsets pass: the plain scan is cheaper */
+			at = off;
+		}
+		if (gated) {
+			code = pt->anchored != NULL ? pt->anchored : pt->code;
+			mopts |= pt->anchored != NULL ? 0 : PCRE2_ANCHORED;
+		}
+		rc = pcre2_match(code, (PCRE2_SPTR)subj, len, at, mopts, md, p->mctx);
+		if (rc == PCRE2_ERROR_NOMATCH && gated) {
+			misses++;
+			off = at + 1;
+			continue;
+		}
 		if (rc == PCRE2_ERROR_NOMATCH)
 			return 0;
 		if (rc < 0)
@@ -728,10 +1050,10 @@ static int scan_subject(const struct og_pattern *p, const struct part *pt, const
 		if (mark_index(pcre2_get_mark(md), p->n_phrases, &index) &&
 		    note(sc, index, base + ov[0]) != 0)
 			return -1;
-		if (ov[1] > off) {
+		if (ov[1] > at) {
 			off = ov[1];
 		} else {        /* an empty match (no trie has one): step over a character */
-			off++;
+			off = at + 1;
 			while (off < len && ((unsigned char)subj[off] & 0xc0) == 0x80)
 				off++;
 		}
@@ -749,12 +1071,12 @@ static int scan_subject(const struct og_pattern *p, const struct part *pt, const
  * that look-arounds see as the edge of the subject.
  */
 static int scan_part(const struct og_pattern *p, const struct part *pt, const char *text,
-                     size_t len, pcre2_match_data *md, struct scan *sc)
+                     size_t len, pcre2_match_data *md, struct scan *sc, bool plain)
 {
 	size_t i = 0;
 
 	if (pt->jit)
-		return scan_subject(p, pt, text, len, 0, 0, md, sc);
+		return scan_subject(p, pt, text, len, 0, 0, md, sc, plain);
 	while (i < len) {
 		const unsigned char *u = (const unsigned char *)text;
 		size_t start = i, k;
@@ -765,7 +1087,7 @@ static int scan_part(const struct og_pattern *p, const struct part *pt, const ch
 			i += k;
 		if (i > start) {
 			rc = scan_subject(p, pt, text + start, i - start, start, PCRE2_NO_UTF_CHECK,
-			                  md, sc);
+			                  md, sc, plain);
 			if (rc != 0)
 				return rc;
 		}
@@ -778,7 +1100,7 @@ static int scan_part(const struct og_pattern *p, const struct part *pt, const ch
 /* Search with a phrase list; see og_pattern_search. */
 static int search_phrases(const struct og_pattern *p, const char *text, size_t len,
                           size_t *found, size_t max_found, pcre2_match_data *md,
-                          struct og_pattern_result *r)
+                          struct og_pattern_result *r, bool plain)
 {
 	struct scan sc = { .cap = 64, .bits = 6, .found = found, .max_found = max_found };
 	int rc = 0;
@@ -788,7 +1110,7 @@ static int search_phrases(const struct og_pattern *p, const char *text, size_t l
 	sc.merge = p->n_parts > 1;
 	for (size_t i = 0; i < p->n_parts && rc == 0; i++) {
 		sc.part_hits = 0;
-		rc = scan_part(p, &p->parts[i], text, len, md, &sc);
+		rc = scan_part(p, &p->parts[i], text, len, md, &sc, plain);
 	}
 	if (rc >= 0) {
 		r->count = sc.used;
@@ -805,8 +1127,9 @@ static int search_phrases(const struct og_pattern *p, const char *text, size_t l
 	return rc < 0 ? -1 : 0;
 }
 
-int og_pattern_search(const struct og_pattern *p, const char *text, size_t len,
-                      size_t *found, size_t max_found, struct og_pattern_result *r)
+/* og_pattern_search, or with PLAIN og_pattern_search_plain. */
+static int search(const struct og_pattern *p, const char *text, size_t len, size_t *found,
+                  size_t max_found, struct og_pattern_result *r, bool plain)
 {
 	char padded[SHORT_TEXT + 64];
 	pcre2_match_data *md;
@@ -829,13 +1152,13 @@ int og_pattern_search(const struct og_pattern *p, const char *text, size_t len,
 	 */
 	if (len <= SHORT_TEXT) {
 		memcpy(padded, text, len);
-		memset(padded + len, 0, sizeof(padded) - len);
+		memset(padded + len, 0, sizeof(padded) - SHORT_TEXT);   /* past any aligned word */
 		text = padded;
 	}
 	if ((md = pcre2_match_data_create(1, NULL)) == NULL)
 		return -1;
 	if (p->phrases) {
-		rc = search_phrases(p, text, len, found, max_found, md, r);
+		rc = search_phrases(p, text, len, found, max_found, md, r, plain);
 	} else {
 		int m = pcre2_match(p->parts[0].code, (PCRE2_SPTR)text, len, 0, 0, md, p->mctx);
 
@@ -851,4 +1174,16 @@ int og_pattern_search(const struct og_pattern *p, const char *text, size_t len,
 		r->limited = false;
 	}
 	return rc;
+}
+
+int og_pattern_search(const struct og_pattern *p, const char *text, size_t len,
+                      size_t *found, size_t max_found, struct og_pattern_result *r)
+{
+	return search(p, text, len, found, max_found, r, false);
+}
+
+int og_pattern_search_plain(const struct og_pattern *p, const char *text, size_t len,
+                            size_t *found, size_t max_found, struct og_pattern_result *r)
+{
+	return search(p, text, len, found, max_found, r, true);
 }

@@ -66,6 +66,14 @@ struct og_pattern_result {
 int og_pattern_search(const struct og_pattern *p, const char *text, size_t len,
                       size_t *found, size_t max_found, struct og_pattern_result *r);
 
+/*
+ * The same search without the gate that skips offsets where no phrase can
+ * start: PCRE2 scans every offset.  Slower, same result; the reference
+ * og_pattern_search is tested and timed against.
+ */
+int og_pattern_search_plain(const struct og_pattern *p, const char *text, size_t len,
+                            size_t *found, size_t max_found, struct og_pattern_result *r);
+
 /* Is P a phrase list (true) or a regular expression (false)? */
 bool og_pattern_is_phrases(const struct og_pattern *p);
 

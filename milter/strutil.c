@@ -119,7 +119,13 @@ void og_buf_reset(struct og_buf *b)
 		b->data[0] = '\0';
 }
 
-/* Make room for EXTRA more bytes plus the terminator; -1 on overflow/OOM. */
+/*
+ * Make room for EXTRA more bytes plus the terminator; -1 on overflow/OOM.
+ * The capacity doubles, or grows to what is needed with a 64-byte tail,
+ * whichever is more: a large first append (a body) costs one allocation
+ * of about its size.  The new bytes past the EXTRA ones, which the caller
+ * is about to write, are zeroed.
+ */
 static int buf_reserve(struct og_buf *b, size_t extra)
 {
 	size_t need, cap;
@@ -130,19 +136,14 @@ static int buf_reserve(struct og_buf *b, size_t extra)
 	need = b->len + extra + 1;
 	if (need <= b->cap)
 		return 0;
-	cap = b->cap < OG_BUF_MIN_CAP ? OG_BUF_MIN_CAP : b->cap;
-	while (cap < need) {
-		if (cap > SIZE_MAX / 2) {
-			cap = need;
-			break;
-		}
-		cap *= 2;
-	}
+	cap = b->cap < OG_BUF_MIN_CAP ? OG_BUF_MIN_CAP : b->cap <= SIZE_MAX / 2 ? 2 * b->cap : need;
+	if (cap < need)
+		cap = need <= SIZE_MAX - 127 ? (need + 127) / 64 * 64 : need;
 	p = realloc(b->data, cap);
 	if (p == NULL)
 		return -1;
 	/* the bytes after the text are defined: PCRE2's JIT reads whole words */
-	memset(p + b->len, 0, cap - b->len);
+	memset(p + b->len + extra, 0, cap - b->len - extra);
 	b->data = p;
 	b->cap = cap;
 	return 0;

@@ -108,13 +108,19 @@ static json_t *record_of(struct sample *s, const char *digest, char **text)
 {
 	json_error_t err;
 	json_t *r;
-	char *line = og_evidence_format(&s->f, &s->id, &s->v, digest, NOW_MS);
+	char *line = og_evidence_format(&s->f, &s->id, &s->v, digest, NOW_MS), *again;
 
 	assert_non_null(line);
 	assert_null(strchr(line, '\n'));
 	r = json_loads(line, 0, &err);
 	if (r == NULL)
 		fail_msg("not JSON (%s): %s", err.text, line);
+	/* and written as jansson writes it */
+	again = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	assert_non_null(again);
+	if (strcmp(again, line) != 0)
+		fail_msg("not as jansson writes it:\n got %s\nwant %s", line, again);
+	free(again);
 	if (text != NULL)
 		*text = line;
 	else
@@ -324,29 +330,36 @@ static void test_format_optional(void **state)
 	sample_free(&s);
 }
 
-/* Bytes that are not UTF-8 become U+FFFD; everything else is kept. */
+/* Rules an observing record names: a keyword rule that observes, a Message-ID rule. */
+static char *obs_phrases[] = { (char *)"winner", (char *)"wire transfer" };
+static struct og_phrase_list obs_list = { .phrases = obs_phrases, .n = 2 };
+static struct og_rule obs_kw = { .id = (char *)"spam-phrases", .check = OG_CHECK_KEYWORDS,
+                                 .score = 3, .observe = true, .list = &obs_list };
+static struct og_rule obs_mid = { .id = (char *)"msgid-invalid", .check = OG_CHECK_MESSAGE_ID,
+                                  .score = 4 };
+
+/* Make S an observed message: tagged, would be tempfailed, with phrases and a detail matched. */
+static void observing(struct sample *s)
+{
+	s->v.observe = true;
+	s->v.applied = OG_ACT_TAG;
+	s->v.would_score = 27;
+	s->v.would_action = OG_ACT_TEMPFAIL;
+	s->v.hit[2] = (struct og_hit){ .rule = &obs_kw, .figure = 2, .observe = true,
+	                               .found = { 1, 0 }, .n_found = 2 };
+	s->v.hit[3] = (struct og_hit){ .rule = &obs_mid, .figure = 1, .detail = "invalid 1234.abc" };
+	s->v.n_hits = 4;
+}
+
 /* Observing: the record says so and what enforcing would do; hits name what matched. */
 static void test_format_observe(void **state)
 {
-	static char *phrases[] = { (char *)"winner", (char *)"wire transfer" };
-	struct og_phrase_list list = { .phrases = phrases, .n = 2 };
-	struct og_rule kw = { .id = (char *)"spam-phrases", .check = OG_CHECK_KEYWORDS, .score = 3,
-	                      .observe = true, .list = &list };
-	struct og_rule mid = { .id = (char *)"msgid-invalid", .check = OG_CHECK_MESSAGE_ID,
-	                       .score = 4 };
 	struct sample s;
 	json_t *r, *h;
 
 	(void)state;
 	sample_init(&s);
-	s.v.observe = true;
-	s.v.applied = OG_ACT_TAG;
-	s.v.would_score = 27;
-	s.v.would_action = OG_ACT_TEMPFAIL;
-	s.v.hit[2] = (struct og_hit){ .rule = &kw, .figure = 2, .observe = true,
-	                              .found = { 1, 0 }, .n_found = 2 };
-	s.v.hit[3] = (struct og_hit){ .rule = &mid, .figure = 1, .detail = "invalid 1234.abc" };
-	s.v.n_hits = 4;
+	observing(&s);
 	r = record_of(&s, "d", NULL);
 	assert_true(json_is_true(json_object_get(r, "observe")));
 	assert_string_equal(str(r, "applied"), "tag");
@@ -430,6 +443,178 @@ static void test_format_large_figure(void **state)
 	assert_int_equal(num(json_array_get(json_object_get(r, "hits"), 1), "figure"), INT64_MAX);
 	json_decref(r);
 	sample_free(&s);
+}
+
+/*
+ * Whole records, byte for byte, as jansson wrote them (json_dumps, compact,
+ * in order) before the records were written directly: the trace tool and
+ * people's scripts read these lines.
+ */
+static void test_format_bytes(void **state)
+{
+	static const char *const want[] = {
+		"{\"time\":\"2026-11-23T03:01:02.123Z\",\"queue_id\":\"4F2A1A7219B\",\"action\":\"qua"
+		"rantine\",\"applied\":\"quarantine\",\"score\":20,\"scope\":\"authenticated\",\"keys"
+		"\":{\"account\":\"sasl:alice@example.com\",\"domain\":\"domain:example.com\",\"scrip"
+		"t\":null,\"client\":\"ip:203.0.113.9\"},\"identity_source\":\"sasl\",\"client\":{\"a"
+		"ddr\":\"203.0.113.9\",\"name\":\"dsl-9.example.net\",\"helo\":\"[203.0.113.9]\",\"po"
+		"rt\":51234},\"auth\":{\"login\":\"alice@example.com\",\"mechanism\":\"PLAIN\"},\"sen"
+		"der\":\"alice@example.com\",\"from\":\"Alice <alice@example.com>\",\"message_id\":\""
+		"<1@example.com>\",\"subject\":\"You are a winner\",\"rcpt_count\":2,\"rcpt_sample\":"
+		"[\"bob@example.org\",\"carol@Example.NET\"],\"rcpt_domains\":[\"example.org\",\"exam"
+		"ple.net\"],\"hits\":[{\"rule\":\"many-recipients\",\"check\":\"recipients\",\"key\":"
+		"null,\"figure\":2,\"limit\":1,\"score\":10},{\"rule\":\"account-messages-1m\",\"chec"
+		"k\":\"rate\",\"count\":\"messages\",\"key\":\"sasl:alice@example.com\",\"window\":60"
+		",\"figure\":31,\"limit\":30,\"score\":10}],\"exempt\":null,\"rules\":\"0123456789abc"
+		"def\"}",
+		"{\"time\":\"2026-11-23T03:01:02.124Z\",\"queue_id\":\"4F2A1A7219B\",\"action\":\"qua"
+		"rantine\",\"applied\":\"tag\",\"score\":20,\"observe\":true,\"would\":{\"score\":27,"
+		"\"action\":\"tempfail\"},\"scope\":\"authenticated\",\"keys\":{\"account\":\"sasl:al"
+		"ice@example.com\",\"domain\":\"domain:example.com\",\"script\":null,\"client\":\"ip:"
+		"203.0.113.9\"},\"identity_source\":\"sasl\",\"client\":{\"addr\":\"203.0.113.9\",\"n"
+		"ame\":\"dsl-9.example.net\",\"helo\":\"[203.0.113.9]\",\"port\":51234},\"auth\":{\"l"
+		"ogin\":\"alice@example.com\",\"mechanism\":\"PLAIN\"},\"sender\":\"alice@example.com"
+		"\",\"from\":\"Alice <alice@example.com>\",\"message_id\":\"<1@example.com>\",\"subje"
+		"ct\":\"You are a winner\",\"rcpt_count\":2,\"rcpt_sample\":[\"bob@example.org\",\"ca"
+		"rol@Example.NET\"],\"rcpt_domains\":[\"example.org\",\"example.net\"],\"hits\":[{\"r"
+		"ule\":\"many-recipients\",\"check\":\"recipients\",\"key\":null,\"figure\":2,\"limit"
+		"\":1,\"score\":10},{\"rule\":\"account-messages-1m\",\"check\":\"rate\",\"count\":\""
+		"messages\",\"key\":\"sasl:alice@example.com\",\"window\":60,\"figure\":31,\"limit\":"
+		"30,\"score\":10},{\"rule\":\"spam-phrases\",\"check\":\"keywords\",\"key\":null,\"fi"
+		"gure\":2,\"limit\":0,\"score\":3,\"observe\":true,\"matched\":[\"wire transfer\",\"w"
+		"inner\"]},{\"rule\":\"msgid-invalid\",\"check\":\"message-id\",\"key\":null,\"figure"
+		"\":1,\"limit\":0,\"score\":4,\"matched\":\"invalid 1234.abc\"}],\"exempt\":null,\"lo"
+		"cked\":{\"key\":\"sasl:alice@example.com\",\"style\":\"hold\",\"until\":\"2026-11-23"
+		"T03:03:19.000Z\"},\"rules\":\"0123456789abcdef\"}",
+		"{\"time\":\"2026-11-23T03:01:02.125Z\",\"queue_id\":\"4F2A1A7219B\",\"action\":\"qua"
+		"rantine\",\"applied\":\"quarantine\",\"score\":20,\"scope\":\"authenticated\",\"keys"
+		"\":{\"account\":\"sasl:alice@example.com\",\"domain\":\"domain:example.com\",\"scrip"
+		"t\":null,\"client\":\"ip:203.0.113.9\"},\"identity_source\":\"stamp\",\"stamp\":{\"u"
+		"id\":0,\"user\":null,\"cwd\":\"/var/www/\\\"site\\\"\"},\"client\":{\"addr\":\"203.0"
+		".113.9\",\"name\":\"dsl-9.example.net\",\"helo\":\"[203.0.113.9]\",\"port\":null},\""
+		"auth\":{\"login\":\"alice@example.com\",\"mechanism\":\"PLAIN\"},\"sender\":\"\",\"f"
+		"rom\":\"Alice <alice@example.com>\",\"message_id\":\"<1@example.com>\",\"subject\":"
+		"\"You are a winner\",\"rcpt_count\":2,\"rcpt_sample\":[\"bob@example.org\",\"carol@E"
+		"xample.NET\"],\"rcpt_domains\":[\"example.org\",\"example.net\"],\"hits\":[],\"exemp"
+		"t\":\"sasl:alice@example.com\",\"allowed\":true,\"locked\":{\"key\":\"ip:203.0.113.9"
+		"\",\"style\":\"refuse\",\"until\":null},\"rules\":null,\"truncated\":true,\"internal"
+		"_error\":true}",
+		"{\"time\":\"2026-11-23T03:01:02.126Z\",\"queue_id\":\"4F2A1A7219B\",\"action\":\"qua"
+		"rantine\",\"applied\":\"quarantine\",\"score\":-3,\"would\":{\"score\":20,\"action\""
+		":\"quarantine\"},\"scope\":\"authenticated\",\"keys\":{\"account\":\"sasl:alice@exam"
+		"ple.com\",\"domain\":\"domain:\357\277\275\357\277\275.example\",\"script\":null,\"c"
+		"lient\":\"ip:203.0.113.9\"},\"identity_source\":\"sasl\",\"client\":{\"addr\":\"203."
+		"0.113.9\",\"name\":\"dsl-9.example.net\",\"helo\":\"[203.0.113.9]\",\"port\":51234},"
+		"\"auth\":{\"login\":\"alice@example.com\",\"mechanism\":\"PLAIN\"},\"sender\":\"alic"
+		"e@example.com\",\"from\":\"\\\"Al\\\\ice\\\" <a@b>\\u001B[0m\",\"message_id\":\"\","
+		"\"subject\":\"a\\u0001\\u001F\177\\b\\f\\n\\r\\t\\\"\\\\/ \303\251\342\202\254\360"
+		"\237\222\260\357\277\275\357\277\275 \357\277\275\357\277\275\357\277\275 \342\200"
+		"\250\",\"rcpt_count\":2,\"rcpt_sample\":[\"bob@example.org\",\"carol@Example.NET\"],"
+		"\"rcpt_domains\":[\"example.org\",\"example.net\"],\"hits\":[{\"rule\":\"many-recipi"
+		"ents\",\"check\":\"recipients\",\"key\":null,\"figure\":2,\"limit\":1,\"score\":10},"
+		"{\"rule\":\"account-messages-1m\",\"check\":\"rate\",\"count\":\"messages\",\"key\":"
+		"\"sasl:alice@example.com\",\"window\":60,\"figure\":9223372036854775807,\"limit\":30"
+		",\"score\":10}],\"exempt\":null,\"rules\":\"0123456789abcdef\"}",
+		"{\"time\":\"2026-11-23T03:01:02.127Z\",\"queue_id\":\"4F2A1A7219B\",\"action\":\"qua"
+		"rantine\",\"applied\":\"quarantine\",\"score\":20,\"scope\":\"authenticated\",\"keys"
+		"\":{\"account\":\"sasl:alice@example.com\",\"domain\":\"domain:example.com\",\"scrip"
+		"t\":null,\"client\":\"ip:203.0.113.9\"},\"identity_source\":\"sasl\",\"client\":{\"a"
+		"ddr\":\"203.0.113.9\",\"name\":\"dsl-9.example.net\",\"helo\":\"[203.0.113.9]\",\"po"
+		"rt\":51234},\"auth\":null,\"sender\":\"alice@example.com\",\"from\":\"Alice <alice@e"
+		"xample.com>\",\"message_id\":\"<1@example.com>\",\"subject\":\"You are a winner\",\""
+		"rcpt_count\":2,\"rcpt_sample\":[],\"rcpt_domains\":[],\"hits\":[{\"rule\":\"many-rec"
+		"ipients\",\"check\":\"recipients\",\"key\":null,\"figure\":2,\"limit\":1,\"score\":1"
+		"0},{\"rule\":\"account-messages-1m\",\"check\":\"rate\",\"count\":\"messages\",\"key"
+		"\":\"sasl:alice@example.com\",\"window\":60,\"figure\":31,\"limit\":30,\"score\":10}"
+		",{\"rule\":\"many-recipients\",\"check\":\"recipients\",\"key\":null,\"figure\":2,\""
+		"limit\":1,\"score\":10},{\"rule\":\"account-messages-1m\",\"check\":\"rate\",\"count"
+		"\":\"messages\",\"key\":\"sasl:alice@example.com\",\"window\":60,\"figure\":31,\"lim"
+		"it\":30,\"score\":10},{\"rule\":\"many-recipients\",\"check\":\"recipients\",\"key\""
+		":null,\"figure\":2,\"limit\":1,\"score\":10},{\"rule\":\"account-messages-1m\",\"che"
+		"ck\":\"rate\",\"count\":\"messages\",\"key\":\"sasl:alice@example.com\",\"window\":6"
+		"0,\"figure\":31,\"limit\":30,\"score\":10},{\"rule\":\"many-recipients\",\"check\":"
+		"\"recipients\",\"key\":null,\"figure\":2,\"limit\":1,\"score\":10},{\"rule\":\"accou"
+		"nt-messages-1m\",\"check\":\"rate\",\"count\":\"messages\",\"key\":\"sasl:alice@exam"
+		"ple.com\",\"window\":60,\"figure\":31,\"limit\":30,\"score\":10},{\"rule\":\"many-re"
+		"cipients\",\"check\":\"recipients\",\"key\":null,\"figure\":2,\"limit\":1,\"score\":"
+		"10},{\"rule\":\"account-messages-1m\",\"check\":\"rate\",\"count\":\"messages\",\"ke"
+		"y\":\"sasl:alice@example.com\",\"window\":60,\"figure\":31,\"limit\":30,\"score\":10"
+		"},{\"rule\":\"many-recipients\",\"check\":\"recipients\",\"key\":null,\"figure\":2,"
+		"\"limit\":1,\"score\":10},{\"rule\":\"account-messages-1m\",\"check\":\"rate\",\"cou"
+		"nt\":\"messages\",\"key\":\"sasl:alice@example.com\",\"window\":60,\"figure\":31,\"l"
+		"imit\":30,\"score\":10}],\"exempt\":null,\"rules\":\"0123456789abcdef\"}",
+	};
+	size_t n = 0;
+
+	(void)state;
+	for (int row = 0; row < 5; row++) {
+		struct sample s;
+		char *line;
+
+		sample_init(&s);
+		switch (row) {
+		case 0:         /* the sample as it is */
+			break;
+		case 1:         /* observing, phrases and a detail matched, locked until a time */
+			observing(&s);
+			s.v.locked_key = s.id.key[OG_KEY_ACCOUNT];
+			s.v.lock_style = OG_LOCK_HOLD;
+			s.v.lock_until = 1795402999;
+			break;
+		case 2:         /* stamped, exempt by an allow, truncated, an internal error, locked for good */
+			s.id.source = OG_ID_STAMP;
+			s.id.stamp.uid = 0;
+			s.id.stamp.cwd = og_strdup("/var/www/\"site\"");
+			s.v.exempt = true;
+			s.v.allowed = true;
+			s.v.exempt_key = s.id.key[OG_KEY_ACCOUNT];
+			s.v.n_hits = 0;
+			s.v.internal_error = true;
+			s.v.locked_key = s.id.key[OG_KEY_CLIENT];
+			s.f.truncated = true;
+			s.f.client_port_known = false;
+			assert_int_equal(og_facts_set_sender(&s.f, "<>"), 0);
+			break;
+		case 3:         /* every kind of byte in the strings */
+			assert_int_equal(og_facts_set(&s.f, &s.f.subject,
+			                              "a\x01\x1f\x7f\b\f\n\r\t\"\\/ \xc3\xa9\xe2\x82\xac"
+			                              "\xf0\x9f\x92\xb0\xff\xc3 \xed\xa0\x80 \xe2\x80\xa8"), 0);
+			assert_int_equal(og_facts_set(&s.f, &s.f.from, "\"Al\\ice\" <a@b>\x1b[0m"), 0);
+			assert_int_equal(og_facts_set(&s.f, &s.f.message_id, ""), 0);
+			free(s.id.key[OG_KEY_DOMAIN]);
+			s.id.key[OG_KEY_DOMAIN] = og_strdup("domain:\xe4\xf6.example");
+			s.v.hit[1].figure = UINT64_MAX;
+			s.v.score = -3;
+			break;
+		case 4:         /* no auth, nothing sampled, many hits */
+			free(s.f.auth_authen);
+			s.f.auth_authen = NULL;
+			for (size_t i = 0; i < s.f.rcpt_sample_len; i++)
+				free(s.f.rcpt_sample[i]);
+			for (size_t i = 0; i < s.f.rcpt_domains_len; i++)
+				free(s.f.rcpt_domains[i]);
+			s.f.rcpt_sample_len = 0;
+			s.f.rcpt_domains_len = 0;
+			for (size_t i = 2; i < 12; i++)
+				s.v.hit[i] = s.v.hit[i % 2];
+			s.v.n_hits = 12;
+			break;
+		}
+		line = og_evidence_format(&s.f, &s.id, &s.v, row == 2 ? NULL : "0123456789abcdef",
+		                          NOW_MS + row);
+		assert_non_null(line);
+		if (getenv("OG_EVIDENCE_BYTES") != NULL) {
+			printf("%s\n", line);      /* the rows of want[], to review when a field is added */
+		} else if (n >= sizeof(want) / sizeof(want[0]) || strcmp(line, want[n]) != 0) {
+			fail_msg("row %d:\n got %s\nwant %s", row, line,
+			         n < sizeof(want) / sizeof(want[0]) ? want[n] : "(none)");
+		}
+		n++;
+		free(line);
+		sample_free(&s);
+	}
+	if (getenv("OG_EVIDENCE_BYTES") == NULL)
+		assert_int_equal(n, sizeof(want) / sizeof(want[0]));
 }
 
 /* ---- the file ---- */
@@ -651,6 +836,7 @@ int main(void)
 		cmocka_unit_test(test_format_observe),
 		cmocka_unit_test(test_format_utf8),
 		cmocka_unit_test(test_format_large_figure),
+		cmocka_unit_test(test_format_bytes),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_append_and_mode),
 		cmocka_unit_test(test_append_threads),

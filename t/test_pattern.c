@@ -392,6 +392,31 @@ static void test_deep_trie(void **state)
 	og_pattern_free(p);
 }
 
+/* A fixed-seed generator: every run tests the same texts. */
+static uint32_t next_rand(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return (uint32_t)(*state >> 16);
+}
+
+/* Search TEXT with P both ways; the gated search must find what the plain one finds. */
+static void agree(const char *label, const struct og_pattern *p, const char *text, size_t len)
+{
+	size_t fast[MAXP * 2], slow[MAXP * 2];
+	struct og_pattern_result a, b;
+	char x[128], y[128];
+
+	assert_int_equal(og_pattern_search(p, text, len, fast, MAXP * 2, &a), 0);
+	assert_int_equal(og_pattern_search_plain(p, text, len, slow, MAXP * 2, &b), 0);
+	if (a.count != b.count || a.limited != b.limited ||
+	    memcmp(fast, slow, (a.count < MAXP * 2 ? a.count : MAXP * 2) * sizeof(*fast)) != 0)
+		fail_msg("%s: on \"%.*s\": found %s, the plain scan %s", label, (int)(len < 200 ? len : 200),
+		         text, show(a.count, fast, MAXP * 2, x, sizeof(x)),
+		         show(b.count, slow, MAXP * 2, y, sizeof(y)));
+}
+
 /* The Nth generated phrase: 1 to 3 words, all distinct. */
 static void gen_phrase(size_t i, char *buf, size_t len)
 {
@@ -414,6 +439,7 @@ static void gen_phrase(size_t i, char *buf, size_t len)
 
 static void test_many_phrases(void **state)
 {
+	uint64_t rng = 0x2545f4914f6cdd1du;
 	size_t n = 10000, bad, found[8];
 	char (*bufs)[48] = calloc(n, sizeof(*bufs));
 	const char **list = calloc(n, sizeof(*list));
@@ -454,6 +480,21 @@ static void test_many_phrases(void **state)
 	/* "t1" is not "t10" */
 	assert_int_equal(og_pattern_search(p, "t10000 t1x", 10, found, 8, &r), 0);
 	assert_int_equal(r.count, 0);
+	/* each part's gate lets through what the plain scan finds */
+	for (int round = 0; round < 300; round++) {
+		char big[4096] = { 0 };        /* defined past the text: the JIT reads whole words */
+		size_t len = 0;
+
+		while (len < sizeof(big) - 100) {
+			const char *w = bufs[next_rand(&rng) % n];
+			size_t k = strlen(w) - (next_rand(&rng) % 4 == 0 ? next_rand(&rng) % 3 : 0);
+
+			memcpy(big + len, w, k);
+			len += k;
+			big[len++] = " \n,x"[next_rand(&rng) % 4];
+		}
+		agree("many phrases", p, big, len);
+	}
 	og_pattern_free(p);
 	free(list);
 	free(bufs);
@@ -524,6 +565,90 @@ static void test_many_found(void **state)
 	free(list);
 	free(bufs);
 	free(found);
+}
+
+/*
+ * The search skips the offsets where no phrase can start, and must find
+ * just what PCRE2 finds trying every offset: random texts of pieces of
+ * the phrases, other case, white space of every kind (non-ASCII too),
+ * characters that fold to ASCII letters (K, the long s), word characters
+ * glued on, and bytes that are not UTF-8.
+ */
+static void test_gate_agrees(void **state)
+{
+	static const char *const lists[][MAXP] = {
+		{ "wire transfer", "winner", "you have won", "100% free", "e-mail ballot",
+		  "your account", "ok", NULL },
+		{ "h\xc3\xa9ritage", "pr\xc3\xa9stamo", "kiss", "s", "$100 bonus", "a\x1c" "b",
+		  "atm  card", NULL },
+		{ "\xc3\xa9t\xc3\xa9", "winner", NULL },            /* no gate: it starts non-ASCII */
+		{ "x", "xy", "xyz z", "xyzzy", NULL },
+	};
+	static const char *const pieces[] = {
+		"wire", "transfer", "win", "winner", "winners", "you", "have", "won", "100%",
+		"free", "e-mail", "ballot", "your", "account", "ok", "h\xc3\xa9ritage", "heritage",
+		"pr\xc3\xa9stamo", "kiss", "s", "$100", "bonus", "a", "b", "atm", "card", "x", "xy",
+		"xyz", "z", "xyzzy", "\xc3\xa9t\xc3\xa9", "WIRE", "Winner", "KISS", "YOU",
+		"\xe2\x84\xaaiss", "\xc5\xbf", "ki\xc5\xbf\xc5\xbf", " ", " ", " ", "  ", "\t", "\r\n",
+		"\n", "\xc2\xa0", "\xe2\x80\x83", "\x0b", "\x0c", "\x1c", "\x1f", "_", "9", ".", ",",
+		"-", "%", "$", "\xff", "\xc3", "\x80", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x92\xb0",
+	};
+	const size_t n_pieces = sizeof(pieces) / sizeof(pieces[0]);
+	uint64_t rng = 0x9e3779b97f4a7c15u;
+	char *text = calloc(1, 32 * 1024 + 64);
+	(void)state;
+
+	assert_non_null(text);
+	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
+		struct og_pattern *p = compile_list("gate", lists[l]);
+		char label[32];
+
+		for (int round = 0; round < 3000; round++) {
+			size_t len = 0, pieces_n = 1 + next_rand(&rng) % (round < 2990 ? 40 : 4000);
+
+			for (size_t i = 0; i < pieces_n && len < 32 * 1024 - 16; i++) {
+				const char *pc = pieces[next_rand(&rng) % n_pieces];
+
+				memcpy(text + len, pc, strlen(pc));
+				len += strlen(pc);
+			}
+			snprintf(label, sizeof(label), "list %zu, round %d", l, round);
+			agree(label, p, text, len);
+			/* and every cut of a short one: a phrase at the very end */
+			for (size_t cut = 0; round < 200 && cut < len; cut++)
+				agree(label, p, text, cut);
+		}
+		og_pattern_free(p);
+	}
+	free(text);
+}
+
+/*
+ * Where nearly every word may start a phrase (each non-ASCII word must go
+ * to PCRE2) and none does, the search gives up skipping and scans the rest
+ * plainly: the same finds, before and after the change.
+ */
+static void test_gate_gives_up(void **state)
+{
+	static const char *const list[] = { "aaaaaaaaz", "bbbbbbbb", NULL };
+	struct og_pattern *p = compile_list("gives up", list);
+	size_t n = 3000, found[2];
+	char *text = calloc(1, n + 64);
+	struct og_pattern_result r;
+	(void)state;
+
+	assert_non_null(text);
+	for (size_t i = 0; i + 3 <= n; i += 3)
+		memcpy(text + i, "\xc3\xa9 ", 3);
+	memcpy(text + 30, "bbbbbbbb ", 9);           /* found while still skipping */
+	memcpy(text + 2700, "aaaaaaaaz ", 10);       /* found by the plain scan */
+	agree("gives up", p, text, n);
+	assert_int_equal(og_pattern_search(p, text, n, found, 2, &r), 0);
+	assert_int_equal(r.count, 2);
+	assert_int_equal(found[0], 1);
+	assert_int_equal(found[1], 0);
+	og_pattern_free(p);
+	free(text);
 }
 
 static void test_search_arguments(void **state)
@@ -604,6 +729,8 @@ int main(void)
 		cmocka_unit_test(test_many_phrases),
 		cmocka_unit_test(test_max_found),
 		cmocka_unit_test(test_many_found),
+		cmocka_unit_test(test_gate_agrees),
+		cmocka_unit_test(test_gate_gives_up),
 		cmocka_unit_test(test_search_arguments),
 		cmocka_unit_test(test_threads),
 	};

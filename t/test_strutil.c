@@ -272,6 +272,31 @@ static void test_buf_grow(void **state)
 	og_buf_free(&b);
 }
 
+/* A large first append (a body) takes one allocation of about its size, zero past the text. */
+static void test_buf_large_append(void **state)
+{
+	static char body[16384];
+	struct og_buf b;
+
+	(void)state;
+	memset(body, 'x', sizeof(body));
+	og_buf_init(&b);
+	assert_int_equal(og_buf_append(&b, body, sizeof(body)), 0);
+	assert_int_equal(b.len, sizeof(body));
+	assert_true(b.cap >= b.len + 64 && b.cap < b.len + 256);
+	for (size_t i = b.len; i < b.cap; i++)
+		if (b.data[i] != '\0')
+			fail_msg("byte %zu past the text is 0x%02x", i, (unsigned char)b.data[i]);
+	/* and the next small append doubles as before */
+	assert_int_equal(og_buf_append(&b, body, 100), 0);
+	assert_int_equal(og_buf_append(&b, body, 100), 0);
+	assert_true(b.cap >= 2 * sizeof(body));
+	for (size_t i = b.len; i < b.cap; i++)
+		if (b.data[i] != '\0')
+			fail_msg("byte %zu past the text is 0x%02x", i, (unsigned char)b.data[i]);
+	og_buf_free(&b);
+}
+
 /* Reset empties but keeps the memory, so per-message reuse does not realloc. */
 static void test_buf_reset(void **state)
 {
@@ -342,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_buf_binary),
 		cmocka_unit_test(test_buf_printf),
 		cmocka_unit_test(test_buf_grow),
+		cmocka_unit_test(test_buf_large_append),
 		cmocka_unit_test(test_buf_reset),
 		cmocka_unit_test(test_buf_overflow),
 	};

@@ -26,7 +26,9 @@
 # Environment: top_srcdir, top_builddir (make sets them; default: this tree
 # and its _build/); OG_BENCH_SCALE multiplies every message count (0.1 for a
 # quick look; the CPU figures get noisier); OG_BENCH_ROUNDS (default 3);
-# OG_BENCH_KEEP=1 keeps the temporary directory and prints where it is.
+# OG_BENCH_KEEP=1 keeps the temporary directory and prints where it is;
+# OG_BENCH_ONLY="base body100k" runs only the scenarios named (the table
+# then leaves the others' targets unmet).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -145,6 +147,7 @@ run_one()
 scenario()
 {
 	local name=$1 title=$2 kind=$3 rounds=$4 n_og n_null r i f
+	case " ${OG_BENCH_ONLY:-$name} " in *" $name "*) ;; *) return 0 ;; esac
 	n_og=$(count "$5")
 	n_null=$(count "$6")
 	shift 6
