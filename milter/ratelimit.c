@@ -58,8 +58,11 @@
  * first counter can become idle, so the sweep for idle counters runs only
  * when it can find one, at most once per second of clock per shard.
  *
- * Errors: og_rate_new returns NULL and og_rate_add UINT64_MAX when memory
- * runs out; a hash chain array that cannot grow is kept (longer chains).
+ * Errors: og_rate_new returns NULL, og_rate_add and the others UINT64_MAX,
+ * og_rate_values -1 when memory runs out, and the counter is as it was; a
+ * look (og_rate_peek) that cannot store its advance still answers.  A hash
+ * chain array that cannot grow is kept (longer chains), and so is a record
+ * that cannot shrink.
  *
  * Locks: each shard's mutex protects everything in that shard: its hash
  * chains, its LRU list of keys, its records and their counters, its classes,
@@ -1052,6 +1055,7 @@ static void make_room(struct og_ratetable *t, struct rate_shard *s, int64_t now)
 /* What an update does to a counter. */
 enum rate_op { OP_ADD, OP_DISTINCT, OP_NOTE, OP_READ };
 
+/* One call on the table, as apply() takes it. */
 struct rate_call {
 	const char *name, *key;
 	uint32_t window;
@@ -1117,10 +1121,9 @@ static uint64_t apply_locked(struct og_ratetable *t, struct rate_shard *s, uint6
 	struct rate_rec *r = rec_find(s, hk, call->key);
 	unsigned kind = call->op == OP_ADD ? KIND_COUNT : call->op == OP_NOTE ? KIND_TEXTS : KIND_HASHES;
 	struct built out = { .idle_at = INT64_MIN };
-	bool fresh = false;
+	bool fresh = false, built, stored;
 	struct obuf b;
 	struct ctr c;
-	size_t at;
 
 	if (cls < 0 || r == NULL || !ctr_find(s, r, cls, &c)) {
 		if (!call->create)
@@ -1148,20 +1151,22 @@ static uint64_t apply_locked(struct og_ratetable *t, struct rate_shard *s, uint6
 	else
 		set_build(&s->cls[c.cls], r, &c, call->now, call->op == OP_ADD ? NULL : call->v,
 		          call->op == OP_ADD ? 0 : call->n, &b, &out);
-	at = ctr_finish(&b, out.keep);
-	if (b.failed || (!out.unchanged &&
-	                 rec_splice(s, &r, c.off, c.size - out.keep, b.p + at, b.len - at) < 0)) {
-		/* a look that could not store its advance still knows the total */
-		bool known = !b.failed && call->op == OP_READ && call->texts == NULL;
+	built = !b.failed;
+	stored = built && out.unchanged;
+	if (built && !out.unchanged) {
+		size_t at = ctr_finish(&b, out.keep);
 
-		obuf_free(&b);
+		stored = rec_splice(s, &r, c.off, c.size - out.keep, b.p + at, b.len - at) == 0;
+	}
+	obuf_free(&b);
+	if (!stored) {
 		if (fresh) {
 			rec_trim(s, r);
 			class_trim(s, cls);
 		}
-		return known ? out.total : UINT64_MAX;
+		/* a look that could not store its advance still knows the total */
+		return built && call->op == OP_READ && call->texts == NULL ? out.total : UINT64_MAX;
 	}
-	obuf_free(&b);
 	if (fresh) {
 		s->cls[cls].refs++;
 		s->n++;

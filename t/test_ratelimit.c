@@ -551,6 +551,36 @@ static void test_note_values(void **state)
 	og_rate_free(t);
 }
 
+/* More queue IDs than remembered: the count stops at the cap and the oldest are forgotten. */
+static void test_note_cap(void **state)
+{
+	enum { EXTRA = 76 };
+	struct og_ratetable *t = og_rate_new(100);
+	char value[32], want[32];
+	char **ids;
+	size_t n;
+	uint64_t got = 0;
+	(void)state;
+
+	assert_non_null(t);
+	for (int i = 0; i < OG_RATE_DISTINCT_MAX + EXTRA; i++) {
+		snprintf(value, sizeof(value), "%011X", 0x1000 + i);
+		got = og_rate_note(t, "accepted", "sasl:x", 3600, value, i / 10);
+		assert_true(got <= OG_RATE_DISTINCT_MAX);
+	}
+	assert_int_equal(got, OG_RATE_DISTINCT_MAX);
+	assert_int_equal(og_rate_values(t, "accepted", "sasl:x", 3600, 200, &ids, &n), 0);
+	assert_int_equal(n, OG_RATE_DISTINCT_MAX);
+	snprintf(want, sizeof(want), "%011X", 0x1000 + EXTRA);
+	CHECK_STR("oldest kept", ids[0], want);
+	snprintf(want, sizeof(want), "%011X", 0x1000 + OG_RATE_DISTINCT_MAX + EXTRA - 1);
+	CHECK_STR("newest", ids[n - 1], want);
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	og_rate_free(t);
+}
+
 /* A counter keeps its kind: adding to a distinct one, or noting in a plain one, only reads. */
 static void test_kind_kept(void **state)
 {
@@ -780,6 +810,7 @@ int main(void)
 		cmocka_unit_test(test_distinct),
 		cmocka_unit_test(test_distinct_cap),
 		cmocka_unit_test(test_note_values),
+		cmocka_unit_test(test_note_cap),
 		cmocka_unit_test(test_kind_kept),
 		cmocka_unit_test(test_many_counters_per_key),
 		cmocka_unit_test(test_key_extremes),
