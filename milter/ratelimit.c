@@ -33,9 +33,10 @@
  * counter is a run of bytes in its record: its length, class and kind, its
  * head (as an offset from the record's base time), then only its non-empty
  * slots, newest first, as (age in slots, count), or its values, newest
- * first, as (age, 64-bit hash) or (age, length, text); numbers other than
- * ages and hashes take 7 bits a byte.  So a counter with one event is 5
- * bytes, a distinct one with one value 12, plus the text for og_rate_note,
+ * first, as (age, 64-bit hash) or (age, length, text), upper-case hex text
+ * (Postfix queue IDs) two characters a byte; numbers other than ages and
+ * hashes take 7 bits a byte.  So a counter with one event is 5 bytes, a
+ * distinct one with one value 12, each 11-character queue ID noted takes 8,
  * and counts still keep their full 64 bits.  An update writes the counter
  * anew, advanced, and splices it into the record; a value new to a set that
  * needs no advance is only put in front.  A record's allocation follows
@@ -89,6 +90,7 @@
 #define RATE_BUCKETS_START 16u      /* power of two */
 #define RATE_VARINT_MAX    10       /* bytes of a 64-bit number */
 #define RATE_BUF_LOCAL     256      /* a counter rewritten on the stack, larger ones on the heap */
+#define RATE_PACK_MAX      64       /* longest hex text kept two characters a byte */
 
 /* What a counter counts; the low two bits of its tag. */
 enum rate_kind { KIND_COUNT = 0, KIND_HASHES = 1, KIND_TEXTS = 2 };
@@ -153,11 +155,15 @@ struct obuf {
 	unsigned char local[RATE_BUF_LOCAL];
 };
 
-/* A value to note: its hash, and its text for counters that keep it. */
+/* A value to note: its hash, and its text as counters that keep it store it. */
 struct nval {
 	uint64_t hash;
 	const char *text;
 	size_t len;
+	bool packed;                        /* hex, stored in pk */
+	unsigned char hdr[RATE_VARINT_MAX]; /* length * 2 + packed */
+	size_t hdr_len;
+	unsigned char pk[RATE_PACK_MAX / 2];
 };
 
 /* What writing a counter found: its total, when it goes idle, what to store. */
@@ -753,49 +759,116 @@ static void count_build(const struct rate_class *k, struct rate_rec *r, const st
 /* Where the value at P (the byte after its age) of a counter of KIND ends. */
 static const unsigned char *value_end(unsigned kind, const unsigned char *p)
 {
-	uint64_t len;
+	uint64_t hdr;
 
 	if (kind == KIND_HASHES)
 		return p + sizeof(uint64_t);
-	len = get_varint(&p);
-	return p + len;
+	hdr = get_varint(&p);
+	return p + ((hdr & 1) ? ((hdr >> 1) + 1) / 2 : hdr >> 1);
+}
+
+/* The bytes V's text is stored as, after its header. */
+static const unsigned char *value_body(const struct nval *v, size_t *len)
+{
+	*len = v->packed ? (v->len + 1) / 2 : v->len;
+	return v->packed ? v->pk : (const unsigned char *)v->text;
 }
 
 /* Is the value at P..END (of a counter of KIND) V? */
 static bool value_is(unsigned kind, const unsigned char *p, const unsigned char *end,
                      const struct nval *v)
 {
+	const unsigned char *body;
+	size_t len;
+
 	if (kind == KIND_HASHES) {
 		uint64_t h;
 
 		memcpy(&h, p, sizeof(h));
 		return h == v->hash;
 	}
-	(void)get_varint(&p);
-	if ((size_t)(end - p) != v->len)
+	body = value_body(v, &len);
+	if ((size_t)(end - p) != v->hdr_len + len || memcmp(p, v->hdr, v->hdr_len) != 0)
 		return false;
-	if (v->len >= sizeof(uint64_t)) {
+	p += v->hdr_len;
+	if (len >= sizeof(uint64_t)) {
 		/* queue IDs share their leading, time-based characters: the end differs first */
 		uint64_t a, b;
 
 		memcpy(&a, end - sizeof(a), sizeof(a));
-		memcpy(&b, v->text + v->len - sizeof(b), sizeof(b));
+		memcpy(&b, body + len - sizeof(b), sizeof(b));
 		if (a != b)
 			return false;
 	}
-	return memcmp(p, v->text, v->len) == 0;
+	return memcmp(p, body, len) == 0;
 }
 
 /* Append V, seen now, to a counter of KIND. */
 static void value_put(struct obuf *b, unsigned kind, const struct nval *v, int64_t *newest)
 {
+	const unsigned char *body;
+	size_t len;
+
 	item_age(b, 0, newest);
 	if (kind == KIND_HASHES) {
 		obuf_bytes(b, &v->hash, sizeof(v->hash));
 	} else {
-		obuf_varint(b, v->len);
-		obuf_bytes(b, v->text, v->len);
+		body = value_body(v, &len);
+		obuf_bytes(b, v->hdr, v->hdr_len);
+		obuf_bytes(b, body, len);
 	}
+}
+
+static int hex_digit(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/*
+ * How V's text is stored: Postfix's short queue IDs are upper-case hex, so
+ * such a text is kept two characters a byte, nearly halving what a key's
+ * accepted queue IDs take; any other text as it is.
+ */
+static void value_pack(struct nval *v)
+{
+	v->packed = v->len >= 2 && v->len <= RATE_PACK_MAX;
+	for (size_t i = 0; i < v->len && v->packed; i++) {
+		int d = hex_digit(v->text[i]);
+
+		if (d < 0)
+			v->packed = false;
+		else if (i % 2 == 0)
+			v->pk[i / 2] = (unsigned char)(d << 4);
+		else
+			v->pk[i / 2] |= (unsigned char)d;
+	}
+	v->hdr_len = put_varint(v->hdr, (uint64_t)v->len << 1 | v->packed);
+}
+
+/* The text of the stored value at P (after its age) into a new string; NULL if out of memory. */
+static char *value_text(const unsigned char *p)
+{
+	uint64_t hdr = get_varint(&p);
+	size_t len = (size_t)(hdr >> 1);
+	char *text;
+
+	if ((text = malloc(len + 1)) == NULL)
+		return NULL;
+	if ((hdr & 1) == 0) {
+		memcpy(text, p, len);
+	} else {
+		for (size_t i = 0; i < len; i++) {
+			unsigned d = i % 2 == 0 ? p[i / 2] >> 4 : p[i / 2] & 15u;
+
+			text[i] = "0123456789ABCDEF"[d];
+		}
+	}
+	text[len] = '\0';
+	return text;
 }
 
 /*
@@ -1077,31 +1150,19 @@ static int texts_of(const unsigned char *p, const unsigned char *end, char ***ou
 	const unsigned char *q;
 	char **v;
 
-	for (q = p; q < end; n++) {
-		uint64_t len;
-
-		q++;
-		len = get_varint(&q);
-		q += len;
-	}
+	for (q = p; q < end; n++)
+		q = value_end(KIND_TEXTS, q + 1);
 	if (n == 0)
 		return 0;
 	if ((v = calloc(n, sizeof(*v))) == NULL)
 		return -1;
-	for (i = n, q = p; i-- > 0;) {
-		size_t len;
-
-		q++;
-		len = (size_t)get_varint(&q);
-		if ((v[i] = malloc(len + 1)) == NULL) {
+	for (i = n, q = p; i-- > 0; q = value_end(KIND_TEXTS, q + 1)) {
+		if ((v[i] = value_text(q + 1)) == NULL) {
 			while (++i < n)
 				free(v[i]);
 			free(v);
 			return -1;
 		}
-		memcpy(v[i], q, len);
-		v[i][len] = '\0';
-		q += len;
 	}
 	*out = v;
 	*n_out = n;
@@ -1216,7 +1277,7 @@ static uint64_t note_values(struct og_ratetable *t, const char *name, const char
                             uint32_t window, const char *const *values, size_t n_values,
                             int64_t now, enum rate_op op)
 {
-	struct nval local[64], *v = local;
+	struct nval local[32], *v = local;
 	struct rate_call call = { .name = name, .key = key, .window = window, .now = now,
 	                          .op = op, .touch = true };
 	uint64_t total;
@@ -1231,11 +1292,14 @@ static uint64_t note_values(struct og_ratetable *t, const char *name, const char
 
 		if (values[i] == NULL)
 			continue;
-		x = (struct nval){ value_hash(t->seed, values[i]), values[i], strlen(values[i]) };
+		x = (struct nval){ .hash = value_hash(t->seed, values[i]), .text = values[i],
+		                   .len = strlen(values[i]) };
 		for (size_t j = 0; j < n && !dup; j++)
 			dup = v[j].hash == x.hash && v[j].len == x.len && memcmp(v[j].text, x.text, x.len) == 0;
-		if (!dup)
+		if (!dup) {
+			value_pack(&x);
 			v[n++] = x;
+		}
 	}
 	call.v = v;
 	call.n = n;

@@ -551,6 +551,45 @@ static void test_note_values(void **state)
 	og_rate_free(t);
 }
 
+/* Texts come back as they were noted, whatever form they are kept in; each counts once. */
+static void test_note_texts(void **state)
+{
+	char f64[65], f65[66];
+	const char *rows[] = {
+		"3F4A51805F", "3F4A51805F1", "0", "00", "abc1", "ABC1", "12G4", "", f64, f65,
+		"4Tq9Zx2mKbz1Hx",
+	};
+	struct og_ratetable *t = og_rate_new(100);
+	char **ids;
+	size_t n;
+	(void)state;
+
+	assert_non_null(t);
+	memset(f64, 'F', 64);
+	f64[64] = '\0';
+	memset(f65, 'F', 65);
+	f65[65] = '\0';
+	for (size_t i = 0; i < N_ROWS(rows); i++)
+		if (og_rate_note(t, "accepted", "sasl:a", 3600, rows[i], (int64_t)i * 200) != i + 1)
+			fail_msg("row \"%s\": not counted as new", rows[i]);
+	/* seen again: counted once, moved to the newest slot */
+	assert_int_equal(og_rate_note(t, "accepted", "sasl:a", 3600, "3F4A51805F1", 2200), N_ROWS(rows));
+	assert_int_equal(og_rate_note(t, "accepted", "sasl:a", 3600, "ABC1", 2200), N_ROWS(rows));
+	assert_int_equal(og_rate_values(t, "accepted", "sasl:a", 3600, 2200, &ids, &n), 0);
+	assert_int_equal(n, N_ROWS(rows));
+	for (size_t i = 0, k = 0; i < N_ROWS(rows); i++) {
+		if (i == 1 || i == 5)
+			continue;
+		CHECK_STR(rows[i], ids[k++], rows[i]);
+	}
+	CHECK_STR("moved", ids[n - 2], "3F4A51805F1");
+	CHECK_STR("moved", ids[n - 1], "ABC1");
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	og_rate_free(t);
+}
+
 /* More queue IDs than remembered: the count stops at the cap and the oldest are forgotten. */
 static void test_note_cap(void **state)
 {
@@ -810,6 +849,7 @@ int main(void)
 		cmocka_unit_test(test_distinct),
 		cmocka_unit_test(test_distinct_cap),
 		cmocka_unit_test(test_note_values),
+		cmocka_unit_test(test_note_texts),
 		cmocka_unit_test(test_note_cap),
 		cmocka_unit_test(test_kind_kept),
 		cmocka_unit_test(test_many_counters_per_key),
