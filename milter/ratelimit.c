@@ -61,9 +61,10 @@
  *
  * Errors: og_rate_new returns NULL, og_rate_add and the others UINT64_MAX,
  * og_rate_values -1 when memory runs out, and the counter is as it was; a
- * look (og_rate_peek) that cannot store its advance still answers.  A hash
- * chain array that cannot grow is kept (longer chains), and so is a record
- * that cannot shrink.
+ * look (og_rate_peek) that cannot store its advance still answers, and says
+ * 0 only if it could not even copy a large set to advance it.  A hash chain
+ * array that cannot grow is kept (longer chains), and so is a record that
+ * cannot shrink.
  *
  * Locks: each shard's mutex protects everything in that shard: its hash
  * chains, its LRU list of keys, its records and their counters, its classes,
