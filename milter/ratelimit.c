@@ -5,9 +5,9 @@
  * width is w = ceil(W / OG_RATE_SLOTS) (at least 1 second) and the window
  * spans n = ceil(W / w) <= OG_RATE_SLOTS slots; slot number e holds what was
  * added during [e*w, (e+1)*w).  The total at time NOW is the sum of the
- * slots e(NOW) - n .. e(NOW), kept as a running total: when time advances,
- * the slots that fell out are subtracted and cleared, so an update costs at
- * most n+1 steps whatever the window length.
+ * slots e(NOW) - n .. e(NOW); a counter remembers its newest slot (its head)
+ * and, when time advances, forgets the slots that fell out, so an update
+ * costs at most n+1 steps whatever the window length.
  *
  * Precision, in the conservative direction (counting too much, never too
  * little): everything added in the last W seconds is counted; so may be
@@ -15,37 +15,63 @@
  * widths, and exactly one slot width when w divides W (60, 300, 3600 ...).
  * With W = 60 (w = 2) an event at time 0 still counts at 61 and is gone at 62.
  *
- * Distinct counters (og_rate_add_distinct) use the same ring, but a slot
- * counts the values whose latest sighting falls in it: a value seen again
- * moves from its old slot to the current one, so the total is the number
- * of distinct values seen within the window, and the idle and eviction
- * logic is the same as for plain counters.  The values are kept as seeded
- * 64-bit hashes with the slot of their last sighting, at most
- * OG_RATE_DISTINCT_MAX of them; when that is full the value seen longest
- * ago is forgotten, so the count stops growing at the cap (which is above
- * any limit a rule may set) instead of losing the newest values.
+ * Distinct counters (og_rate_add_distinct, og_rate_note) are sets of values
+ * with the slot of their latest sighting: a value seen again moves to the
+ * current slot, so the count is the number of distinct values seen within
+ * the window, and the idle and eviction logic is the same as for plain
+ * counters.  og_rate_add_distinct keeps seeded 64-bit hashes of the values,
+ * og_rate_note the values' text (compared byte for byte); at most
+ * OG_RATE_DISTINCT_MAX of them: when that is full the value seen longest ago
+ * is forgotten, so the count stops growing at the cap (which is above any
+ * limit a rule may set) instead of losing the newest values.  A counter keeps
+ * the kind it was made with: adding to a distinct counter or noting values
+ * in a plain one only reads it.
+ *
+ * Layout, for memory: one record per key holds all the key's counters, then
+ * the key, so the key is stored once.  A shard interns the (name, window)
+ * pairs in use as classes, and a counter refers to its class by number.  A
+ * counter is a run of bytes in its record: its length, class and kind, its
+ * head (as an offset from the record's base time), then only its non-empty
+ * slots, newest first, as (age in slots, count), or its values, newest
+ * first, as (age, 64-bit hash) or (age, length, text), upper-case hex text
+ * (Postfix queue IDs) two characters a byte; numbers other than ages and
+ * hashes take 7 bits a byte.  So a counter with one event is 5 bytes, a
+ * distinct one with one value 12, each 11-character queue ID noted takes 8,
+ * and counts still keep their full 64 bits.  An update writes the counter
+ * anew, advanced, and splices it into the record; a value new to a set that
+ * needs no advance is only put in front.  A record's allocation follows
+ * malloc's size steps, so most updates resize it in place.
  *
  * Time comes from the caller.  A clock stepped back is treated as standing
- * still: a time older than a counter's newest slot is counted in that slot.
+ * still: a time older than a counter's head is counted in that slot.
  * Counts saturate at OG_RATE_SATURATED instead of wrapping, so that
  * UINT64_MAX stays free to report an allocation failure.
  *
  * The table is bounded.  It is split into shards by key hash; a shard holds
  * at most max_entries / shards counters.  When a full shard needs a new one,
  * it first drops its idle counters (nothing left in their window), then, if
- * none was idle, the least recently updated one; only the latter loses counts
- * and is counted in og_rate_evictions().  A shard remembers a lower bound of
- * the time its first counter can become idle, so the sweep for idle counters
- * runs only when it can find one, at most once per second of clock per shard.
+ * none was idle, one counter of its least recently updated key: the one that
+ * would go idle first; only the latter loses counts and is counted in
+ * og_rate_evictions().  The LRU order is kept per key, not per counter: the
+ * counters of a key are updated together, by one message, so the key's last
+ * update stands for theirs, and a key in use is never the one to give way
+ * while another is older.  A shard remembers a lower bound of the time its
+ * first counter can become idle, so the sweep for idle counters runs only
+ * when it can find one, at most once per second of clock per shard.
  *
- * Errors: og_rate_new returns NULL and og_rate_add UINT64_MAX when memory
- * runs out; a hash chain array that cannot grow is kept (longer chains).
+ * Errors: og_rate_new returns NULL, og_rate_add and the others UINT64_MAX,
+ * og_rate_values -1 when memory runs out, and the counter is as it was; a
+ * look (og_rate_peek) that cannot store its advance still answers, and says
+ * 0 only if it could not even copy a large set to advance it.  A hash chain
+ * array that cannot grow is kept (longer chains), and so is a record that
+ * cannot shrink.
  *
  * Locks: each shard's mutex protects everything in that shard: its hash
- * chains, its LRU list, its counters and their slots, its fill level and its
- * idle-time bound.  The table-wide entry and eviction counts are atomics and
- * need no lock; the rest of the table (shard array, seed, caps) never
- * changes after og_rate_new.  No function holds two shard locks.
+ * chains, its LRU list of keys, its records and their counters, its classes,
+ * its fill level and its idle-time bound.  The table-wide entry and eviction
+ * counts are atomics and need no lock; the rest of the table (shard array,
+ * seed, caps) never changes after og_rate_new.  No function holds two shard
+ * locks.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -63,46 +89,43 @@
 #define RATE_SHARDS_MAX    64u      /* power of two */
 #define RATE_SHARD_MIN     1024u    /* fewer shards for small tables, so they evict exactly by LRU */
 #define RATE_BUCKETS_START 16u      /* power of two */
-#define RATE_RING          (OG_RATE_SLOTS + 1)
+#define RATE_VARINT_MAX    10       /* bytes of a 64-bit number */
+#define RATE_BUF_LOCAL     256      /* a counter rewritten on the stack, larger ones on the heap */
+#define RATE_PACK_MAX      64       /* longest hex text kept two characters a byte */
 
-struct rate_entry {
-	struct rate_entry *next;            /* hash chain */
-	struct rate_entry *newer, *older;   /* shard LRU list, newest first */
-	uint64_t hash;
-	int64_t head;                       /* slot number of the newest slot */
-	uint64_t total;                     /* sum of the slots, saturating */
+/* What a counter counts; the low two bits of its tag. */
+enum rate_kind { KIND_COUNT = 0, KIND_HASHES = 1, KIND_TEXTS = 2 };
+
+/* A (name, window) in use in a shard; counters refer to it by index. */
+struct rate_class {
+	uint64_t hash;                      /* of name and window */
+	char *name;                         /* NULL: a free class */
 	uint32_t window;
-	uint32_t name_len;                  /* strlen(name); the key follows its NUL */
-	struct distinct_set *set;           /* distinct counters only, else NULL */
-	uint64_t count[RATE_RING];          /* slot e lives at index e mod (n+1) */
-	char names[];                       /* name NUL key NUL */
+	uint32_t refs;                      /* counters of the shard using it */
+	int64_t width, n;                   /* slot width, slots spanned */
 };
 
-/* The values of a distinct counter: hash and slot number of the latest sighting. */
-struct distinct_value {
-	uint64_t hash;
-	int64_t slot;
-	char *text;               /* og_rate_note keeps the value itself; else NULL */
+/* The counters of one key.  Allocated with room for rec_bytes(). */
+struct rate_rec {
+	struct rate_rec *next;              /* hash chain */
+	struct rate_rec *newer, *older;     /* shard LRU list, newest first */
+	int64_t base;                       /* the time counter heads are stored relative to */
+	uint32_t hash;                      /* low bits of the key hash: picks the chain */
+	uint32_t len;                       /* bytes of counters */
+	unsigned char data[];               /* the counters, then the key and a NUL */
 };
-struct distinct_set {
-	size_t n, cap;
-	struct distinct_value v[];
-};
-
-static void set_free(struct distinct_set *set)
-{
-	for (size_t i = 0; set != NULL && i < set->n; i++)
-		free(set->v[i].text);
-	free(set);
-}
 
 struct rate_shard {
-	_Alignas(64) pthread_mutex_t lock;  /* protects every field below and the entries */
-	struct rate_entry **bucket;
+	_Alignas(64) pthread_mutex_t lock;  /* protects every field below and the records */
+	struct rate_rec **bucket;
 	size_t n_buckets;                   /* power of two */
-	size_t n;                           /* live entries */
-	struct rate_entry *newest, *oldest;
-	int64_t next_idle;                  /* no entry becomes idle before this time */
+	size_t n;                           /* live counters */
+	size_t n_recs;                      /* live records (keys) */
+	struct rate_rec *newest, *oldest;
+	int64_t next_idle;                  /* no counter becomes idle before this time */
+	struct rate_class *cls;
+	size_t n_cls;                       /* used, free ones included */
+	size_t cap_cls;
 };
 
 struct og_ratetable {
@@ -112,6 +135,44 @@ struct og_ratetable {
 	uint64_t seed;
 	atomic_size_t entries;
 	atomic_uint_fast64_t evictions;
+};
+
+/* A counter found in a record: where it is and what its header says. */
+struct ctr {
+	size_t off;                         /* its first byte, from the start of the counters */
+	size_t size;                        /* its bytes, length prefix included */
+	size_t body;                        /* offset of its first slot or value */
+	size_t end;                         /* offset just past it */
+	uint32_t cls;
+	unsigned kind;
+	int64_t head;                       /* slot number of its newest slot */
+};
+
+/* A counter being written: on the stack while small. */
+struct obuf {
+	unsigned char *p;
+	size_t len, cap;
+	bool failed;
+	unsigned char local[RATE_BUF_LOCAL];
+};
+
+/* A value to note: its hash, and its text as counters that keep it store it. */
+struct nval {
+	uint64_t hash;
+	const char *text;
+	size_t len;
+	bool packed;                        /* hex, stored in pk */
+	unsigned char hdr[RATE_VARINT_MAX]; /* length * 2 + packed */
+	size_t hdr_len;
+	unsigned char pk[RATE_PACK_MAX / 2];
+};
+
+/* What writing a counter found: its total, when it goes idle, what to store. */
+struct built {
+	uint64_t total;
+	int64_t idle_at;
+	size_t keep;                        /* bytes of the old counter's end kept after the new ones */
+	bool unchanged;                     /* nothing to store */
 };
 
 /* Slot width and number of slots spanned for WINDOW (0 is taken as 1). */
@@ -135,14 +196,6 @@ static int64_t slot_of(int64_t now, int64_t width)
 	return -1 - (-(now + 1)) / width;
 }
 
-/* Index of slot number E in a ring of RING slots. */
-static size_t ring_index(int64_t e, int64_t ring)
-{
-	int64_t i = e % ring;
-
-	return (size_t)(i < 0 ? i + ring : i);
-}
-
 static uint64_t sat_add(uint64_t a, uint64_t b)
 {
 	if (b > OG_RATE_SATURATED || a > OG_RATE_SATURATED - b)
@@ -150,70 +203,116 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 	return a + b;
 }
 
-/* Time at which E has nothing left in its window (INT64_MAX if beyond the clock). */
-static int64_t idle_at(const struct rate_entry *e)
+/* U as a signed number, modulo 2^64. */
+static int64_t to_signed(uint64_t u)
 {
-	int64_t width, n;
+	return u <= INT64_MAX ? (int64_t)u : -(int64_t)(UINT64_MAX - u) - 1;
+}
 
-	geometry(e->window, &width, &n);
-	if (e->total == 0)
-		return INT64_MIN;
-	if (e->head > INT64_MAX / width - n - 1)
+/* Time at which a counter whose newest non-empty slot is E has nothing left (INT64_MAX if beyond the clock). */
+static int64_t idle_time(const struct rate_class *k, int64_t e)
+{
+	if (e > INT64_MAX / k->width - k->n - 1)
 		return INT64_MAX;
-	return (e->head + n + 1) * width;
+	return (e + k->n + 1) * k->width;
 }
 
-/*
- * Move E's newest slot forward to the slot of NOW, dropping the slots that
- * left the window.  A NOW in the past leaves E as it is.
- */
-static void advance(struct rate_entry *e, int64_t now)
+/* ---- variable-length numbers: 7 bits a byte, low first ---- */
+
+static size_t put_varint(unsigned char *p, uint64_t v)
 {
-	int64_t width, n, cur;
-	uint64_t steps;
+	size_t i = 0;
 
-	geometry(e->window, &width, &n);
-	cur = slot_of(now, width);
-	if (cur <= e->head)
-		return;
-	/* cur > head, so the unsigned difference is exact */
-	steps = (uint64_t)cur - (uint64_t)e->head;
-	if (steps > (uint64_t)n) {
-		memset(e->count, 0, sizeof(e->count));
-		e->total = 0;
-	} else {
-		bool saturated = e->total == OG_RATE_SATURATED;
+	for (; v >= 0x80; v >>= 7)
+		p[i++] = (unsigned char)(v | 0x80);
+	p[i++] = (unsigned char)v;
+	return i;
+}
 
-		for (uint64_t k = 1; k <= steps; k++) {
-			size_t i = ring_index(e->head + (int64_t)k, n + 1);
+/* The number at *P (advanced past it). */
+static inline uint64_t get_varint(const unsigned char **p)
+{
+	const unsigned char *q = *p;
+	uint64_t v = 0;
 
-			if (!saturated)
-				e->total -= e->count[i];
-			e->count[i] = 0;
-		}
-		if (saturated) {
-			/* the saturated total lost track of the sum: add up again */
-			e->total = 0;
-			for (int64_t i = 0; i <= n; i++)
-				e->total = sat_add(e->total, e->count[i]);
-		}
+	if (*q < 0x80) {
+		/* the usual case: ages, lengths, small counts */
+		*p = q + 1;
+		return *q;
 	}
-	e->head = cur;
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		v |= (uint64_t)(*q & 0x7f) << shift;
+		if ((*q++ & 0x80) == 0)
+			break;
+	}
+	*p = q;
+	return v;
 }
 
-/* FNV-1a over NAME NUL KEY, seeded, with WINDOW mixed in and a final avalanche. */
-static uint64_t hash_of(uint64_t seed, const char *name, const char *key, uint32_t window)
-{
-	uint64_t h = 0xcbf29ce484222325ull ^ seed;
-	const uint64_t prime = 0x100000001b3ull;
+/* ---- output buffer ---- */
 
-	for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++)
-		h = (h ^ *p) * prime;
-	h *= prime;                         /* the NUL between name and key */
-	for (const unsigned char *p = (const unsigned char *)key; *p != '\0'; p++)
-		h = (h ^ *p) * prime;
-	h = (h ^ window) * prime;
-	/* murmur3 fmix64: the high bits pick the shard, the low bits the chain */
+static void obuf_init(struct obuf *b)
+{
+	b->p = b->local;
+	b->len = 0;
+	b->cap = sizeof(b->local);
+	b->failed = false;
+}
+
+static void obuf_free(struct obuf *b)
+{
+	if (b->p != b->local)
+		free(b->p);
+}
+
+/* Grow B for N more bytes; false (and the buffer marked failed) if out of memory. */
+static bool obuf_grow(struct obuf *b, size_t n)
+{
+	size_t cap;
+	unsigned char *np;
+
+	if (b->failed)
+		return false;
+	if (n > SIZE_MAX / 2 - b->len) {
+		b->failed = true;
+		return false;
+	}
+	cap = (b->len + n) * 2;
+	if ((np = b->p == b->local ? malloc(cap) : realloc(b->p, cap)) == NULL) {
+		b->failed = true;
+		return false;
+	}
+	if (b->p == b->local)
+		memcpy(np, b->local, b->len);
+	b->p = np;
+	b->cap = cap;
+	return true;
+}
+
+/* Room for N more bytes; false if out of memory. */
+static inline bool obuf_room(struct obuf *b, size_t n)
+{
+	return (n <= b->cap - b->len && !b->failed) || obuf_grow(b, n);
+}
+
+static void obuf_varint(struct obuf *b, uint64_t v)
+{
+	if (obuf_room(b, RATE_VARINT_MAX))
+		b->len += put_varint(b->p + b->len, v);
+}
+
+static void obuf_bytes(struct obuf *b, const void *src, size_t n)
+{
+	if (obuf_room(b, n)) {
+		memcpy(b->p + b->len, src, n);
+		b->len += n;
+	}
+}
+
+/* ---- hashing ---- */
+
+static uint64_t fmix64(uint64_t h)
+{
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
 	h ^= h >> 33;
@@ -222,126 +321,203 @@ static uint64_t hash_of(uint64_t seed, const char *name, const char *key, uint32
 	return h;
 }
 
+/* S from H, eight bytes at a time, then WINDOW mixed in and a final avalanche. */
+static uint64_t hash_str(uint64_t h, const char *s, uint32_t window)
+{
+	const uint64_t m = 0x9e3779b97f4a7c15ull;
+	size_t len = strlen(s);
+	uint64_t w;
+
+	for (; len >= sizeof(w); len -= sizeof(w), s += sizeof(w)) {
+		memcpy(&w, s, sizeof(w));
+		h = (h ^ w) * m;
+		h ^= h >> 29;
+	}
+	w = 0;
+	memcpy(&w, s, len);
+	h = (h ^ w ^ ((uint64_t)len << 56)) * m;
+	h = (h ^ window) * m;
+	return fmix64(h);
+}
+
+/* Seeded hash of a key: the high bits pick the shard, the low bits the chain. */
+static uint64_t key_hash(uint64_t seed, const char *key)
+{
+	return hash_str(0xcbf29ce484222325ull ^ seed, key, 0);
+}
+
+/* Hash of a class; not seeded, as a shard holds a handful of classes. */
+static uint64_t class_hash(const char *name, uint32_t window)
+{
+	return hash_str(0xcbf29ce484222325ull, name, window);
+}
+
+/* Seeded hash of one distinct value. */
+static uint64_t value_hash(uint64_t seed, const char *value)
+{
+	return hash_str(0xcbf29ce484222325ull ^ seed ^ 0x9e3779b97f4a7c15ull, value, 0);
+}
+
 static struct rate_shard *shard_of(struct og_ratetable *t, uint64_t hash)
 {
 	return &t->shard[(hash >> 58) & (t->n_shards - 1)];
 }
 
-static const char *entry_key(const struct rate_entry *e)
+/* ---- classes ---- */
+
+/* The class (NAME, WINDOW) of S, or -1. */
+static long class_find(const struct rate_shard *s, uint64_t hash, const char *name,
+                       uint32_t window)
 {
-	return e->names + e->name_len + 1;
+	for (size_t i = 0; i < s->n_cls; i++) {
+		const struct rate_class *k = &s->cls[i];
+
+		if (k->hash == hash && k->window == window && k->name != NULL &&
+		    strcmp(k->name, name) == 0)
+			return (long)i;
+	}
+	return -1;
 }
 
-/* The entry for (NAME, KEY, WINDOW) in S, or NULL. */
-static struct rate_entry *lookup(struct rate_shard *s, uint64_t hash, const char *name,
-                                 const char *key, uint32_t window)
+/* A new class (NAME, WINDOW) in S with no counters yet, or -1 if out of memory. */
+static long class_add(struct rate_shard *s, uint64_t hash, const char *name, uint32_t window)
 {
-	struct rate_entry *e;
+	size_t i;
+	char *copy;
 
-	for (e = s->bucket[hash & (s->n_buckets - 1)]; e != NULL; e = e->next)
-		if (e->hash == hash && e->window == window && strcmp(e->names, name) == 0 &&
-		    strcmp(entry_key(e), key) == 0)
-			return e;
+	for (i = 0; i < s->n_cls && s->cls[i].name != NULL; i++)
+		;
+	if (i == s->cap_cls) {
+		size_t cap = s->cap_cls == 0 ? 8 : s->cap_cls * 2;
+		struct rate_class *nk;
+
+		if (cap > LONG_MAX / 4 || (nk = realloc(s->cls, cap * sizeof(*nk))) == NULL)
+			return -1;
+		s->cls = nk;
+		s->cap_cls = cap;
+	}
+	if ((copy = strdup(name)) == NULL)
+		return -1;
+	s->cls[i] = (struct rate_class){ .hash = hash, .name = copy, .window = window };
+	geometry(window, &s->cls[i].width, &s->cls[i].n);
+	if (i == s->n_cls)
+		s->n_cls++;
+	return (long)i;
+}
+
+/* Free class I of S if no counter uses it. */
+static void class_trim(struct rate_shard *s, long i)
+{
+	if (i >= 0 && s->cls[i].refs == 0) {
+		free(s->cls[i].name);
+		s->cls[i].name = NULL;
+	}
+}
+
+/* ---- records ---- */
+
+/* The counters come first, so that finding them needs no strlen. */
+static unsigned char *rec_ctrs(struct rate_rec *r)
+{
+	return r->data;
+}
+
+static const char *rec_key(const struct rate_rec *r)
+{
+	return (const char *)r->data + r->len;
+}
+
+/* Allocation size for a record of N bytes: malloc's own steps, so a record grows in place when it can. */
+static size_t alloc_size(size_t n)
+{
+	size_t step = 16;
+
+	if (n <= 24)
+		return 24;
+	if (n > 1024) {
+		/* bigger sets: steps of an eighth, so that growing one value at a time stays cheap */
+		for (step = 128; step <= n / 16; step *= 2)
+			;
+		return (n + step - 1) / step * step;
+	}
+	return (n - 8 + step - 1) / step * step + 8;
+}
+
+static size_t rec_bytes(const struct rate_rec *r)
+{
+	return sizeof(*r) + r->len + strlen(rec_key(r)) + 1;
+}
+
+/* Where S points at R in its hash chain. */
+static struct rate_rec **chain_slot(struct rate_shard *s, const struct rate_rec *r)
+{
+	struct rate_rec **pp = &s->bucket[r->hash & (s->n_buckets - 1)];
+
+	while (*pp != r)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* The record for KEY in S, or NULL. */
+static struct rate_rec *rec_find(struct rate_shard *s, uint64_t hash, const char *key)
+{
+	struct rate_rec *r;
+
+	for (r = s->bucket[(uint32_t)hash & (s->n_buckets - 1)]; r != NULL; r = r->next)
+		if (r->hash == (uint32_t)hash && strcmp(rec_key(r), key) == 0)
+			return r;
 	return NULL;
 }
 
-static void lru_unlink(struct rate_shard *s, struct rate_entry *e)
+static void lru_unlink(struct rate_shard *s, struct rate_rec *r)
 {
-	if (e->newer != NULL)
-		e->newer->older = e->older;
+	if (r->newer != NULL)
+		r->newer->older = r->older;
 	else
-		s->newest = e->older;
-	if (e->older != NULL)
-		e->older->newer = e->newer;
+		s->newest = r->older;
+	if (r->older != NULL)
+		r->older->newer = r->newer;
 	else
-		s->oldest = e->newer;
-	e->newer = e->older = NULL;
+		s->oldest = r->newer;
+	r->newer = r->older = NULL;
 }
 
-static void lru_push(struct rate_shard *s, struct rate_entry *e)
+static void lru_push(struct rate_shard *s, struct rate_rec *r)
 {
-	e->newer = NULL;
-	e->older = s->newest;
+	r->newer = NULL;
+	r->older = s->newest;
 	if (s->newest != NULL)
-		s->newest->newer = e;
-	s->newest = e;
+		s->newest->newer = r;
+	s->newest = r;
 	if (s->oldest == NULL)
-		s->oldest = e;
+		s->oldest = r;
 }
 
-/* Unlink E from S and free it. */
-static void drop(struct og_ratetable *t, struct rate_shard *s, struct rate_entry *e)
+static void lru_touch(struct rate_shard *s, struct rate_rec *r)
 {
-	struct rate_entry **pp = &s->bucket[e->hash & (s->n_buckets - 1)];
-
-	while (*pp != e)
-		pp = &(*pp)->next;
-	*pp = e->next;
-	lru_unlink(s, e);
-	s->n--;
-	atomic_fetch_sub(&t->entries, 1);
-	set_free(e->set);
-	free(e);
-}
-
-static bool is_idle(struct rate_entry *e, int64_t now)
-{
-	advance(e, now);
-	return e->total == 0;
-}
-
-/* Drop every idle entry of S and recompute its idle-time bound. */
-static void sweep(struct og_ratetable *t, struct rate_shard *s, int64_t now)
-{
-	int64_t next = INT64_MAX;
-
-	for (size_t b = 0; b < s->n_buckets; b++) {
-		struct rate_entry *e = s->bucket[b], *next_e;
-
-		for (; e != NULL; e = next_e) {
-			next_e = e->next;
-			if (is_idle(e, now)) {
-				drop(t, s, e);
-			} else {
-				int64_t at = idle_at(e);
-
-				if (at < next)
-					next = at;
-			}
-		}
+	if (s->newest != r) {
+		lru_unlink(s, r);
+		lru_push(s, r);
 	}
-	s->next_idle = next;
 }
 
-/* Make room for one entry in the full shard S: idle entries first, else the LRU one. */
-static void make_room(struct og_ratetable *t, struct rate_shard *s, int64_t now)
-{
-	if (now >= s->next_idle)
-		sweep(t, s, now);
-	if (s->n < t->shard_cap || s->oldest == NULL)
-		return;
-	if (!is_idle(s->oldest, now))
-		atomic_fetch_add(&t->evictions, 1);
-	drop(t, s, s->oldest);
-}
-
-/* Double S's chain array when it is fuller than one entry per chain; keep it if out of memory. */
+/* Double S's chain array when it holds more keys than chains; keep it if out of memory. */
 static void maybe_grow(struct rate_shard *s)
 {
 	size_t nb = s->n_buckets * 2;
-	struct rate_entry **nbk;
+	struct rate_rec **nbk;
 
-	if (s->n < s->n_buckets || nb > SIZE_MAX / sizeof(*nbk))
+	if (s->n_recs < s->n_buckets || nb > SIZE_MAX / sizeof(*nbk))
 		return;
 	if ((nbk = calloc(nb, sizeof(*nbk))) == NULL)
 		return;
 	for (size_t b = 0; b < s->n_buckets; b++) {
-		struct rate_entry *e = s->bucket[b], *next;
+		struct rate_rec *r = s->bucket[b], *next;
 
-		for (; e != NULL; e = next) {
-			next = e->next;
-			e->next = nbk[e->hash & (nb - 1)];
-			nbk[e->hash & (nb - 1)] = e;
+		for (; r != NULL; r = next) {
+			next = r->next;
+			r->next = nbk[r->hash & (nb - 1)];
+			nbk[r->hash & (nb - 1)] = r;
 		}
 	}
 	free(s->bucket);
@@ -349,27 +525,444 @@ static void maybe_grow(struct rate_shard *s)
 	s->n_buckets = nb;
 }
 
-/* A new entry for (NAME, KEY, WINDOW) whose newest slot is NOW's; caller links it. NULL if out of memory. */
-static struct rate_entry *entry_new(uint64_t hash, const char *name, const char *key,
-                                    uint32_t window, int64_t now)
+/* A new empty record for KEY, linked into S as its newest; NULL if out of memory. */
+static struct rate_rec *rec_new(struct rate_shard *s, uint64_t hash, const char *key, int64_t now)
 {
-	size_t nl = strlen(name), kl = strlen(key);
-	struct rate_entry *e;
-	int64_t width, n;
+	size_t kl = strlen(key);
+	struct rate_rec *r;
 
-	if (nl > UINT32_MAX || kl > SIZE_MAX - sizeof(*e) - nl - 2)
+	if (kl > SIZE_MAX / 2 || (r = malloc(alloc_size(sizeof(*r) + kl + 1))) == NULL)
 		return NULL;
-	if ((e = calloc(1, sizeof(*e) + nl + kl + 2)) == NULL)
-		return NULL;
-	geometry(window, &width, &n);
-	e->hash = hash;
-	e->window = window;
-	e->head = slot_of(now, width);
-	e->name_len = (uint32_t)nl;
-	memcpy(e->names, name, nl + 1);
-	memcpy(e->names + nl + 1, key, kl + 1);
-	return e;
+	r->base = now;
+	r->hash = (uint32_t)hash;
+	r->len = 0;
+	memcpy(r->data, key, kl + 1);
+	maybe_grow(s);
+	r->next = s->bucket[r->hash & (s->n_buckets - 1)];
+	s->bucket[r->hash & (s->n_buckets - 1)] = r;
+	lru_push(s, r);
+	s->n_recs++;
+	return r;
 }
+
+/* Unlink R from S and free it if it holds no counter. */
+static void rec_trim(struct rate_shard *s, struct rate_rec *r)
+{
+	struct rate_rec **pp;
+
+	if (r->len != 0)
+		return;
+	pp = chain_slot(s, r);
+	*pp = r->next;
+	lru_unlink(s, r);
+	s->n_recs--;
+	free(r);
+}
+
+/*
+ * Replace the OLD bytes at offset OFF of R's counters with the N bytes at
+ * SRC.  R may move (*RP follows it).  Returns -1 if out of memory, R as it was.
+ */
+static int rec_splice(struct rate_shard *s, struct rate_rec **rp, size_t off, size_t old,
+                      const unsigned char *src, size_t n)
+{
+	struct rate_rec *r = *rp, *nr, **pp;
+	size_t before = rec_bytes(r), after, tail = before - sizeof(*r) - off - old;
+	unsigned char *c;
+
+	if (n > UINT32_MAX - (r->len - old))
+		return -1;
+	after = before - old + n;
+	if (n < old) {
+		c = rec_ctrs(r);
+		memmove(c + off + n, c + off + old, tail);
+	}
+	if (alloc_size(after) != alloc_size(before)) {
+		pp = chain_slot(s, r);
+		if ((nr = realloc(r, alloc_size(after))) == NULL) {
+			if (n > old)
+				return -1;
+			nr = r;                     /* a record that cannot shrink stays as large */
+		}
+		if (nr != r) {
+			*pp = nr;
+			if (nr->newer != NULL)
+				nr->newer->older = nr;
+			else
+				s->newest = nr;
+			if (nr->older != NULL)
+				nr->older->newer = nr;
+			else
+				s->oldest = nr;
+			*rp = r = nr;
+		}
+	}
+	c = rec_ctrs(r);
+	if (n > old)
+		memmove(c + off + n, c + off + old, tail);
+	if (n > 0)
+		memcpy(c + off, src, n);
+	r->len = (uint32_t)(r->len - old + n);
+	return 0;
+}
+
+/* ---- counters ---- */
+
+/* Read the header of the counter at offset OFF of R into C; returns the offset past it. */
+static size_t ctr_read(struct rate_shard *s, struct rate_rec *r, size_t off, struct ctr *c)
+{
+	const unsigned char *base = rec_ctrs(r), *p = base + off;
+	uint64_t len, tag, delta;
+	const struct rate_class *k;
+
+	len = get_varint(&p);
+	c->off = off;
+	c->end = (size_t)(p - base) + (size_t)len;
+	c->size = c->end - off;
+	tag = get_varint(&p);
+	c->cls = (uint32_t)(tag >> 2);
+	c->kind = (unsigned)(tag & 3);
+	delta = get_varint(&p);
+	k = &s->cls[c->cls];
+	/* zigzag, modulo 2^64: any head from any base */
+	c->head = to_signed((uint64_t)slot_of(r->base, k->width) + ((delta >> 1) ^ (0 - (delta & 1))));
+	c->body = (size_t)(p - base);
+	return c->end;
+}
+
+/* The counter of class CLS in R, into C; false if R has none. */
+static bool ctr_find(struct rate_shard *s, struct rate_rec *r, long cls, struct ctr *c)
+{
+	const unsigned char *base = rec_ctrs(r);
+	size_t off = 0;
+
+	while (off < r->len) {
+		const unsigned char *p = base + off, *q;
+		uint64_t len = get_varint(&p);
+
+		q = p;
+		if ((long)(get_varint(&q) >> 2) == cls) {
+			ctr_read(s, r, off, c);
+			return true;
+		}
+		off = (size_t)(p - base) + (size_t)len;
+	}
+	return false;
+}
+
+/* A counter not yet in R (class CLS, KIND), headed at the slot of NOW. */
+static void ctr_fresh(const struct rate_shard *s, const struct rate_rec *r, long cls,
+                      unsigned kind, int64_t now, struct ctr *c)
+{
+	*c = (struct ctr){ .off = r->len, .body = r->len, .end = r->len, .cls = (uint32_t)cls,
+	                   .kind = kind, .head = slot_of(now, s->cls[cls].width) };
+}
+
+/* How far back the counter C moves its slots when advanced to NOW (UINT64_MAX: all of them gone). */
+static uint64_t ctr_shift(const struct rate_class *k, const struct ctr *c, int64_t now,
+                          int64_t *cur)
+{
+	int64_t e = slot_of(now, k->width);
+	uint64_t shift;
+
+	if (e <= c->head) {
+		*cur = c->head;             /* the clock stepped back: standing still */
+		return 0;
+	}
+	*cur = e;
+	shift = (uint64_t)e - (uint64_t)c->head;
+	return shift > (uint64_t)k->n ? UINT64_MAX : shift;
+}
+
+/* Start writing counter C of R with head CUR; 10 bytes are kept for the length. */
+static void ctr_begin(struct obuf *b, const struct rate_class *k, const struct rate_rec *r,
+                      const struct ctr *c, int64_t cur)
+{
+	int64_t d = to_signed((uint64_t)cur - (uint64_t)slot_of(r->base, k->width));
+
+	b->len = RATE_VARINT_MAX;
+	obuf_varint(b, (uint64_t)c->cls << 2 | c->kind);
+	obuf_varint(b, ((uint64_t)d << 1) ^ (d < 0 ? UINT64_MAX : 0));
+}
+
+/* Finish the counter in B, followed by KEEP bytes of the old one: its length goes in front.  Returns where it starts in B. */
+static size_t ctr_finish(struct obuf *b, size_t keep)
+{
+	unsigned char len[RATE_VARINT_MAX];
+	size_t n = put_varint(len, b->len - RATE_VARINT_MAX + keep);
+
+	memcpy(b->p + RATE_VARINT_MAX - n, len, n);
+	return RATE_VARINT_MAX - n;
+}
+
+/* Age (in slots) of the first slot or value of C's body; SIZE_MAX if empty. */
+static size_t ctr_newest(struct rate_rec *r, const struct ctr *c)
+{
+	return c->body < c->end ? rec_ctrs(r)[c->body] : SIZE_MAX;
+}
+
+/* When C goes idle, as stored. */
+static int64_t ctr_idle_at(const struct rate_class *k, struct rate_rec *r, const struct ctr *c)
+{
+	size_t age = ctr_newest(r, c);
+
+	return age == SIZE_MAX ? INT64_MIN : idle_time(k, c->head - (int64_t)age);
+}
+
+/* Append the slot or value header (AGE) of an item; note the newest age. */
+static void item_age(struct obuf *b, uint64_t age, int64_t *newest)
+{
+	obuf_bytes(b, &(unsigned char){ (unsigned char)age }, 1);
+	if (*newest < 0)
+		*newest = (int64_t)age;
+}
+
+/*
+ * Write plain counter C advanced to NOW with AMOUNT added into B: the
+ * non-empty slots newest first as (age, count).
+ */
+static void count_build(const struct rate_class *k, struct rate_rec *r, const struct ctr *c,
+                        int64_t now, uint64_t amount, struct obuf *b, struct built *out)
+{
+	const unsigned char *base = rec_ctrs(r), *p = base + c->body, *end = base + c->end;
+	int64_t cur, newest = -1;
+	uint64_t shift = ctr_shift(k, c, now, &cur), total = 0, pending = sat_add(0, amount);
+
+	ctr_begin(b, k, r, c, cur);
+	while (p < end && shift != UINT64_MAX) {
+		uint64_t age = *p++ + shift, v = get_varint(&p);
+
+		if (age > (uint64_t)k->n)
+			break;                      /* older ones follow: all gone */
+		if (age == 0) {
+			v = sat_add(v, pending);
+			pending = 0;
+		} else if (pending > 0) {
+			/* the current slot goes first */
+			item_age(b, 0, &newest);
+			obuf_varint(b, pending);
+			total = pending;
+			pending = 0;
+		}
+		item_age(b, age, &newest);
+		obuf_varint(b, v);
+		total = sat_add(total, v);
+	}
+	if (pending > 0) {
+		item_age(b, 0, &newest);
+		obuf_varint(b, pending);
+		total = pending;
+	}
+	out->total = total;
+	out->idle_at = newest < 0 ? INT64_MIN : idle_time(k, cur - newest);
+}
+
+/* Where the value at P (the byte after its age) of a counter of KIND ends. */
+static const unsigned char *value_end(unsigned kind, const unsigned char *p)
+{
+	uint64_t hdr;
+
+	if (kind == KIND_HASHES)
+		return p + sizeof(uint64_t);
+	hdr = get_varint(&p);
+	return p + ((hdr & 1) ? ((hdr >> 1) + 1) / 2 : hdr >> 1);
+}
+
+/* The bytes V's text is stored as, after its header. */
+static const unsigned char *value_body(const struct nval *v, size_t *len)
+{
+	*len = v->packed ? (v->len + 1) / 2 : v->len;
+	return v->packed ? v->pk : (const unsigned char *)v->text;
+}
+
+/* Is the value at P..END (of a counter of KIND) V? */
+static bool value_is(unsigned kind, const unsigned char *p, const unsigned char *end,
+                     const struct nval *v)
+{
+	const unsigned char *body;
+	size_t len;
+
+	if (kind == KIND_HASHES) {
+		uint64_t h;
+
+		memcpy(&h, p, sizeof(h));
+		return h == v->hash;
+	}
+	body = value_body(v, &len);
+	if ((size_t)(end - p) != v->hdr_len + len || memcmp(p, v->hdr, v->hdr_len) != 0)
+		return false;
+	p += v->hdr_len;
+	if (len >= sizeof(uint64_t)) {
+		/* queue IDs share their leading, time-based characters: the end differs first */
+		uint64_t a, b;
+
+		memcpy(&a, end - sizeof(a), sizeof(a));
+		memcpy(&b, body + len - sizeof(b), sizeof(b));
+		if (a != b)
+			return false;
+	}
+	return memcmp(p, body, len) == 0;
+}
+
+/* Append V, seen now, to a counter of KIND. */
+static void value_put(struct obuf *b, unsigned kind, const struct nval *v, int64_t *newest)
+{
+	const unsigned char *body;
+	size_t len;
+
+	item_age(b, 0, newest);
+	if (kind == KIND_HASHES) {
+		obuf_bytes(b, &v->hash, sizeof(v->hash));
+	} else {
+		body = value_body(v, &len);
+		obuf_bytes(b, v->hdr, v->hdr_len);
+		obuf_bytes(b, body, len);
+	}
+}
+
+static int hex_digit(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/*
+ * How V's text is stored: Postfix's short queue IDs are upper-case hex, so
+ * such a text is kept two characters a byte, nearly halving what a key's
+ * accepted queue IDs take; any other text as it is.
+ */
+static void value_pack(struct nval *v)
+{
+	v->packed = v->len >= 2 && v->len <= RATE_PACK_MAX;
+	for (size_t i = 0; i < v->len && v->packed; i++) {
+		int d = hex_digit(v->text[i]);
+
+		if (d < 0)
+			v->packed = false;
+		else if (i % 2 == 0)
+			v->pk[i / 2] = (unsigned char)(d << 4);
+		else
+			v->pk[i / 2] |= (unsigned char)d;
+	}
+	v->hdr_len = put_varint(v->hdr, (uint64_t)v->len << 1 | v->packed);
+}
+
+/* The text of the stored value at P (after its age) into a new string; NULL if out of memory. */
+static char *value_text(const unsigned char *p)
+{
+	uint64_t hdr = get_varint(&p);
+	size_t len = (size_t)(hdr >> 1);
+	char *text;
+
+	if ((text = malloc(len + 1)) == NULL)
+		return NULL;
+	if ((hdr & 1) == 0) {
+		memcpy(text, p, len);
+	} else {
+		for (size_t i = 0; i < len; i++) {
+			unsigned d = i % 2 == 0 ? p[i / 2] >> 4 : p[i / 2] & 15u;
+
+			text[i] = "0123456789ABCDEF"[d];
+		}
+	}
+	text[len] = '\0';
+	return text;
+}
+
+/*
+ * Look through the values of set counter C (of KIND) for V, the ages
+ * moved on by SHIFT: returns how many are left in the window; *AGE is V's
+ * age, -1 if it is not there.
+ */
+static size_t set_scan(const struct rate_class *k, struct rate_rec *r, const struct ctr *c,
+                       uint64_t shift, const struct nval *v, int64_t *age)
+{
+	const unsigned char *base = rec_ctrs(r), *p = base + c->body, *end = base + c->end;
+	size_t live = 0;
+
+	*age = -1;
+	while (p < end && shift != UINT64_MAX) {
+		uint64_t a = *p++ + shift;
+		const unsigned char *next = value_end(c->kind, p);
+
+		if (a > (uint64_t)k->n)
+			break;
+		if (v != NULL && *age < 0 && value_is(c->kind, p, next, v))
+			*age = (int64_t)a;
+		live++;
+		p = next;
+	}
+	return live;
+}
+
+/*
+ * Write distinct counter C advanced to NOW with the N values V (distinct)
+ * seen now into B: the new values first, then the older ones newest first,
+ * those seen again left out; the oldest ones go when over the cap.  One
+ * value in a counter that needs no advance is the common case: then only
+ * the header and the new value are written, or nothing.
+ */
+static void set_build(const struct rate_class *k, struct rate_rec *r, const struct ctr *c,
+                      int64_t now, const struct nval *v, size_t n, struct obuf *b,
+                      struct built *out)
+{
+	const unsigned char *base = rec_ctrs(r), *p = base + c->body, *end = base + c->end;
+	int64_t cur, newest = -1;
+	uint64_t shift = ctr_shift(k, c, now, &cur), count;
+
+	if (n > OG_RATE_DISTINCT_MAX)
+		n = OG_RATE_DISTINCT_MAX;
+	if (shift == 0 && n <= 1) {
+		int64_t age = -1;
+		size_t live = set_scan(k, r, c, 0, n == 1 ? v : NULL, &age);
+
+		if (n == 0 || age == 0) {
+			/* nothing moves */
+			out->total = live;
+			out->idle_at = live == 0 ? INT64_MIN : idle_time(k, c->head - (int64_t)*p);
+			out->unchanged = true;
+			return;
+		}
+		if (age < 0 && live < OG_RATE_DISTINCT_MAX) {
+			/* a new value in front, the others stay as they are */
+			ctr_begin(b, k, r, c, cur);
+			value_put(b, c->kind, v, &newest);
+			out->keep = c->end - c->body;
+			out->total = live + 1;
+			out->idle_at = idle_time(k, cur);
+			return;
+		}
+	}
+	if (!obuf_room(b, RATE_VARINT_MAX * 3 + c->size + n * (RATE_VARINT_MAX + 9)))
+		return;
+	ctr_begin(b, k, r, c, cur);
+	for (size_t i = 0; i < n; i++)
+		value_put(b, c->kind, &v[i], &newest);
+	count = n;
+	while (p < end && shift != UINT64_MAX && count < OG_RATE_DISTINCT_MAX) {
+		uint64_t age = *p++ + shift;
+		const unsigned char *next = value_end(c->kind, p);
+		bool seen = false;
+
+		if (age > (uint64_t)k->n)
+			break;                      /* older ones follow: all gone */
+		for (size_t i = 0; i < n && !seen; i++)
+			seen = value_is(c->kind, p, next, &v[i]);
+		if (!seen) {
+			item_age(b, age, &newest);
+			obuf_bytes(b, p, (size_t)(next - p));
+			count++;
+		}
+		p = next;
+	}
+	out->total = count;
+	out->idle_at = newest < 0 ? INT64_MIN : idle_time(k, cur - newest);
+}
+
+/* ---- the table ---- */
 
 static void seed_of(struct og_ratetable *t)
 {
@@ -433,13 +1026,15 @@ void og_rate_free(struct og_ratetable *t)
 		return;
 	for (unsigned i = 0; i < t->n_shards; i++) {
 		struct rate_shard *s = &t->shard[i];
-		struct rate_entry *e, *next;
+		struct rate_rec *r, *next;
 
-		for (e = s->newest; e != NULL; e = next) {
-			next = e->older;
-			set_free(e->set);
-			free(e);
+		for (r = s->newest; r != NULL; r = next) {
+			next = r->older;
+			free(r);
 		}
+		for (size_t k = 0; k < s->n_cls; k++)
+			free(s->cls[k].name);
+		free(s->cls);
 		free(s->bucket);
 		pthread_mutex_destroy(&s->lock);
 	}
@@ -447,304 +1042,338 @@ void og_rate_free(struct og_ratetable *t)
 	free(t);
 }
 
-/*
- * The entry for (NAME, KEY, WINDOW), advanced to NOW and made the newest of
- * its shard, created if CREATE; with the shard locked (*SP) unless NULL is
- * returned: not found and not to be created (*OOM false), or out of
- * memory (*OOM true).
- */
-static struct rate_entry *entry_use(struct og_ratetable *t, const char *name, const char *key,
-                                    uint32_t window, int64_t now, bool create,
-                                    struct rate_shard **sp, bool *oom)
+/* Remove counter C from record *RP of S; the record goes with its last counter. */
+static void ctr_drop(struct og_ratetable *t, struct rate_shard *s, struct rate_rec **rp,
+                     const struct ctr *c)
 {
-	uint64_t hash = hash_of(t->seed, name, key, window);
-	struct rate_shard *s = shard_of(t, hash);
-	struct rate_entry *e;
+	rec_splice(s, rp, c->off, c->size, NULL, 0);   /* shrinking does not fail */
+	s->cls[c->cls].refs--;
+	class_trim(s, (long)c->cls);
+	s->n--;
+	atomic_fetch_sub(&t->entries, 1);
+	rec_trim(s, *rp);
+}
 
-	*oom = false;
-	pthread_mutex_lock(&s->lock);
-	e = lookup(s, hash, name, key, window);
-	if (e == NULL) {
-		if (!create || (e = entry_new(hash, name, key, window, now)) == NULL) {
-			*oom = create;
-			pthread_mutex_unlock(&s->lock);
-			return NULL;
+/* Drop the idle counters of record R of S at NOW; lower *NEXT to when the others go idle. */
+static void rec_sweep(struct og_ratetable *t, struct rate_shard *s, struct rate_rec *r,
+                      int64_t now, int64_t *next)
+{
+	size_t off = 0;
+	struct ctr c;
+
+	while (off < r->len) {
+		const struct rate_class *k;
+		int64_t at;
+		bool last;
+
+		off = ctr_read(s, r, off, &c);
+		k = &s->cls[c.cls];
+		at = ctr_idle_at(k, r, &c);
+		if (now < at) {
+			if (at < *next)
+				*next = at;
+			continue;
 		}
-		if (s->n >= t->shard_cap)
-			make_room(t, s, now);
-		maybe_grow(s);
-		e->next = s->bucket[hash & (s->n_buckets - 1)];
-		s->bucket[hash & (s->n_buckets - 1)] = e;
+		last = r->len == c.size;
+		ctr_drop(t, s, &r, &c);
+		if (last)
+			return;                     /* R is gone */
+		off = c.off;
+	}
+}
+
+/* Drop every idle counter of S and recompute its idle-time bound. */
+static void sweep(struct og_ratetable *t, struct rate_shard *s, int64_t now)
+{
+	int64_t next = INT64_MAX;
+	struct rate_rec *r, *older;
+
+	for (r = s->newest; r != NULL; r = older) {
+		older = r->older;
+		rec_sweep(t, s, r, now, &next);
+	}
+	s->next_idle = next;
+}
+
+/* Make room for one counter in the full shard S: idle counters first, else one of the LRU key's. */
+static void make_room(struct og_ratetable *t, struct rate_shard *s, int64_t now)
+{
+	struct rate_rec *r;
+	struct ctr c, victim;
+	int64_t first = INT64_MAX;
+	size_t off = 0;
+
+	if (now >= s->next_idle)
+		sweep(t, s, now);
+	if (s->n < t->shard_cap || (r = s->oldest) == NULL)
+		return;
+	/* the key's counter that would go idle first loses least */
+	memset(&victim, 0, sizeof(victim));
+	while (off < r->len) {
+		int64_t at;
+
+		off = ctr_read(s, r, off, &c);
+		at = ctr_idle_at(&s->cls[c.cls], r, &c);
+		if (victim.size == 0 || at < first) {
+			victim = c;
+			first = at;
+		}
+	}
+	if (victim.size == 0)
+		return;
+	if (now < first)
+		atomic_fetch_add(&t->evictions, 1);
+	ctr_drop(t, s, &r, &victim);
+}
+
+/* What an update does to a counter. */
+enum rate_op { OP_ADD, OP_DISTINCT, OP_NOTE, OP_READ };
+
+/* One call on the table, as apply() takes it. */
+struct rate_call {
+	const char *name, *key;
+	uint32_t window;
+	int64_t now;
+	enum rate_op op;
+	uint64_t amount;                    /* OP_ADD */
+	const struct nval *v;               /* OP_DISTINCT, OP_NOTE: distinct values */
+	size_t n;
+	bool create;                        /* make the counter if it is unknown */
+	bool touch;                         /* a use: the key becomes the newest */
+	char ***texts;                      /* OP_READ: collect the values' texts */
+	size_t *n_texts;
+};
+
+/* The texts of counter bytes P..END (a text counter), oldest first, into *OUT; -1 if out of memory. */
+static int texts_of(const unsigned char *p, const unsigned char *end, char ***out, size_t *n_out)
+{
+	size_t n = 0, i;
+	const unsigned char *q;
+	char **v;
+
+	for (q = p; q < end; n++)
+		q = value_end(KIND_TEXTS, q + 1);
+	if (n == 0)
+		return 0;
+	if ((v = calloc(n, sizeof(*v))) == NULL)
+		return -1;
+	for (i = n, q = p; i-- > 0; q = value_end(KIND_TEXTS, q + 1)) {
+		if ((v[i] = value_text(q + 1)) == NULL) {
+			while (++i < n)
+				free(v[i]);
+			free(v);
+			return -1;
+		}
+	}
+	*out = v;
+	*n_out = n;
+	return 0;
+}
+
+/*
+ * Find the counter of CALL in S (creating it, and its key and class, if
+ * CALL->create), advance it to CALL->now, apply CALL, and store it again.
+ * S is locked.  Returns the total, 0 if the counter is unknown and not made,
+ * UINT64_MAX if out of memory (nothing changed).
+ */
+static uint64_t apply_locked(struct og_ratetable *t, struct rate_shard *s, uint64_t hk,
+                             uint64_t hc, const struct rate_call *call)
+{
+	long cls = class_find(s, hc, call->name, call->window);
+	struct rate_rec *r = rec_find(s, hk, call->key);
+	unsigned kind = call->op == OP_ADD ? KIND_COUNT : call->op == OP_NOTE ? KIND_TEXTS : KIND_HASHES;
+	struct built out = { .idle_at = INT64_MIN };
+	bool fresh = false, built, stored;
+	struct obuf b;
+	struct ctr c;
+
+	if (cls < 0 || r == NULL || !ctr_find(s, r, cls, &c)) {
+		if (!call->create)
+			return 0;
+		if (r != NULL)
+			lru_touch(s, r);            /* the key in use is not the one to evict */
+		if (s->n >= t->shard_cap) {
+			make_room(t, s, call->now);
+			cls = class_find(s, hc, call->name, call->window);
+			r = rec_find(s, hk, call->key);
+		}
+		if (cls < 0 && (cls = class_add(s, hc, call->name, call->window)) < 0)
+			return UINT64_MAX;
+		if (r == NULL && (r = rec_new(s, hk, call->key, call->now)) == NULL) {
+			class_trim(s, cls);
+			return UINT64_MAX;
+		}
+		ctr_fresh(s, r, cls, kind, call->now, &c);
+		fresh = true;
+	}
+	obuf_init(&b);
+	if (c.kind == KIND_COUNT)
+		count_build(&s->cls[c.cls], r, &c, call->now, call->op == OP_ADD ? call->amount : 0, &b,
+		            &out);
+	else
+		set_build(&s->cls[c.cls], r, &c, call->now, call->op == OP_ADD ? NULL : call->v,
+		          call->op == OP_ADD ? 0 : call->n, &b, &out);
+	built = !b.failed;
+	stored = built && out.unchanged;
+	if (built && !out.unchanged) {
+		size_t at = ctr_finish(&b, out.keep);
+
+		stored = rec_splice(s, &r, c.off, c.size - out.keep, b.p + at, b.len - at) == 0;
+	}
+	obuf_free(&b);
+	if (!stored) {
+		if (fresh) {
+			rec_trim(s, r);
+			class_trim(s, cls);
+		}
+		/* a look that could not store its advance still knows the total */
+		return built && call->op == OP_READ && call->texts == NULL ? out.total : UINT64_MAX;
+	}
+	if (fresh) {
+		s->cls[cls].refs++;
 		s->n++;
 		atomic_fetch_add(&t->entries, 1);
-	} else {
-		advance(e, now);
-		lru_unlink(s, e);
 	}
-	lru_push(s, e);
-	*sp = s;
-	return e;
+	if (call->touch)
+		lru_touch(s, r);
+	if (out.idle_at < s->next_idle)
+		s->next_idle = out.idle_at;
+	if (call->texts != NULL && c.kind == KIND_TEXTS) {
+		const unsigned char *base = rec_ctrs(r);
+
+		ctr_read(s, r, c.off, &c);
+		if (texts_of(base + c.body, base + c.end, call->texts, call->n_texts) < 0)
+			out.total = UINT64_MAX;
+	}
+	return out.total;
 }
 
-/* E was changed: keep S's idle-time bound, unlock S, return E's total. */
-static uint64_t entry_done_unlock(struct rate_shard *s, struct rate_entry *e)
+static uint64_t apply(struct og_ratetable *t, const struct rate_call *call)
 {
-	uint64_t total = e->total;
-	int64_t at = idle_at(e);
+	/* both hashes before the lock: only the shard's own work under it */
+	uint64_t hk = key_hash(t->seed, call->key), hc = class_hash(call->name, call->window), total;
+	struct rate_shard *s = shard_of(t, hk);
 
-	if (at < s->next_idle)
-		s->next_idle = at;
+	pthread_mutex_lock(&s->lock);
+	total = apply_locked(t, s, hk, hc, call);
 	pthread_mutex_unlock(&s->lock);
 	return total;
-}
-
-/* Add AMOUNT to E's current slot; returns the new total.  Unlocks S. */
-static uint64_t entry_add_unlock(struct rate_shard *s, struct rate_entry *e, uint64_t amount)
-{
-	int64_t width, n;
-	size_t cur;
-
-	geometry(e->window, &width, &n);
-	cur = ring_index(e->head, n + 1);
-	e->count[cur] = sat_add(e->count[cur], amount);
-	e->total = sat_add(e->total, amount);
-	return entry_done_unlock(s, e);
 }
 
 uint64_t og_rate_add(struct og_ratetable *t, const char *name, const char *key,
                      uint32_t window, uint64_t amount, int64_t now)
 {
-	struct rate_shard *s;
-	struct rate_entry *e;
-	bool oom;
+	struct rate_call call = { .name = name, .key = key, .window = window, .now = now,
+	                          .op = OP_ADD, .amount = amount, .touch = true };
 
 	if (t == NULL || name == NULL || key == NULL)
 		return UINT64_MAX;
 	/* adding nothing to an unknown counter: nothing to remember */
-	if ((e = entry_use(t, name, key, window, now, amount > 0, &s, &oom)) == NULL)
-		return oom ? UINT64_MAX : 0;
-	return entry_add_unlock(s, e, amount);
+	call.create = amount > 0;
+	return apply(t, &call);
 }
 
-/* Seeded hash of one distinct value. */
-static uint64_t value_hash(uint64_t seed, const char *value)
+/* Note the N_VALUES VALUES (NULLs and repeats left out) in counter NAME of KEY, with OP. */
+static uint64_t note_values(struct og_ratetable *t, const char *name, const char *key,
+                            uint32_t window, const char *const *values, size_t n_values,
+                            int64_t now, enum rate_op op)
 {
-	return hash_of(seed ^ 0x9e3779b97f4a7c15ull, "", value, 0);
-}
+	struct nval local[32], *v = local;
+	struct rate_call call = { .name = name, .key = key, .window = window, .now = now,
+	                          .op = op, .touch = true };
+	uint64_t total;
+	size_t n = 0;
 
-/*
- * Note one sighting of HASH in E's distinct set at E's current slot: a value
- * still in the window moves from its old slot; a new or expired one counts
- * anew.  With TEXT (og_rate_note) a new value keeps a copy of it.  Returns
- * -1 if out of memory (nothing changed).
- */
-static int distinct_note(struct rate_entry *e, uint64_t hash, const char *text)
-{
-	struct distinct_set *set = e->set;
-	int64_t width, n, oldest_slot = INT64_MAX;
-	size_t i, slot_i = SIZE_MAX, oldest = SIZE_MAX;
-	char *copy = NULL;
+	if (n_values > sizeof(local) / sizeof(local[0]) &&
+	    (n_values > SIZE_MAX / sizeof(*v) || (v = malloc(n_values * sizeof(*v))) == NULL))
+		return UINT64_MAX;
+	for (size_t i = 0; i < n_values; i++) {
+		struct nval x;
+		bool dup = false;
 
-	geometry(e->window, &width, &n);
-	for (i = 0; set != NULL && i < set->n; i++) {
-		struct distinct_value *d = &set->v[i];
-
-		if (d->hash == hash) {
-			if (d->slot >= e->head - n && d->slot < e->head) {
-				/* still counted in an older slot: move it */
-				e->count[ring_index(d->slot, n + 1)]--;
-				e->total--;
-			} else if (d->slot == e->head) {
-				return 0;
-			}
-			d->slot = e->head;
-			e->count[ring_index(e->head, n + 1)]++;
-			e->total++;
-			return 0;
-		}
-		if (d->slot < e->head - n && slot_i == SIZE_MAX)
-			slot_i = i;                   /* expired: free for reuse */
-		if (d->slot < oldest_slot) {
-			oldest_slot = d->slot;
-			oldest = i;
+		if (values[i] == NULL)
+			continue;
+		x = (struct nval){ .hash = value_hash(t->seed, values[i]), .text = values[i],
+		                   .len = strlen(values[i]) };
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = v[j].hash == x.hash && v[j].len == x.len && memcmp(v[j].text, x.text, x.len) == 0;
+		if (!dup) {
+			value_pack(&x);
+			v[n++] = x;
 		}
 	}
-	if (text != NULL && (copy = strdup(text)) == NULL)
-		return -1;
-	if (slot_i == SIZE_MAX) {
-		if (set == NULL || set->n == set->cap) {
-			size_t cap = set == NULL ? 4 : set->cap * 2;
-
-			if (set != NULL && set->cap >= OG_RATE_DISTINCT_MAX) {
-				/* full: forget the value seen longest ago */
-				struct distinct_value *d = &set->v[oldest];
-
-				if (d->slot >= e->head - n) {
-					e->count[ring_index(d->slot, n + 1)]--;
-					e->total--;
-				}
-				slot_i = oldest;
-				goto store;
-			}
-			if (cap > OG_RATE_DISTINCT_MAX)
-				cap = OG_RATE_DISTINCT_MAX;
-			if ((set = realloc(e->set, sizeof(*set) + cap * sizeof(set->v[0]))) == NULL) {
-				free(copy);
-				return -1;
-			}
-			if (e->set == NULL)
-				set->n = 0;
-			set->cap = cap;
-			e->set = set;
-		}
-		slot_i = set->n++;
-		set->v[slot_i].text = NULL;
-	}
-store:
-	free(set->v[slot_i].text);
-	set->v[slot_i] = (struct distinct_value){ .hash = hash, .slot = e->head, .text = copy };
-	e->count[ring_index(e->head, n + 1)]++;
-	e->total++;
-	return 0;
+	call.v = v;
+	call.n = n;
+	call.create = n > 0;
+	total = apply(t, &call);
+	if (v != local)
+		free(v);
+	return total;
 }
 
 uint64_t og_rate_add_distinct(struct og_ratetable *t, const char *name, const char *key,
                               uint32_t window, const char *const *values, size_t n_values,
                               int64_t now)
 {
-	struct rate_shard *s;
-	struct rate_entry *e;
-	bool oom;
-
-	if (t == NULL || name == NULL || key == NULL)
+	if (t == NULL || name == NULL || key == NULL || (values == NULL && n_values > 0))
 		return UINT64_MAX;
-	if ((e = entry_use(t, name, key, window, now, n_values > 0, &s, &oom)) == NULL)
-		return oom ? UINT64_MAX : 0;
-	for (size_t i = 0; i < n_values; i++) {
-		if (values[i] != NULL && distinct_note(e, value_hash(t->seed, values[i]), NULL) < 0) {
-			entry_done_unlock(s, e);
-			return UINT64_MAX;
-		}
-	}
-	return entry_done_unlock(s, e);
+	return note_values(t, name, key, window, values, n_values, now, OP_DISTINCT);
 }
 
 uint64_t og_rate_note(struct og_ratetable *t, const char *name, const char *key,
                       uint32_t window, const char *value, int64_t now)
 {
-	struct rate_shard *s;
-	struct rate_entry *e;
-	bool oom;
-
 	if (t == NULL || name == NULL || key == NULL || value == NULL)
 		return UINT64_MAX;
-	if ((e = entry_use(t, name, key, window, now, true, &s, &oom)) == NULL)
-		return UINT64_MAX;
-	if (distinct_note(e, value_hash(t->seed, value), value) < 0) {
-		entry_done_unlock(s, e);
-		return UINT64_MAX;
-	}
-	return entry_done_unlock(s, e);
-}
-
-static int by_slot(const void *a, const void *b)
-{
-	const struct distinct_value *x = a, *y = b;
-
-	return x->slot < y->slot ? -1 : x->slot > y->slot;
+	return note_values(t, name, key, window, &value, 1, now, OP_NOTE);
 }
 
 int og_rate_values(struct og_ratetable *t, const char *name, const char *key, uint32_t window,
                    int64_t now, char ***out, size_t *n_out)
 {
-	struct distinct_value *copy = NULL;
-	struct rate_shard *s;
-	struct rate_entry *e;
-	uint64_t hash;
-	size_t n = 0;
-	int rc = 0;
+	struct rate_call call = { .name = name, .key = key, .window = window, .now = now,
+	                          .op = OP_READ, .texts = out, .n_texts = n_out };
 
 	*out = NULL;
 	*n_out = 0;
 	if (t == NULL || name == NULL || key == NULL)
 		return 0;
-	hash = hash_of(t->seed, name, key, window);
-	s = shard_of(t, hash);
-	pthread_mutex_lock(&s->lock);
-	if ((e = lookup(s, hash, name, key, window)) != NULL && e->set != NULL) {
-		int64_t width, slots;
-
-		advance(e, now);
-		geometry(e->window, &width, &slots);
-		if ((copy = calloc(e->set->n + 1, sizeof(*copy))) == NULL) {
-			rc = -1;
-		} else {
-			for (size_t i = 0; i < e->set->n; i++) {
-				struct distinct_value *d = &e->set->v[i];
-
-				if (d->text == NULL || d->slot < e->head - slots)
-					continue;
-				if ((copy[n].text = strdup(d->text)) == NULL) {
-					rc = -1;
-					break;
-				}
-				copy[n++].slot = d->slot;
-			}
-		}
-	}
-	pthread_mutex_unlock(&s->lock);
-	if (rc == 0 && n > 0) {
-		qsort(copy, n, sizeof(*copy), by_slot);
-		if ((*out = calloc(n, sizeof(**out))) == NULL) {
-			rc = -1;
-		} else {
-			for (size_t i = 0; i < n; i++)
-				(*out)[i] = copy[i].text;
-			*n_out = n;
-			free(copy);
-			return 0;
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		free(copy[i].text);
-	free(copy);
-	return rc;
+	/* not a use: the LRU order stays */
+	return apply(t, &call) == UINT64_MAX ? -1 : 0;
 }
 
 void og_rate_forget(struct og_ratetable *t, const char *name, const char *key, uint32_t window)
 {
+	uint64_t hk, hc;
 	struct rate_shard *s;
-	struct rate_entry *e;
-	uint64_t hash;
+	struct rate_rec *r;
+	struct ctr c;
+	long cls;
 
 	if (t == NULL || name == NULL || key == NULL)
 		return;
-	hash = hash_of(t->seed, name, key, window);
-	s = shard_of(t, hash);
+	hk = key_hash(t->seed, key);
+	hc = class_hash(name, window);
+	s = shard_of(t, hk);
 	pthread_mutex_lock(&s->lock);
-	if ((e = lookup(s, hash, name, key, window)) != NULL)
-		drop(t, s, e);
+	if ((cls = class_find(s, hc, name, window)) >= 0 && (r = rec_find(s, hk, key)) != NULL &&
+	    ctr_find(s, r, cls, &c))
+		ctr_drop(t, s, &r, &c);
 	pthread_mutex_unlock(&s->lock);
 }
 
 uint64_t og_rate_peek(struct og_ratetable *t, const char *name, const char *key,
                       uint32_t window, int64_t now)
 {
-	struct rate_shard *s;
-	struct rate_entry *e;
-	uint64_t hash, total = 0;
+	struct rate_call call = { .name = name, .key = key, .window = window, .now = now,
+	                          .op = OP_READ };
+	uint64_t total;
 
 	if (t == NULL || name == NULL || key == NULL)
 		return 0;
-	hash = hash_of(t->seed, name, key, window);
-	s = shard_of(t, hash);
-	pthread_mutex_lock(&s->lock);
-	if ((e = lookup(s, hash, name, key, window)) != NULL) {
-		advance(e, now);   /* a look is not a use: the LRU order stays */
-		total = e->total;
-	}
-	pthread_mutex_unlock(&s->lock);
-	return total;
+	/* a look is not a use: the LRU order stays */
+	total = apply(t, &call);
+	return total == UINT64_MAX ? 0 : total;
 }
 
 size_t og_rate_entries(struct og_ratetable *t)

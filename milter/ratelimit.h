@@ -9,7 +9,8 @@
  * width does not divide the window).  The table is sharded; each shard has
  * its own mutex, so threads counting different keys rarely meet.  It is
  * bounded: when a shard is full, its idle counters (nothing left in their
- * window) are dropped first, then its least recently updated one; only the
+ * window) are dropped first, then one counter of its least recently used
+ * key (the counters of a key are used together, by one message); only the
  * latter loses counts and is counted as an eviction.  Time is passed in by
  * the caller (seconds), so tests need no sleep; a clock stepped back is
  * treated as standing still.

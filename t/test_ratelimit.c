@@ -207,41 +207,67 @@ static void test_bad_arguments(void **state)
 	og_rate_free(t);
 }
 
+/* What peeks at NOW should see after a scenario: one row per counter. */
+struct peek_row {
+	const char *label;
+	const char *name;
+	const char *key;
+	uint32_t window;
+	uint64_t want;
+};
+
+static void check_peeks(struct og_ratetable *t, const struct peek_row *rows, size_t n, int64_t now)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t got = og_rate_peek(t, rows[i].name, rows[i].key, rows[i].window, now);
+
+		if (got != rows[i].want)
+			fail_msg("row \"%s\": got %" PRIu64 ", want %" PRIu64, rows[i].label, got, rows[i].want);
+	}
+}
+
+/* One add of a scripted scenario. */
+struct add_step {
+	const char *name;
+	const char *key;
+	uint32_t window;
+	uint64_t amount;
+	int64_t at;
+};
+
+static void run_adds(struct og_ratetable *t, const struct add_step *steps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		og_rate_add(t, steps[i].name, steps[i].key, steps[i].window, steps[i].amount, steps[i].at);
+}
+
 /* A full table drops the least recently updated counter and counts it. */
 static void test_evict_lru(void **state)
 {
 	struct og_ratetable *t = og_rate_new(4);
-	static const struct {
-		const char *label;
-		const char *key;
-		uint64_t want;
-	} after[] = {
-		{ "b was the least recently updated", "b", 0 },
-		{ "a was updated again", "a", 2 },
-		{ "c stays", "c", 1 },
-		{ "d stays", "d", 1 },
-		{ "e is new", "e", 1 },
+	static const struct peek_row after[] = {
+		{ "b was the least recently updated", "r", "b", 3600, 0 },
+		{ "a was updated again", "r", "a", 3600, 2 },
+		{ "c stays", "r", "c", 3600, 1 },
+		{ "d stays", "r", "d", 3600, 1 },
+		{ "e is new", "r", "e", 3600, 1 },
+	};
+	static const struct add_step before[] = {
+		{ "r", "a", 3600, 1, 0 }, { "r", "b", 3600, 1, 1 }, { "r", "c", 3600, 1, 2 },
+		{ "r", "d", 3600, 1, 3 },
+		{ "r", "a", 3600, 1, 4 },                  /* a is now the newest */
 	};
 	(void)state;
 
 	assert_non_null(t);
-	og_rate_add(t, "r", "a", 3600, 1, 0);
-	og_rate_add(t, "r", "b", 3600, 1, 1);
-	og_rate_add(t, "r", "c", 3600, 1, 2);
-	og_rate_add(t, "r", "d", 3600, 1, 3);
-	og_rate_add(t, "r", "a", 3600, 1, 4);          /* a is now the newest */
+	run_adds(t, before, N_ROWS(before));
 	assert_int_equal(og_rate_peek(t, "r", "b", 3600, 5), 1);  /* a peek is not a use */
 	assert_int_equal(og_rate_entries(t), 4);
 	assert_int_equal(og_rate_evictions(t), 0);
 	assert_int_equal(og_rate_add(t, "r", "e", 3600, 1, 5), 1);
 	assert_int_equal(og_rate_entries(t), 4);
 	assert_int_equal(og_rate_evictions(t), 1);
-	for (size_t i = 0; i < N_ROWS(after); i++) {
-		uint64_t got = og_rate_peek(t, "r", after[i].key, 3600, 6);
-
-		if (got != after[i].want)
-			fail_msg("row \"%s\": got %" PRIu64 ", want %" PRIu64, after[i].label, got, after[i].want);
-	}
+	check_peeks(t, after, N_ROWS(after), 6);
 	og_rate_free(t);
 }
 
@@ -458,6 +484,324 @@ static void test_distinct_cap(void **state)
 	og_rate_free(t);
 }
 
+/* Queue IDs noted under a key come back oldest first, each once, while in the window. */
+static void test_note_values(void **state)
+{
+	char long_id[300];
+	struct og_ratetable *t = og_rate_new(100);
+	char **ids;
+	size_t n;
+	static const struct {
+		const char *label;
+		int64_t at;
+		const char *want[4];
+		size_t n_want;
+	} rows[] = {
+		/* width 20: QB and "" at 300 count up to 919, QA seen again at 400 up to 1019 */
+		{ "all three, QA moved to its latest sighting", 500, { "QB", "", "QA" }, 3 },
+		{ "QA's first sighting would be gone", 620, { "QB", "", "QA" }, 3 },
+		{ "one slot of slack", 919, { "QB", "", "QA" }, 3 },
+		{ "QB and the empty one gone", 920, { "QA" }, 1 },
+		{ "all gone", 1020, { NULL }, 0 },
+	};
+	(void)state;
+
+	assert_non_null(t);
+	memset(long_id, 'x', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = '\0';
+	assert_int_equal(og_rate_note(t, "accepted", "sasl:a", 600, "QA", 0), 1);
+	assert_int_equal(og_rate_note(t, "accepted", "sasl:a", 600, "QA", 10), 1);
+	assert_int_equal(og_rate_note(t, "accepted", "sasl:a", 600, "QB", 300), 2);
+	assert_int_equal(og_rate_note(t, "accepted", "sasl:a", 600, "", 300), 3);
+	assert_int_equal(og_rate_note(t, "accepted", "sasl:a", 600, "QA", 400), 3);
+	/* a value longer than 127 bytes, and one that is the prefix of another */
+	assert_int_equal(og_rate_note(t, "accepted", "sasl:b", 40, long_id, 450), 1);
+	assert_int_equal(og_rate_note(t, "accepted", "sasl:b", 40, "x", 450), 2);
+	assert_int_equal(og_rate_values(t, "accepted", "sasl:b", 40, 450, &ids, &n), 0);
+	assert_int_equal(n, 2);
+	CHECK_STR("long value", ids[0], long_id);
+	CHECK_STR("prefix value", ids[1], "x");
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	assert_int_equal(og_rate_note(t, "accepted", "sasl:a", 600, NULL, 0), UINT64_MAX);
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		assert_int_equal(og_rate_values(t, "accepted", "sasl:a", 600, rows[i].at, &ids, &n), 0);
+		if (n != rows[i].n_want)
+			fail_msg("row \"%s\": %zu values, want %zu", rows[i].label, n, rows[i].n_want);
+		for (size_t k = 0; k < n; k++) {
+			CHECK_STR(rows[i].label, ids[k], rows[i].want[k]);
+			free(ids[k]);
+		}
+		free(ids);
+		if (rows[i].n_want == 0)
+			assert_null(ids);
+	}
+	/* unknown counters, and distinct counters that keep no text, give none */
+	{
+		const char *v[1] = { "x@example.com" };
+
+		assert_int_equal(og_rate_add_distinct(t, "senders", "sasl:a", 600, v, 1, 0), 1);
+	}
+	assert_int_equal(og_rate_values(t, "senders", "sasl:a", 600, 0, &ids, &n), 0);
+	assert_null(ids);
+	assert_int_equal(n, 0);
+	assert_int_equal(og_rate_values(t, "nothing", "sasl:a", 600, 0, &ids, &n), 0);
+	assert_int_equal(n, 0);
+	og_rate_free(t);
+}
+
+/* Texts come back as they were noted, whatever form they are kept in; each counts once. */
+static void test_note_texts(void **state)
+{
+	char f64[65], f65[66];
+	const char *rows[] = {
+		"3F4A51805F", "3F4A51805F1", "0", "00", "abc1", "ABC1", "12G4", "", f64, f65,
+		"4Tq9Zx2mKbz1Hx",
+	};
+	struct og_ratetable *t = og_rate_new(100);
+	char **ids;
+	size_t n;
+	(void)state;
+
+	assert_non_null(t);
+	memset(f64, 'F', 64);
+	f64[64] = '\0';
+	memset(f65, 'F', 65);
+	f65[65] = '\0';
+	for (size_t i = 0; i < N_ROWS(rows); i++)
+		if (og_rate_note(t, "accepted", "sasl:a", 3600, rows[i], (int64_t)i * 200) != i + 1)
+			fail_msg("row \"%s\": not counted as new", rows[i]);
+	/* seen again: counted once, moved to the newest slot */
+	assert_int_equal(og_rate_note(t, "accepted", "sasl:a", 3600, "3F4A51805F1", 2200), N_ROWS(rows));
+	assert_int_equal(og_rate_note(t, "accepted", "sasl:a", 3600, "ABC1", 2200), N_ROWS(rows));
+	assert_int_equal(og_rate_values(t, "accepted", "sasl:a", 3600, 2200, &ids, &n), 0);
+	assert_int_equal(n, N_ROWS(rows));
+	for (size_t i = 0, k = 0; i < N_ROWS(rows); i++) {
+		if (i == 1 || i == 5)
+			continue;
+		CHECK_STR(rows[i], ids[k++], rows[i]);
+	}
+	CHECK_STR("moved", ids[n - 2], "3F4A51805F1");
+	CHECK_STR("moved", ids[n - 1], "ABC1");
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	og_rate_free(t);
+}
+
+/* More queue IDs than remembered: the count stops at the cap and the oldest are forgotten. */
+static void test_note_cap(void **state)
+{
+	enum { EXTRA = 76 };
+	struct og_ratetable *t = og_rate_new(100);
+	char value[32], want[32];
+	char **ids;
+	size_t n;
+	uint64_t got = 0;
+	(void)state;
+
+	assert_non_null(t);
+	for (int i = 0; i < OG_RATE_DISTINCT_MAX + EXTRA; i++) {
+		snprintf(value, sizeof(value), "%011X", 0x1000 + i);
+		got = og_rate_note(t, "accepted", "sasl:x", 3600, value, i / 10);
+		assert_true(got <= OG_RATE_DISTINCT_MAX);
+	}
+	assert_int_equal(got, OG_RATE_DISTINCT_MAX);
+	assert_int_equal(og_rate_values(t, "accepted", "sasl:x", 3600, 200, &ids, &n), 0);
+	assert_int_equal(n, OG_RATE_DISTINCT_MAX);
+	snprintf(want, sizeof(want), "%011X", 0x1000 + EXTRA);
+	CHECK_STR("oldest kept", ids[0], want);
+	snprintf(want, sizeof(want), "%011X", 0x1000 + OG_RATE_DISTINCT_MAX + EXTRA - 1);
+	CHECK_STR("newest", ids[n - 1], want);
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	og_rate_free(t);
+}
+
+/* A counter keeps its kind: adding to a distinct one, or noting in a plain one, only reads. */
+static void test_kind_kept(void **state)
+{
+	struct og_ratetable *t = og_rate_new(100);
+	const char *v[2] = { "a", "b" };
+	(void)state;
+
+	assert_non_null(t);
+	assert_int_equal(og_rate_add_distinct(t, "d", "k", 60, v, 2, 0), 2);
+	assert_int_equal(og_rate_add(t, "d", "k", 60, 5, 0), 2);
+	assert_int_equal(og_rate_peek(t, "d", "k", 60, 0), 2);
+	assert_int_equal(og_rate_add(t, "p", "k", 60, 5, 0), 5);
+	assert_int_equal(og_rate_add_distinct(t, "p", "k", 60, v, 2, 0), 5);
+	assert_int_equal(og_rate_note(t, "p", "k", 60, "q", 0), 5);
+	assert_int_equal(og_rate_entries(t), 2);
+	og_rate_free(t);
+}
+
+/*
+ * Many counters under one key, updated in turn at pseudo-random times, each
+ * against its own list of events: every total lies between the exact count
+ * of its window and the count of the window stretched by the slack.  The
+ * counters sit side by side in one record that grows and shrinks as slots
+ * fill and empty, next to other keys of the same shard.
+ */
+static void test_many_counters_per_key(void **state)
+{
+	enum { N_CTR = 24, N_EVENTS = 3000 };
+	static int64_t at[N_CTR][N_EVENTS];
+	static uint64_t amount[N_CTR][N_EVENTS];
+	static size_t n_ev[N_CTR];
+	static const uint32_t windows[] = { 1, 7, 30, 60, 61, 600, 3600, 86400 };
+	struct og_ratetable *t = og_rate_new(1000);
+	uint64_t seed = 99;
+	int64_t now = 1700000000;
+	char name[32];
+	(void)state;
+
+	assert_non_null(t);
+	memset(n_ev, 0, sizeof(n_ev));
+	/* other keys in the shard, whose records move around this one */
+	for (int k = 0; k < 50; k++) {
+		snprintf(name, sizeof(name), "sasl:other%d", k);
+		og_rate_add(t, "r0", name, 3600, 1, now);
+	}
+	for (size_t i = 0; i < N_CTR * (size_t)N_EVENTS / 4; i++) {
+		size_t c;
+		uint32_t win;
+		int64_t width, n, slack;
+		uint64_t lo = 0, hi = 0, got, amt;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		c = (size_t)(seed >> 40) % N_CTR;
+		win = windows[c % N_ROWS(windows)];
+		now += (int64_t)((seed >> 20) % 3);
+		/* now and then a count that needs all 64 bits */
+		amt = (seed >> 8) % 97 == 0 ? (uint64_t)1 << 40 : (seed >> 12) % 200;
+		snprintf(name, sizeof(name), "r%zu", c);
+		got = og_rate_add(t, name, "sasl:busy", win, amt, now);
+		if (n_ev[c] == N_EVENTS)
+			continue;
+		at[c][n_ev[c]] = now;
+		amount[c][n_ev[c]++] = amt;
+		width = (win + OG_RATE_SLOTS - 1) / OG_RATE_SLOTS;
+		n = (win + width - 1) / width;
+		slack = width + (n * width - win);
+		for (size_t j = 0; j < n_ev[c]; j++) {
+			if (now - at[c][j] < (int64_t)win)
+				lo += amount[c][j];
+			if (now - at[c][j] < (int64_t)win + slack)
+				hi += amount[c][j];
+		}
+		if (got < lo || got > hi)
+			fail_msg("counter %zu (window %u), event %zu at %" PRId64 ": got %" PRIu64
+			         ", want %" PRIu64 "..%" PRIu64, c, win, n_ev[c], now, got, lo, hi);
+	}
+	/* forgetting one leaves the others as they were */
+	{
+		uint64_t before = og_rate_peek(t, "r5", "sasl:busy", windows[5], now);
+		size_t entries = og_rate_entries(t);
+
+		og_rate_forget(t, "r4", "sasl:busy", windows[4]);
+		assert_int_equal(og_rate_peek(t, "r4", "sasl:busy", windows[4], now), 0);
+		assert_int_equal(og_rate_peek(t, "r5", "sasl:busy", windows[5], now), before);
+		assert_int_equal(og_rate_entries(t), entries - 1);
+		og_rate_forget(t, "r4", "sasl:busy", windows[4]);
+		assert_int_equal(og_rate_entries(t), entries - 1);
+	}
+	assert_int_equal(og_rate_evictions(t), 0);
+	og_rate_free(t);
+}
+
+/* Counters of one key at opposite ends of the clock, and forgotten one by one. */
+static void test_key_extremes(void **state)
+{
+	struct og_ratetable *t = og_rate_new(100);
+	(void)state;
+
+	assert_non_null(t);
+	assert_int_equal(og_rate_add(t, "a", "k", 60, 1, INT64_MIN), 1);
+	assert_int_equal(og_rate_add(t, "b", "k", 3600, 2, INT64_MAX), 2);
+	assert_int_equal(og_rate_add(t, "c", "k", 1, 3, 0), 3);
+	assert_int_equal(og_rate_peek(t, "a", "k", 60, INT64_MIN), 1);
+	assert_int_equal(og_rate_peek(t, "b", "k", 3600, INT64_MAX), 2);
+	assert_int_equal(og_rate_peek(t, "c", "k", 1, 1), 3);
+	assert_int_equal(og_rate_add(t, "a", "k", 60, 1, INT64_MAX), 1);
+	assert_int_equal(og_rate_entries(t), 3);
+	og_rate_forget(t, "b", "k", 3600);
+	og_rate_forget(t, "a", "k", 60);
+	assert_int_equal(og_rate_peek(t, "c", "k", 1, 1), 3);
+	og_rate_forget(t, "c", "k", 1);
+	assert_int_equal(og_rate_entries(t), 0);
+	/* the key and its classes are gone: all starts afresh */
+	assert_int_equal(og_rate_add(t, "a", "k", 60, 1, 5), 1);
+	og_rate_free(t);
+}
+
+/* A full table: the least recently used key gives up the counter that would go idle first. */
+static void test_evict_key(void **state)
+{
+	struct og_ratetable *t = og_rate_new(4);
+	static const struct peek_row after[] = {
+		{ "A's short counter went first", "short", "A", 60, 0 },
+		{ "A's long counter stays", "long", "A", 3600, 1 },
+		{ "B's went next: B was the oldest key then", "long", "B", 3600, 0 },
+		{ "C stays", "long", "C", 3600, 1 },
+		{ "D stays", "long", "D", 3600, 1 },
+		{ "E stays", "long", "E", 3600, 1 },
+	};
+	static const struct add_step before[] = {
+		{ "short", "A", 60, 1, 0 }, { "long", "A", 3600, 1, 0 }, { "long", "B", 3600, 1, 1 },
+		{ "long", "C", 3600, 1, 2 },
+		{ "long", "D", 3600, 1, 3 },               /* A is the oldest key: it gives way */
+		{ "long", "A", 3600, 0, 4 },               /* a use of A: B is now the oldest */
+		{ "long", "E", 3600, 1, 5 },
+	};
+	(void)state;
+
+	assert_non_null(t);
+	run_adds(t, before, 5);
+	assert_int_equal(og_rate_evictions(t), 1);
+	run_adds(t, before + 5, N_ROWS(before) - 5);
+	assert_int_equal(og_rate_evictions(t), 2);
+	assert_int_equal(og_rate_entries(t), 4);
+	check_peeks(t, after, N_ROWS(after), 6);
+	/* a new counter of the oldest key makes it the newest: another key gives way */
+	og_rate_add(t, "other", "C", 3600, 1, 7);
+	assert_int_equal(og_rate_peek(t, "long", "C", 3600, 7), 1);
+	assert_int_equal(og_rate_peek(t, "other", "C", 3600, 7), 1);
+	assert_int_equal(og_rate_peek(t, "long", "D", 3600, 7), 0);
+	assert_int_equal(og_rate_evictions(t), 3);
+	/* a table of one counter: a key's second counter replaces its first */
+	og_rate_free(t);
+	t = og_rate_new(1);
+	assert_non_null(t);
+	og_rate_add(t, "x", "A", 3600, 1, 0);
+	assert_int_equal(og_rate_add(t, "y", "A", 3600, 1, 1), 1);
+	assert_int_equal(og_rate_peek(t, "x", "A", 3600, 1), 0);
+	assert_int_equal(og_rate_entries(t), 1);
+	assert_int_equal(og_rate_evictions(t), 1);
+	og_rate_free(t);
+}
+
+/* The sweep takes a key's idle counters and leaves its live ones. */
+static void test_sweep_partial_key(void **state)
+{
+	struct og_ratetable *t = og_rate_new(3);
+	const char *v[1] = { "x@example.com" };
+	(void)state;
+
+	assert_non_null(t);
+	og_rate_add(t, "short", "A", 10, 1, 0);
+	og_rate_add_distinct(t, "senders", "A", 10, v, 1, 0);
+	og_rate_add(t, "long", "A", 3600, 1, 0);
+	og_rate_add(t, "long", "B", 3600, 1, 100);    /* both short ones are idle: no eviction */
+	assert_int_equal(og_rate_evictions(t), 0);
+	assert_int_equal(og_rate_entries(t), 2);
+	assert_int_equal(og_rate_peek(t, "long", "A", 3600, 100), 1);
+	assert_int_equal(og_rate_peek(t, "long", "B", 3600, 100), 1);
+	og_rate_free(t);
+}
+
 static void test_threads(void **state)
 {
 	struct og_ratetable *t = og_rate_new(0);
@@ -504,6 +848,14 @@ int main(void)
 		cmocka_unit_test(test_against_model),
 		cmocka_unit_test(test_distinct),
 		cmocka_unit_test(test_distinct_cap),
+		cmocka_unit_test(test_note_values),
+		cmocka_unit_test(test_note_texts),
+		cmocka_unit_test(test_note_cap),
+		cmocka_unit_test(test_kind_kept),
+		cmocka_unit_test(test_many_counters_per_key),
+		cmocka_unit_test(test_key_extremes),
+		cmocka_unit_test(test_evict_key),
+		cmocka_unit_test(test_sweep_partial_key),
 		cmocka_unit_test(test_threads),
 	};
 
