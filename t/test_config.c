@@ -184,7 +184,7 @@ static void test_defaults(void **state)
 	assert_null(c->user);
 	assert_string_equal(c->syslog_facility, "mail");
 	assert_int_equal(c->on_error, OG_FAIL_TEMPFAIL);
-	assert_int_equal(c->max_tracked_keys, 1000000);
+	assert_int_equal(c->max_tracked_keys, 8000000);
 	assert_int_equal(c->milter_timeout, 300);
 	assert_true(c->scope.authenticated);
 	assert_true(c->scope.local);
@@ -517,7 +517,7 @@ static void test_reload_warnings(void **state)
 		  "after a restart\n"
 		  "new.conf: syslog_facility changed from \"mail\" to \"local0\": takes effect only "
 		  "after a restart\n"
-		  "new.conf: max_tracked_keys changed from 1000000 to 5000: takes effect only after a "
+		  "new.conf: max_tracked_keys changed from 8000000 to 5000: takes effect only after a "
 		  "restart\n"
 		  "new.conf: milter_timeout changed from 60 to 300: takes effect only after a restart\n" },
 	};
