@@ -278,6 +278,7 @@ int og_engine_evaluate(const struct og_rules *rules, const struct og_facts *f,
 		if (mc.of_rule[i] != SIZE_MAX)
 			v->result[i].figure = mc.c[mc.of_rule[i]].figure;
 	v->shared = mc.n > 0 && mc.c[0].shared;
+	v->counted_locally = mc.n > 0 && !v->shared && og_state_has_shared(state);
 	score_hits(rules, v);
 
 	v->action = action_for(rules, v->score);

@@ -63,6 +63,7 @@ struct og_verdict {
 	size_t n_results;
 	bool internal_error;          /* counting failed (out of memory) */
 	bool shared;                  /* the rate figures include the shared store's */
+	bool counted_locally;         /* a shared store did not answer: the figures are this server's */
 	/* set by the runtime from the lock store (runtime.h), not by the engine */
 	bool allowed;                 /* exempt because an admin allowed exempt_key for a while */
 	const char *locked_key;       /* a key of the message is locked (borrowed), or NULL */

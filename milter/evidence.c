@@ -422,6 +422,8 @@ char *og_evidence_format(const struct og_facts *f, const struct og_identity *id,
 		w_lit(&w, "truncated", "true");
 	if (v->internal_error)
 		w_lit(&w, "internal_error", "true");
+	if (v->counted_locally)
+		w_lit(&w, "counted_locally", "true");
 	w_close(&w, '}');
 	if (!w.ok) {
 		free(w.p);

@@ -692,8 +692,19 @@ static void test_shared_store_away(void **state)
 	assert_int_equal(judge(&rt, "alice@example.com", "203.0.113.9", NULL, "QS2", NOW_MS, &v),
 	                 OG_ACT_QUARANTINE);
 	assert_int_equal(v.hit[0].figure, 2);
+	assert_true(v.counted_locally);
 	logged = capture_end(&cap);
 	assert_int_equal(atomic_load(&rt.counters.internal_errors), 0);
+	/* the evidence says the figures are this server's alone */
+	{
+		size_t n;
+		json_t **r = records("evidence.jsonl", &n);
+
+		assert_int_equal(n, 2);
+		assert_true(json_is_true(json_object_get(r[1], "counted_locally")));
+		assert_null(json_object_get(r[1], "internal_error"));
+		free_records(r, n);
+	}
 	assert_int_equal(og_state_fallbacks(rt.state), 2);
 	assert_non_null(strstr(logged, "redis: /nonexistent/redis.sock: cannot connect: "));
 	assert_non_null(strstr(logged, "counting locally until it answers again"));
