@@ -156,10 +156,8 @@ int og_admin_status(struct og_runtime *rt, int64_t now_ms, json_t **out, char *e
 	json_object_set_new(cnt, "internal_errors", count(atomic_load(&c->internal_errors)));
 	json_object_set_new(cnt, "reloads", count(atomic_load(&c->reloads)));
 	json_object_set_new(cnt, "reload_failures", count(atomic_load(&c->reload_failures)));
-	pthread_rwlock_rdlock(&rt->evidence_lock);
-	if (rt->evidence != NULL)
-		evidence_errors = og_evidence_errors(rt->evidence);
-	pthread_rwlock_unlock(&rt->evidence_lock);
+	if (p->evidence != NULL)
+		evidence_errors = og_evidence_errors(p->evidence);
 	json_object_set_new(cnt, "evidence_errors", count(evidence_errors));
 	json_object_set_new(cnt, "state_errors", count(atomic_load(&c->state_errors)));
 	json_object_set_new(cnt, "rate_entries", count(og_rate_entries(rt->rates)));

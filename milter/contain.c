@@ -237,10 +237,8 @@ void og_contain_event(struct og_runtime *rt, const struct og_policy *p, const ch
 		og_error("%s: out of memory: the %s record is lost", key, event);
 		return;
 	}
-	pthread_rwlock_rdlock(&rt->evidence_lock);
-	if (rt->evidence != NULL)
-		og_evidence_append(rt->evidence, line);
-	pthread_rwlock_unlock(&rt->evidence_lock);
+	if (p->evidence != NULL)
+		og_evidence_append(p->evidence, line);
 	if (h != NULL && p->config->hook_argc > 0 && hook_wants(p->config, event)) {
 		char env_key[LOG_VALUE_MAX + 16];
 		const char *env[] = { env_key, NULL };

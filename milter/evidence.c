@@ -17,14 +17,21 @@
  * at most once a minute; the record is lost, filtering goes on.  Out of
  * memory while formatting returns NULL.
  *
- * Locks: e->lock protects e->fd, e->seen and e->last_complaint (the open
- * file and its reopening).  The error counter is atomic.
+ * Locks: a good write takes none.  The descriptor is an atomic; a writer
+ * announces itself in writers[epoch % 2] before it loads it and leaves
+ * after its writev.  A reopen (rare: logrotate, a deleted file) runs under
+ * e->lock, one at a time: it swaps in the new descriptor, moves the epoch
+ * on, waits until the writers of the old epoch are gone and only then
+ * closes the old descriptor, so no write ever goes to a closed (or reused)
+ * descriptor.  e->lock also protects last_complaint; the error counter,
+ * seen and the epoch are atomics.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -58,12 +65,15 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the reopen counter must be lock-free"
 static atomic_int reopen_requests;
 
 struct og_evidence {
-	pthread_mutex_t lock;       /* protects fd, seen, last_complaint */
+	pthread_mutex_t lock;       /* reopens, one at a time, and last_complaint */
 	char *path;
-	int fd;                     /* -1 when the last reopen failed */
-	int seen;                   /* reopen_requests when last (re)opened */
+	atomic_int fd;              /* -1 when the last reopen failed */
+	atomic_int seen;            /* reopen_requests when last (re)opened */
 	int64_t last_complaint;     /* monotonic seconds of the last log line; INT64_MIN if none */
 	atomic_uint_fast64_t errors;
+	atomic_uint epoch;          /* moved on by every reopen */
+	atomic_uint writers[2];     /* writes in progress, by epoch parity */
+	atomic_int refs;            /* policies holding it (runtime.h) */
 };
 
 /* ---- the record ---- */
@@ -459,8 +469,12 @@ struct og_evidence *og_evidence_open(const char *path, char *err, size_t errlen)
 		}
 		return NULL;
 	}
-	e->seen = atomic_load(&reopen_requests);
-	if ((e->fd = open_path(path)) < 0) {
+	atomic_init(&e->seen, atomic_load(&reopen_requests));
+	atomic_init(&e->epoch, 0);
+	atomic_init(&e->writers[0], 0);
+	atomic_init(&e->writers[1], 0);
+	atomic_init(&e->fd, open_path(path));
+	if (atomic_load(&e->fd) < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		free(e->path);
 		free(e);
@@ -468,22 +482,35 @@ struct og_evidence *og_evidence_open(const char *path, char *err, size_t errlen)
 	}
 	if (pthread_mutex_init(&e->lock, NULL) != 0) {
 		snprintf(err, errlen, "cannot create a lock");
-		close(e->fd);
+		close(atomic_load(&e->fd));
 		free(e->path);
 		free(e);
 		return NULL;
 	}
 	e->last_complaint = INT64_MIN;
 	atomic_init(&e->errors, 0);
+	atomic_init(&e->refs, 1);
 	return e;
+}
+
+struct og_evidence *og_evidence_retain(struct og_evidence *e)
+{
+	if (e != NULL)
+		atomic_fetch_add(&e->refs, 1);
+	return e;
+}
+
+const char *og_evidence_path(const struct og_evidence *e)
+{
+	return e->path;
 }
 
 void og_evidence_close(struct og_evidence *e)
 {
-	if (e == NULL)
+	if (e == NULL || atomic_fetch_sub(&e->refs, 1) != 1)
 		return;
-	if (e->fd >= 0)
-		close(e->fd);
+	if (atomic_load(&e->fd) >= 0)
+		close(atomic_load(&e->fd));
 	pthread_mutex_destroy(&e->lock);
 	free(e->path);
 	free(e);
@@ -513,26 +540,58 @@ static bool may_complain(struct og_evidence *e)
 	return true;
 }
 
-/*
- * Under e->lock: reopen by name if asked to or if the file was deleted.
- * If the reopen fails, the old file (if any) is kept: a record in a moved
- * file is better than none.  Returns 0, or errno of a failed reopen.
- */
-static int maybe_reopen(struct og_evidence *e)
+/* Must FD be replaced: a reopen was asked for, the file was deleted, or there is none? */
+static bool needs_reopen(struct og_evidence *e, int fd)
 {
-	int req = atomic_load(&reopen_requests);
 	struct stat st;
-	int fd;
 
-	if (e->fd >= 0 && req == e->seen && (fstat(e->fd, &st) != 0 || st.st_nlink > 0))
+	if (fd < 0 || atomic_load(&reopen_requests) != atomic_load(&e->seen))
+		return true;
+	return fstat(fd, &st) == 0 && st.st_nlink == 0;
+}
+
+/*
+ * Under e->lock: reopen by name if it is still needed.  If the reopen
+ * fails, the old file (if any) is kept: a record in a moved file is better
+ * than none.  The old descriptor is closed once no write uses it.
+ * Returns 0, or errno of a failed reopen.
+ */
+static int reopen_locked(struct og_evidence *e)
+{
+	int req = atomic_load(&reopen_requests), fd, old;
+	unsigned old_epoch;
+
+	if (!needs_reopen(e, atomic_load(&e->fd)))
 		return 0;
 	if ((fd = open_path(e->path)) < 0)
 		return errno;
-	if (e->fd >= 0)
-		close(e->fd);
-	e->fd = fd;
-	e->seen = req;
+	old = atomic_exchange(&e->fd, fd);
+	atomic_store(&e->seen, req);
+	old_epoch = atomic_fetch_add(&e->epoch, 1) & 1;
+	while (atomic_load(&e->writers[old_epoch]) != 0)
+		sched_yield();
+	if (old >= 0)
+		close(old);
 	return 0;
+}
+
+/* Announce a write; returns the slot to leave with writer_leave. */
+static unsigned writer_enter(struct og_evidence *e)
+{
+	for (;;) {
+		unsigned ep = atomic_load(&e->epoch);
+
+		atomic_fetch_add(&e->writers[ep & 1], 1);
+		/* counted under the epoch still current: a reopen will wait for us */
+		if (atomic_load(&e->epoch) == ep)
+			return ep & 1;
+		atomic_fetch_sub(&e->writers[ep & 1], 1);
+	}
+}
+
+static void writer_leave(struct og_evidence *e, unsigned slot)
+{
+	atomic_fetch_sub(&e->writers[slot], 1);
 }
 
 /*
@@ -573,17 +632,30 @@ int og_evidence_append(struct og_evidence *e, const char *line)
 	int reopen_err, write_err;
 	bool complain;
 
+	unsigned slot;
+	int fd;
+
 	if (e == NULL || line == NULL)
 		return -1;
-	pthread_mutex_lock(&e->lock);
-	reopen_err = maybe_reopen(e);
-	if (e->fd < 0)
-		write_err = reopen_err;
-	else
-		write_err = write_line(e->fd, line, strlen(line));
+	reopen_err = 0;
+	slot = writer_enter(e);
+	fd = atomic_load(&e->fd);
+	if (needs_reopen(e, fd)) {
+		writer_leave(e, slot);      /* a reopen waits for the writers: not for us */
+		pthread_mutex_lock(&e->lock);
+		reopen_err = reopen_locked(e);
+		pthread_mutex_unlock(&e->lock);
+		slot = writer_enter(e);
+		fd = atomic_load(&e->fd);
+	}
+	write_err = fd < 0 ? (reopen_err != 0 ? reopen_err : EBADF) : write_line(fd, line, strlen(line));
+	writer_leave(e, slot);
 	if (write_err == 0) {
+		if (reopen_err == 0)
+			return 0;
 		/* a failed reopen with the old file still open is logged, not counted */
-		complain = reopen_err != 0 && may_complain(e);
+		pthread_mutex_lock(&e->lock);
+		complain = may_complain(e);
 		pthread_mutex_unlock(&e->lock);
 		if (complain)
 			og_warning("evidence: cannot reopen %s: %s: records still go to the file "
@@ -591,6 +663,7 @@ int og_evidence_append(struct og_evidence *e, const char *line)
 		return 0;
 	}
 	atomic_fetch_add(&e->errors, 1);
+	pthread_mutex_lock(&e->lock);
 	complain = may_complain(e);
 	pthread_mutex_unlock(&e->lock);
 	if (complain)

@@ -35,9 +35,17 @@
 
 struct og_evidence;
 
-/* Open PATH for appending (created 0640). NULL with a reason in ERR on failure. */
+/*
+ * Open PATH for appending (created 0640), one reference.  NULL with a
+ * reason in ERR on failure.
+ */
 struct og_evidence *og_evidence_open(const char *path, char *err, size_t errlen);
+/* One more reference to E (NULL stays NULL); each one is dropped by og_evidence_close. */
+struct og_evidence *og_evidence_retain(struct og_evidence *e);
+/* Drop a reference; the last one closes the file. */
 void og_evidence_close(struct og_evidence *e);
+/* The file E writes to. */
+const char *og_evidence_path(const struct og_evidence *e);
 
 /*
  * The record as a JSON object text without the newline; caller frees.

@@ -28,8 +28,8 @@
  *                      message takes its reference from that cache without
  *                      the lock.  So the per-message path takes no lock
  *                      shared by all threads; rate tables lock per shard.
- *   rt->evidence_lock  the evidence handle and its path: shared while a
- *                      record is appended, exclusive while a reload swaps it
+ *   (the evidence file belongs to the policy: a message holding its policy
+ *    holds the file, and the file takes no lock to write; see evidence.h)
  *   rt->reload_lock    one reload at a time
  * Counters are atomics; policies are immutable once built.
  */
@@ -164,6 +164,7 @@ void og_policy_release(struct og_policy *p)
 {
 	if (p == NULL || atomic_fetch_sub(&p->refs, 1) != 1)
 		return;
+	og_evidence_close(p->evidence);
 	og_rules_release(p->rules);
 	og_config_free(p->config);
 	free(p);
@@ -181,27 +182,13 @@ static void counters_init(struct og_counters *c)
 	atomic_init(&c->reload_failures, 0);
 }
 
-/*
- * Open the evidence file PATH: 0 with *OUT and *OUT_PATH set (both NULL
- * when PATH is NULL; the caller owns both), or -1 with ERR filled.
- */
-static int evidence_open(const char *path, struct og_evidence **out, char **out_path,
-                         char *err, size_t errlen)
+/* Open the evidence file PATH into *OUT (NULL when PATH is NULL): 0, or -1 with ERR. */
+static int evidence_open(const char *path, struct og_evidence **out, char *err, size_t errlen)
 {
 	*out = NULL;
-	*out_path = NULL;
 	if (path == NULL)
 		return 0;
-	if ((*out_path = og_strdup(path)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if ((*out = og_evidence_open(path, err, errlen)) == NULL) {
-		free(*out_path);
-		*out_path = NULL;
-		return -1;
-	}
-	return 0;
+	return (*out = og_evidence_open(path, err, errlen)) != NULL ? 0 : -1;
 }
 
 int og_runtime_init(struct og_runtime *rt, const char *config_path, struct og_diag *diag)
@@ -220,8 +207,7 @@ int og_runtime_init(struct og_runtime *rt, const char *config_path, struct og_di
 		og_diag_add(diag, config_path, 0, 0, "out of memory");
 		goto fail;
 	}
-	if (evidence_open(p->config->evidence_file, &rt->evidence, &rt->evidence_path,
-	                  err, sizeof(err)) < 0) {
+	if (evidence_open(p->config->evidence_file, &p->evidence, err, sizeof(err)) < 0) {
 		og_diag_add(diag, config_path, 0, 0, "evidence_file: %s", err);
 		goto fail;
 	}
@@ -229,13 +215,7 @@ int og_runtime_init(struct og_runtime *rt, const char *config_path, struct og_di
 		og_diag_add(diag, config_path, 0, 0, "cannot create a lock");
 		goto fail;
 	}
-	if (pthread_rwlock_init(&rt->evidence_lock, NULL) != 0) {
-		pthread_mutex_destroy(&rt->lock);
-		og_diag_add(diag, config_path, 0, 0, "cannot create a lock");
-		goto fail;
-	}
 	if (pthread_mutex_init(&rt->reload_lock, NULL) != 0) {
-		pthread_rwlock_destroy(&rt->evidence_lock);
 		pthread_mutex_destroy(&rt->lock);
 		og_diag_add(diag, config_path, 0, 0, "cannot create a lock");
 		goto fail;
@@ -250,8 +230,6 @@ int og_runtime_init(struct og_runtime *rt, const char *config_path, struct og_di
 	}
 	return 0;
 fail:
-	og_evidence_close(rt->evidence);
-	free(rt->evidence_path);
 	og_state_free(rt->state);
 	og_rate_free(rt->rates);
 	free(rt->config_path);
@@ -278,10 +256,6 @@ void og_runtime_destroy(struct og_runtime *rt)
 	og_contain_destroy(rt);
 	og_policy_release(rt->policy);
 	rt->policy = NULL;
-	og_evidence_close(rt->evidence);
-	rt->evidence = NULL;
-	free(rt->evidence_path);
-	rt->evidence_path = NULL;
 	og_state_free(rt->state);
 	rt->state = NULL;
 	og_rate_free(rt->rates);
@@ -289,7 +263,6 @@ void og_runtime_destroy(struct og_runtime *rt)
 	free(rt->config_path);
 	rt->config_path = NULL;
 	pthread_mutex_destroy(&rt->reload_lock);
-	pthread_rwlock_destroy(&rt->evidence_lock);
 	pthread_mutex_destroy(&rt->lock);
 }
 
@@ -299,31 +272,25 @@ static bool same_path(const char *a, const char *b)
 }
 
 /*
- * A reload that names another evidence file (or none): open the new one and
- * swap it in; if it cannot be opened, keep writing to the old one and say so
- * in DIAG.  Under rt->reload_lock.
+ * The evidence file of NP, a reload of OLD: the same one when the path did
+ * not change; a new one when it did; the old one, said so in DIAG, when the
+ * new one cannot be opened.
  */
-static void evidence_switch(struct og_runtime *rt, const struct og_config *c, struct og_diag *diag)
+static void evidence_follow(const struct og_policy *old, struct og_policy *np,
+                            struct og_diag *diag)
 {
-	struct og_evidence *e, *old;
-	char *path, *old_path, err[512];
+	const char *was = old->evidence != NULL ? og_evidence_path(old->evidence) : NULL;
+	char err[512];
 
-	if (same_path(rt->evidence_path, c->evidence_file))
-		return;
-	if (evidence_open(c->evidence_file, &e, &path, err, sizeof(err)) < 0) {
-		og_diag_add(diag, c->path, 0, 0, "evidence_file: %s: records still go to %s", err,
-		            rt->evidence_path != NULL ? rt->evidence_path : "no file (as before)");
+	if (same_path(was, np->config->evidence_file)) {
+		np->evidence = og_evidence_retain(old->evidence);
 		return;
 	}
-	pthread_rwlock_wrlock(&rt->evidence_lock);
-	old = rt->evidence;
-	old_path = rt->evidence_path;
-	rt->evidence = e;
-	rt->evidence_path = path;
-	pthread_rwlock_unlock(&rt->evidence_lock);
-	/* no append can be using it now: they hold the lock shared */
-	og_evidence_close(old);
-	free(old_path);
+	if (evidence_open(np->config->evidence_file, &np->evidence, err, sizeof(err)) < 0) {
+		og_diag_add(diag, np->config->path, 0, 0, "evidence_file: %s: records still go to %s",
+		            err, was != NULL ? was : "no file (as before)");
+		np->evidence = og_evidence_retain(old->evidence);
+	}
 }
 
 int og_runtime_reload(struct og_runtime *rt, struct og_diag *diag)
@@ -338,7 +305,7 @@ int og_runtime_reload(struct og_runtime *rt, struct og_diag *diag)
 	}
 	/* only reloads change rt->policy, and they hold reload_lock: no reference needed */
 	og_config_reload_warnings(rt->policy->config, np->config, diag);
-	evidence_switch(rt, np->config, diag);
+	evidence_follow(rt->policy, np, diag);
 	og_contain_reload(rt, np->config);
 
 	pthread_mutex_lock(&rt->lock);
@@ -371,18 +338,14 @@ static void write_record(struct og_runtime *rt, const struct og_policy *p,
 {
 	char *line;
 
-	pthread_rwlock_rdlock(&rt->evidence_lock);
-	if (rt->evidence == NULL) {
-		pthread_rwlock_unlock(&rt->evidence_lock);
+	(void)rt;
+	if (p->evidence == NULL)
 		return;
-	}
 	if ((line = og_evidence_format(f, id, v, p->rules->digest, now_ms)) == NULL) {
-		pthread_rwlock_unlock(&rt->evidence_lock);
 		og_error("%s: evidence: out of memory: the record is lost", qid);
 		return;
 	}
-	og_evidence_append(rt->evidence, line);      /* counts and logs its own failures */
-	pthread_rwlock_unlock(&rt->evidence_lock);
+	og_evidence_append(p->evidence, line);      /* counts and logs its own failures */
 	free(line);
 }
 

@@ -33,6 +33,10 @@ struct og_shared_locks;
 struct og_policy {
 	struct og_config *config;
 	struct og_rules *rules;
+	/* where records go (a reference; NULL: none).  A reload that keeps the
+	   file shares it, so a message writes where its policy says, and the
+	   file stays open while a message of the policy runs: no lock needed */
+	struct og_evidence *evidence;
 	atomic_int refs;
 };
 
@@ -57,11 +61,6 @@ struct og_runtime {
 	uint64_t id;                   /* tells this runtime's policies apart in thread caches */
 	struct og_ratetable *rates;    /* this server's counts */
 	struct og_state *state;        /* what the rules count in: rates, and the shared store */
-	/* protects `evidence` and `evidence_path`: held shared while a record is
-	   appended, exclusive while a reload swaps the file */
-	pthread_rwlock_t evidence_lock;
-	struct og_evidence *evidence;  /* NULL when no evidence file */
-	char *evidence_path;           /* the file `evidence` writes to */
 	pthread_mutex_t reload_lock;   /* one reload at a time */
 	struct og_counters counters;
 	char *config_path;

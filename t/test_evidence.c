@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -745,6 +746,89 @@ static void test_append_threads(void **state)
 	free(text);
 }
 
+/* Records written while the file is rotated again and again: each one lands, whole, in some file. */
+struct rotator {
+	const char *path;
+	atomic_int *done;
+	int rotations;
+};
+
+static void *rotate(void *arg)
+{
+	struct rotator *r = arg;
+
+	while (!atomic_load(r->done) && r->rotations < 200) {
+		char moved[PATH_MAX + 16];
+
+		snprintf(moved, sizeof(moved), "%s.%d", r->path, r->rotations++);
+		if (rename(r->path, moved) != 0)
+			r->rotations--;
+		og_evidence_request_reopen();
+		usleep(2000);
+	}
+	return NULL;
+}
+
+static void test_append_threads_rotating(void **state)
+{
+	char path[PATH_MAX], err[256];
+	static unsigned char seen[THREADS][LINES];
+	struct writer w[THREADS];
+	pthread_t tid[THREADS], rt;
+	atomic_int done = 0;
+	struct rotator r;
+	struct og_evidence *e;
+	size_t lines = 0;
+
+	(void)state;
+	tmp_path(path, sizeof(path), "rotating.jsonl");
+	e = og_evidence_open(path, err, sizeof(err));
+	assert_non_null(e);
+	r = (struct rotator){ .path = path, .done = &done };
+	assert_int_equal(pthread_create(&rt, NULL, rotate, &r), 0);
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (struct writer){ .e = e, .id = i };
+		assert_int_equal(pthread_create(&tid[i], NULL, write_lines, &w[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		assert_int_equal(pthread_join(tid[i], NULL), 0);
+		assert_int_equal(w[i].failures, 0);
+	}
+	atomic_store(&done, 1);
+	assert_int_equal(pthread_join(rt, NULL), 0);
+	assert_int_equal(og_evidence_errors(e), 0);
+	og_evidence_close(e);
+
+	memset(seen, 0, sizeof(seen));
+	for (int k = -1; k < r.rotations; k++) {
+		char name[PATH_MAX + 16], *text, *line, *save = NULL;
+
+		if (k < 0)
+			snprintf(name, sizeof(name), "%s", path);
+		else
+			snprintf(name, sizeof(name), "%s.%d", path, k);
+		if ((text = og_test_slurp(name)) == NULL)
+			continue;           /* rotated before anything was written to it */
+		for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+			json_t *rec = json_loads(line, 0, NULL);
+			json_int_t t, n;
+
+			if (rec == NULL)
+				fail_msg("%s: a line is not JSON", name);
+			t = json_integer_value(json_object_get(rec, "thread"));
+			n = json_integer_value(json_object_get(rec, "n"));
+			assert_true(t >= 0 && t < THREADS && n >= 0 && n < LINES);
+			assert_int_equal(seen[t][n], 0);
+			seen[t][n] = 1;
+			json_decref(rec);
+			lines++;
+		}
+		free(text);
+	}
+	assert_int_equal(lines, THREADS * LINES);
+	assert_true(r.rotations > 0);
+}
+
 /* logrotate: move the file, then ask for a reopen; the next record makes a new file. */
 static void test_reopen_after_rename(void **state)
 {
@@ -840,6 +924,7 @@ int main(void)
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_append_and_mode),
 		cmocka_unit_test(test_append_threads),
+		cmocka_unit_test(test_append_threads_rotating),
 		cmocka_unit_test(test_reopen_after_rename),
 		cmocka_unit_test(test_reopen_after_delete),
 		cmocka_unit_test(test_write_errors),

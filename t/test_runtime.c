@@ -560,7 +560,7 @@ static void test_reload_evidence(void **state)
 	assert_int_equal(og_runtime_reload(&rt, &d), 0);
 	assert_int_equal(d.n, 0);
 	og_diag_free(&d);
-	assert_null(rt.evidence);
+	assert_null(rt.policy->evidence);
 	before = read_tmp("evidence2.jsonl");
 	judge(&rt, "dave@example.com", "203.0.113.9", NULL, "Q4", NOW_MS, NULL);
 	got = read_tmp("evidence2.jsonl");
