@@ -700,9 +700,32 @@ static void *write_lines(void *arg)
 	return NULL;
 }
 
+/* Parse the records of TEXT (lines of write_lines), marking each in SEEN once; their count. */
+static size_t mark_records(char *text, const char *name, unsigned char seen[THREADS][LINES])
+{
+	char *line, *save = NULL;
+	size_t lines = 0;
+
+	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		json_t *r = json_loads(line, 0, NULL);
+		json_int_t t, n;
+
+		if (r == NULL)
+			fail_msg("%s: line %zu is not JSON", name, lines + 1);
+		t = json_integer_value(json_object_get(r, "thread"));
+		n = json_integer_value(json_object_get(r, "n"));
+		assert_true(t >= 0 && t < THREADS && n >= 0 && n < LINES);
+		assert_int_equal(seen[t][n], 0);
+		seen[t][n] = 1;
+		json_decref(r);
+		lines++;
+	}
+	return lines;
+}
+
 static void test_append_threads(void **state)
 {
-	char path[PATH_MAX], err[256], *text, *line, *save = NULL;
+	char path[PATH_MAX], err[256], *text;
 	static unsigned char seen[THREADS][LINES];
 	struct writer w[THREADS];
 	pthread_t tid[THREADS];
@@ -728,20 +751,7 @@ static void test_append_threads(void **state)
 	assert_non_null(text);
 	assert_int_equal(count_lines(text), THREADS * LINES);
 	memset(seen, 0, sizeof(seen));
-	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
-		json_t *r = json_loads(line, 0, NULL);
-		json_int_t t, n;
-
-		if (r == NULL)
-			fail_msg("line %zu is not JSON", lines + 1);
-		t = json_integer_value(json_object_get(r, "thread"));
-		n = json_integer_value(json_object_get(r, "n"));
-		assert_true(t >= 0 && t < THREADS && n >= 0 && n < LINES);
-		assert_int_equal(seen[t][n], 0);
-		seen[t][n] = 1;
-		json_decref(r);
-		lines++;
-	}
+	lines = mark_records(text, path, seen);
 	assert_int_equal(lines, THREADS * LINES);
 	free(text);
 }
@@ -801,7 +811,7 @@ static void test_append_threads_rotating(void **state)
 
 	memset(seen, 0, sizeof(seen));
 	for (int k = -1; k < r.rotations; k++) {
-		char name[PATH_MAX + 16], *text, *line, *save = NULL;
+		char name[PATH_MAX + 16], *text;
 
 		if (k < 0)
 			snprintf(name, sizeof(name), "%s", path);
@@ -809,20 +819,7 @@ static void test_append_threads_rotating(void **state)
 			snprintf(name, sizeof(name), "%s.%d", path, k);
 		if ((text = og_test_slurp(name)) == NULL)
 			continue;           /* rotated before anything was written to it */
-		for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
-			json_t *rec = json_loads(line, 0, NULL);
-			json_int_t t, n;
-
-			if (rec == NULL)
-				fail_msg("%s: a line is not JSON", name);
-			t = json_integer_value(json_object_get(rec, "thread"));
-			n = json_integer_value(json_object_get(rec, "n"));
-			assert_true(t >= 0 && t < THREADS && n >= 0 && n < LINES);
-			assert_int_equal(seen[t][n], 0);
-			seen[t][n] = 1;
-			json_decref(rec);
-			lines++;
-		}
+		lines += mark_records(text, name, seen);
 		free(text);
 	}
 	assert_int_equal(lines, THREADS * LINES);
