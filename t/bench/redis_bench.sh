@@ -49,7 +49,8 @@ filter_pid=
 cleanup()
 {
 	[ -n "$filter_pid" ] && kill -KILL "$filter_pid" 2>/dev/null
-	[ -n "$redis_pid" ] && kill -KILL "$redis_pid" 2>/dev/null
+	# wait, so the shell does not announce the killed job
+	[ -n "$redis_pid" ] && { kill -KILL "$redis_pid"; wait "$redis_pid"; } 2>/dev/null
 	if [ "${OG_BENCH_KEEP:-0}" = 1 ]; then echo "redis_bench.sh: kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
