@@ -55,6 +55,7 @@ struct og_redis {
 	atomic_int_fast64_t backoff_ms;
 	atomic_uint_fast64_t generation;
 	atomic_uint_fast64_t counts, failures, connects;
+	atomic_int_fast64_t last_warning;   /* seconds: a bad reply is logged once a minute */
 	pthread_mutex_t status_lock;
 	char last_error[200];
 	int64_t since;
@@ -136,6 +137,14 @@ int og_redis_parse_server(const char *spec, struct og_redis_addr *a, char *err, 
 }
 
 /* ---- up and down ---- */
+
+/* May a reply that is not figures be logged now?  Once a minute: every message may meet it. */
+static bool may_warn(struct og_redis *r)
+{
+	int_fast64_t now = now_ms() / 1000, last = atomic_load(&r->last_warning);
+
+	return now - last >= 60 && atomic_compare_exchange_strong(&r->last_warning, &last, now);
+}
 
 static void set_status(struct og_redis *r, const char *why, bool changed)
 {
@@ -641,7 +650,10 @@ static int redis_count(void *ctx, struct og_count *c, size_t n, int64_t now)
 			         rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
 			atomic_fetch_add_explicit(&r->failures, 1, memory_order_relaxed);
 			set_status(r, why, false);
-			og_warning("redis: %s: %s: this message is counted locally", r->server, why);
+			if (may_warn(r))
+				og_warning("redis: %s: %s: counted locally (logged at most once a minute; "
+				           "%" PRIu64 " failures so far)", r->server, why,
+				           (uint64_t)atomic_load(&r->failures));
 		}
 		break;
 	}
@@ -748,6 +760,7 @@ struct og_redis *og_redis_new(const struct og_redis_config *cfg, char *err, size
 	atomic_init(&r->counts, 0);
 	atomic_init(&r->failures, 0);
 	atomic_init(&r->connects, 0);
+	atomic_init(&r->last_warning, INT64_MIN / 2);
 	return r;
 fail:
 	free(r->server);

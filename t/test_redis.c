@@ -468,6 +468,49 @@ static void test_auth_and_database(void **state)
 	redis_start(NULL);
 }
 
+/*
+ * A key of ours holding something else (another program's string, a field
+ * that is not MessagePack): that message is counted locally, Redis stays up,
+ * and the problem is logged once, not once per message.
+ */
+static void test_foreign_data(void **state)
+{
+	struct og_ratetable *t = og_rate_new(1000);
+	struct og_state *s = og_state_new(t);
+	struct og_redis *r = store(unix_server(), NULL, NULL, 0);
+	struct og_redis_status st;
+	struct og_test_capture cap;
+	struct og_count c;
+	char *log;
+	(void)state;
+
+	og_state_set_shared(s, &og_redis_ops, r);
+	raw_command("SET t:k:sasl:str not-a-hash");
+	raw_command("HSET t:k:sasl:junk 60:messages \xc1");
+	og_test_capture_start(&cap, tmpdir);
+	og_log_set_stderr(1);
+	for (int i = 0; i < 3; i++) {
+		c = add_of("messages", i == 1 ? "sasl:junk" : "sasl:str", 60, 1);
+		assert_int_equal(og_state_count(s, &c, 1, 30000), 0);
+		assert_false(c.shared);
+		assert_int_equal(c.figure, i == 1 ? 1 : (uint64_t)i / 2 + 1);
+	}
+	log = og_test_capture_end(&cap);
+	assert_non_null(strstr(log, "counted locally (logged at most once a minute"));
+	assert_null(strstr(strstr(log, "counted locally") + 1, "counted locally"));
+	free(log);
+	og_redis_status(r, &st);
+	assert_true(st.up);
+	assert_int_equal(st.failures, 3);
+	assert_int_equal(og_state_fallbacks(s), 3);
+	/* other keys are shared as usual */
+	c = add_of("messages", "sasl:fine", 60, 1);
+	assert_int_equal(og_state_count(s, &c, 1, 30000), 0);
+	assert_true(c.shared);
+	og_state_free(s);
+	og_rate_free(t);
+}
+
 /* ---- shared locks ---- */
 
 struct changes {
@@ -651,6 +694,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_redis_away_and_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_script_loaded_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_and_database, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_locks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_claim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_thread, setup, teardown),
