@@ -9,8 +9,9 @@
 set -u
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 export BUILD_DIR=${BUILD_DIR:-$srcdir/_build}
-# the HTML incident report is checked in a real headless browser
-export EXTRA_PACKAGES="${EXTRA_PACKAGES:-} chromium"
+# the HTML incident report is checked in a real headless browser; the Redis
+# store against a real redis-server, which the tests start on their own sockets
+export EXTRA_PACKAGES="${EXTRA_PACKAGES:-} chromium redis-server"
 
 bash "$srcdir/contrib/setup.sh" || exit
 cd "$BUILD_DIR" || exit

@@ -20,7 +20,7 @@ JOBS=${JOBS:-2}
 CONFIGURE_FLAGS=${CONFIGURE_FLAGS:-}
 PACKAGES="build-essential autoconf automake libtool pkg-config libmilter-dev libjansson-dev
 libcmocka-dev libpcre2-dev zlib1g-dev libhiredis-dev postfix miltertest swaks python3 python3-milter
-valgrind jq redis-server
+valgrind jq
 ${EXTRA_PACKAGES:-}"
 
 say()
