@@ -38,6 +38,20 @@ struct og_shared_locks {
 
 static const char *const kind_prefix[] = { "lock:", "allow:" };   /* enum og_lock_kind */
 
+/*
+ * Lua: raise the change counter KEYS[2].  A counter made anew (Redis lost
+ * it) starts from Redis's clock in microseconds, not from 1, so it never
+ * comes back to a value a server saw before and took as read.
+ */
+#define BUMP_GEN \
+	"local function bump(k) " \
+	"  if redis.call('EXISTS', k) == 0 then " \
+	"    local t = redis.call('TIME') " \
+	"    redis.call('SET', k, t[1] .. string.rep('0', 6 - #t[2]) .. t[2]) " \
+	"  end " \
+	"  return redis.call('INCR', k) " \
+	"end "
+
 static char *concat(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
@@ -123,7 +137,7 @@ static char *entry_json(const struct og_lock *l)
 static int put_entry(struct og_shared_locks *s, const struct og_lock *l)
 {
 	static const char script[] =
-		"redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return redis.call('INCR', KEYS[2])";
+		BUMP_GEN "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return bump(KEYS[2])";
 	char field[FIELD_MAX];
 	size_t flen = field_of(l->kind, l->key, field, sizeof(field));
 	char *json = entry_json(l);
@@ -153,7 +167,7 @@ static int put_entry(struct og_shared_locks *s, const struct og_lock *l)
 int og_shared_locks_claim(struct og_shared_locks *s, const struct og_lock *l, int64_t now)
 {
 	/* an entry that expired but was not removed yet does not count */
-	static const char script[] =
+	static const char script[] = BUMP_GEN
 		"local old = redis.call('HGET', KEYS[1], ARGV[1]) "
 		"if old then "
 		"  local ok, o = pcall(cjson.decode, old) "
@@ -161,7 +175,7 @@ int og_shared_locks_claim(struct og_shared_locks *s, const struct og_lock *l, in
 		"  if u == 0 or u > tonumber(ARGV[3]) then return 0 end "
 		"end "
 		"redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) "
-		"redis.call('INCR', KEYS[2]) return 1";
+		"bump(KEYS[2]) return 1";
 	char field[FIELD_MAX], when[24];
 	size_t flen = field_of(l->kind, l->key, field, sizeof(field));
 	char *json = entry_json(l);
@@ -192,9 +206,9 @@ int og_shared_locks_claim(struct og_shared_locks *s, const struct og_lock *l, in
 
 static int del_entry(struct og_shared_locks *s, const char *key, enum og_lock_kind kind)
 {
-	static const char script[] =
+	static const char script[] = BUMP_GEN
 		"if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then "
-		"return redis.call('INCR', KEYS[2]) end return 0";
+		"return bump(KEYS[2]) end return 0";
 	char field[FIELD_MAX];
 	size_t flen = field_of(kind, key, field, sizeof(field));
 	const char *argv[] = { "EVAL", script, "2", s->key_locks, s->key_gen, field };
@@ -420,16 +434,18 @@ int og_shared_locks_sync(struct og_shared_locks *s, int64_t now)
 	changes = reconcile(s, remote, (size_t)n, missing || dirty, now);
 	og_locks_list_free(remote, (size_t)n);
 	if (missing) {
-		/* start the count, so that the next sync sees Redis has the set */
-		const char *argv[] = { "INCR", s->key_gen };
-		size_t lens[] = { 4, strlen(s->key_gen) };
-		redisReply *rep = og_redis_command(s->redis, 2, argv, lens);
+		/* start the count, so that the next sync sees Redis has the set.  Its
+		   value may include a change another server made after our read, so it
+		   is not taken as seen: 0 is below any, and the next sync reads again */
+		static const char script[] = BUMP_GEN "return bump(KEYS[1])";
+		const char *argv[] = { "EVAL", script, "1", s->key_gen };
+		size_t lens[] = { 4, strlen(script), 1, strlen(s->key_gen) };
+		redisReply *rep = og_redis_command(s->redis, 4, argv, lens);
 
-		if (rep != NULL && rep->type == REDIS_REPLY_INTEGER)
-			gen = rep->integer;
-		else
+		if (rep == NULL || rep->type != REDIS_REPLY_INTEGER)
 			atomic_store(&s->dirty, true);
 		freeReplyObject(rep);
+		gen = 0;
 	}
 	atomic_store(&s->last_gen, gen);
 	pthread_mutex_unlock(&s->sync_lock);

@@ -12,7 +12,9 @@
  * Redis layout (PREFIX is redis.prefix):
  *   PREFIX locks     hash: "lock:KEY" / "allow:KEY" -> JSON {"style", "since",
  *                    "until" (0: until unlocked), "reason", "by"}
- *   PREFIX lockgen   counter, raised by every change
+ *   PREFIX lockgen   counter, raised by every change; made anew (Redis lost
+ *                    it) it starts from Redis's clock, so a value once seen
+ *                    never comes back
  *
  * Redis away: the local store keeps every lock it knows in force.  A change
  * made meanwhile marks the mirror dirty; the first sync after Redis is back

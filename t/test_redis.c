@@ -529,6 +529,37 @@ static void on_change(void *arg, const struct og_lock *l, bool added)
 		ch->removed++;
 }
 
+/* Two servers' lock stores mirrored through one Redis; A and B are the change callbacks' arguments (NULL: none). */
+struct pair {
+	struct og_redis *ra, *rb;
+	struct og_lockstore *la, *lb;
+	struct og_shared_locks *a, *b;
+};
+
+static void pair_up(struct pair *p, void *arg_a, void *arg_b)
+{
+	p->ra = store(unix_server(), NULL, NULL, 0);
+	p->rb = store(unix_server(), NULL, NULL, 0);
+	p->la = og_locks_new();
+	p->lb = og_locks_new();
+	assert_non_null(p->la);
+	assert_non_null(p->lb);
+	p->a = og_shared_locks_new(p->ra, p->la, arg_a != NULL ? on_change : NULL, arg_a);
+	p->b = og_shared_locks_new(p->rb, p->lb, arg_b != NULL ? on_change : NULL, arg_b);
+	assert_non_null(p->a);
+	assert_non_null(p->b);
+}
+
+static void pair_down(struct pair *p)
+{
+	og_shared_locks_free(p->b);
+	og_shared_locks_free(p->a);
+	og_locks_free(p->la);
+	og_locks_free(p->lb);
+	og_redis_free(p->ra);
+	og_redis_free(p->rb);
+}
+
 static void lock_on(struct og_lockstore *ls, struct og_shared_locks *sl, const char *key,
                     int64_t now, int64_t until)
 {
@@ -539,14 +570,19 @@ static void lock_on(struct og_lockstore *ls, struct og_shared_locks *sl, const c
 
 static void test_shared_locks(void **state)
 {
-	struct og_redis *ra = store(unix_server(), NULL, NULL, 0), *rb = store(unix_server(), NULL, NULL, 0);
-	struct og_lockstore *la = og_locks_new(), *lb = og_locks_new();
 	struct changes ca = { 0 }, cb = { 0 };
-	struct og_shared_locks *a = og_shared_locks_new(ra, la, on_change, &ca);
-	struct og_shared_locks *b = og_shared_locks_new(rb, lb, on_change, &cb);
+	struct pair p;
+	struct og_lockstore *la, *lb;
+	struct og_shared_locks *a, *b;
 	int64_t now = (int64_t)time(NULL);
 	struct og_lock l;
 	(void)state;
+
+	pair_up(&p, &ca, &cb);
+	la = p.la;
+	lb = p.lb;
+	a = p.a;
+	b = p.b;
 
 	assert_non_null(a);
 	assert_non_null(b);
@@ -619,26 +655,66 @@ static void test_shared_locks(void **state)
 		redisFree(rc);
 	}
 
-	og_shared_locks_free(a);
-	og_shared_locks_free(b);
-	og_locks_free(la);
-	og_locks_free(lb);
-	og_redis_free(ra);
-	og_redis_free(rb);
+	pair_down(&p);
+}
+
+/*
+ * The change counter after Redis lost it: a server that had read the set
+ * must not take another server's fresh counter for one it has seen, and
+ * one that made the counter anew reads the set again next time.
+ */
+static void test_lockgen_made_anew(void **state)
+{
+	struct pair p;
+	struct og_lockstore *la, *lb;
+	struct og_shared_locks *a, *b;
+	int64_t now = (int64_t)time(NULL);
+	(void)state;
+
+	pair_up(&p, NULL, NULL);
+	la = p.la;
+	lb = p.lb;
+	a = p.a;
+	b = p.b;
+
+	/* B reads the empty set and starts the counter */
+	assert_int_equal(og_shared_locks_sync(b, now), 0);
+	assert_int_equal(og_shared_locks_sync(b, now), 0);
+	/* Redis restarts empty (an earlier test left a saved set: gone too); A's
+	   lock makes the counter anew */
+	redis_stop();
+	redis_start(NULL);
+	raw_command("FLUSHALL");
+	lock_on(la, a, "sasl:after-restart@example.com", now, now + 600);
+	assert_int_equal(og_shared_locks_sync(b, now), 1);
+	assert_true(og_locks_get(lb, "sasl:after-restart@example.com", OG_LOCK, now, NULL));
+
+	/* the set changes right after B made the counter: B still reads it */
+	raw_command("FLUSHALL");
+	assert_int_equal(og_shared_locks_sync(b, now), 0);    /* pushes its lock back */
+	lock_on(la, a, "sasl:meanwhile@example.com", now, now + 600);
+	assert_int_equal(og_shared_locks_sync(b, now), 1);
+	assert_true(og_locks_get(lb, "sasl:meanwhile@example.com", OG_LOCK, now, NULL));
+
+	pair_down(&p);
 }
 
 /* Two servers reaching the lock policy at once make one lock; an expired one is no obstacle. */
 static void test_lock_claim(void **state)
 {
-	struct og_redis *ra = store(unix_server(), NULL, NULL, 0), *rb = store(unix_server(), NULL, NULL, 0);
-	struct og_lockstore *la = og_locks_new(), *lb = og_locks_new();
-	struct og_shared_locks *a = og_shared_locks_new(ra, la, NULL, NULL);
-	struct og_shared_locks *b = og_shared_locks_new(rb, lb, NULL, NULL);
+	struct pair p;
+	struct og_lockstore *la;
+	struct og_shared_locks *a, *b;
 	int64_t now = (int64_t)time(NULL);
 	struct og_lock l = { .key = (char *)"sasl:both@example.com", .kind = OG_LOCK,
 	                     .style = OG_LOCK_REFUSE, .since = now, .until = now + 60,
 	                     .reason = (char *)"3 stops", .by = (char *)"outguard" };
 	(void)state;
+
+	pair_up(&p, NULL, NULL);
+	la = p.la;
+	a = p.a;
+	b = p.b;
 
 	assert_int_equal(og_shared_locks_claim(a, &l, now), 1);
 	assert_int_equal(og_shared_locks_claim(b, &l, now), 0);
@@ -649,25 +725,25 @@ static void test_lock_claim(void **state)
 	redis_stop();
 	assert_int_equal(og_shared_locks_claim(a, &l, now), -1);
 	redis_start(NULL);
-	og_shared_locks_free(a);
-	og_shared_locks_free(b);
-	og_locks_free(la);
-	og_locks_free(lb);
-	og_redis_free(ra);
-	og_redis_free(rb);
+	pair_down(&p);
 }
 
 /* The lock sync thread brings a lock within its period. */
 static void test_sync_thread(void **state)
 {
-	struct og_redis *ra = store(unix_server(), NULL, NULL, 0), *rb = store(unix_server(), NULL, NULL, 0);
-	struct og_lockstore *la = og_locks_new(), *lb = og_locks_new();
 	struct changes cb = { 0 };
-	struct og_shared_locks *a = og_shared_locks_new(ra, la, NULL, NULL);
-	struct og_shared_locks *b = og_shared_locks_new(rb, lb, on_change, &cb);
+	struct pair p;
+	struct og_lockstore *la, *lb;
+	struct og_shared_locks *a, *b;
 	int64_t now = (int64_t)time(NULL);
 	bool seen = false;
 	(void)state;
+
+	pair_up(&p, NULL, &cb);
+	la = p.la;
+	lb = p.lb;
+	a = p.a;
+	b = p.b;
 
 	assert_int_equal(og_shared_locks_start(b, 50), 0);
 	lock_on(la, a, "sasl:thread@example.com", now, now + 3600);
@@ -676,12 +752,7 @@ static void test_sync_thread(void **state)
 		seen = og_locks_get(lb, "sasl:thread@example.com", OG_LOCK, (int64_t)time(NULL), NULL);
 	}
 	assert_true(seen);
-	og_shared_locks_free(b);
-	og_shared_locks_free(a);
-	og_locks_free(la);
-	og_locks_free(lb);
-	og_redis_free(ra);
-	og_redis_free(rb);
+	pair_down(&p);
 }
 
 int main(void)
@@ -696,6 +767,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_auth_and_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_locks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lockgen_made_anew, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_claim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_thread, setup, teardown),
 	};
