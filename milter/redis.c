@@ -464,12 +464,18 @@ static void push(struct evalsha *e, const char *s, size_t len)
 	e->lens[e->argc++] = len;
 }
 
-static void push_number(struct evalsha *e, uint64_t v)
+/* Little-endian, as the script's struct.unpack('<...') reads them. */
+static void put_u32(struct evalsha *e, uint32_t v)
 {
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%" PRIu64, v);
+	unsigned char b[4] = { (unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+	                       (unsigned char)(v >> 24) };
 
-	push(e, put_text(e, num, (size_t)n), (size_t)n);
+	put_text(e, b, sizeof(b));
+}
+
+static uint32_t clamp_u32(uint64_t v)
+{
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
 static size_t values_of(const struct og_count *c)
@@ -491,6 +497,33 @@ static void window_geometry(uint32_t window, uint64_t *width, uint64_t *span)
 }
 
 /*
+ * ORDER: the indexes of N counts C grouped by identity key, keys in the
+ * order of their first count; GROUPS: the size of each group.  Returns the
+ * number of groups.
+ */
+static size_t group_by_key(const struct og_count *c, size_t n, size_t *order, size_t *groups)
+{
+	size_t done = 0, n_keys = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t j = 0;
+
+		while (j < i && strcmp(c[j].key, c[i].key) != 0)
+			j++;
+		if (j < i)
+			continue;
+		groups[n_keys] = 0;
+		for (j = i; j < n; j++)
+			if (strcmp(c[j].key, c[i].key) == 0) {
+				order[done++] = j;
+				groups[n_keys]++;
+			}
+		n_keys++;
+	}
+	return n_keys;
+}
+
+/*
  * The EVALSHA of N counts C at NOW into E, grouped by identity key (the
  * script's layout, redis_internal.h).  ORDER receives the count index of
  * each figure the script will return.  0, or -1 if out of memory.
@@ -498,14 +531,16 @@ static void window_geometry(uint32_t window, uint64_t *width, uint64_t *span)
 static int build_evalsha(struct og_redis *r, const char *sha, const struct og_count *c, size_t n,
                          int64_t now, struct evalsha *e, size_t *order)
 {
-	size_t args = 5, text = 3 * 24, plen = strlen(r->prefix), n_keys = 0, done = 0;
-	char *block;
+	size_t groups[OG_STATE_COUNTS_MAX];
+	size_t n_keys = group_by_key(c, n, order, groups);
+	size_t args = 4 + n_keys, text = 24 + 8 + 4 * n_keys + 17 * n, plen = strlen(r->prefix);
+	char *block, *nums;
 
 	for (size_t i = 0; i < n; i++) {
 		size_t v = values_of(&c[i]);
 
-		args += 2 + 5 + (c[i].kind == OG_COUNT_ADD ? 1 : v);
-		text += plen + 2 + strlen(c[i].key) + 12 + strlen(c[i].name) + 6 * 24 + v * DIGEST_LEN;
+		args += 1 + v;
+		text += plen + 2 + strlen(c[i].key) + 12 + strlen(c[i].name) + v * DIGEST_LEN;
 	}
 	block = malloc(args * (sizeof(char *) + sizeof(size_t)) + text);
 	if (block == NULL)
@@ -518,74 +553,59 @@ static int build_evalsha(struct og_redis *r, const char *sha, const struct og_co
 	e->size = text;
 	push(e, "EVALSHA", 7);
 	push(e, sha, 40);
-	push(e, NULL, 0);                  /* the number of keys, once known */
-	/* KEYS: each identity key once, in the order of its first count */
-	for (size_t i = 0; i < n; i++) {
-		const char *k;
-		size_t j = 0;
-
-		while (j < i && strcmp(c[j].key, c[i].key) != 0)
-			j++;
-		if (j < i)
-			continue;
-		n_keys++;
-		k = put_text(e, r->prefix, plen);
-		put_text(e, "k:", 2);
-		put_text(e, c[i].key, strlen(c[i].key));
-		push(e, k, (size_t)(e->text + e->used - k));
-	}
 	{
 		char num[24];
 		int len = snprintf(num, sizeof(num), "%zu", n_keys);
 
-		e->argv[2] = put_text(e, num, (size_t)len);
-		e->lens[2] = (size_t)len;
+		push(e, put_text(e, num, (size_t)len), (size_t)len);
 	}
-	push_number(e, now < 0 ? 0 : (uint64_t)now);
-	push_number(e, OG_RATE_DISTINCT_MAX);
-	/* per key (the same order): its counts */
-	for (size_t i = 0; i < n; i++) {
-		size_t j = 0, group = 0;
+	/* KEYS: each identity key once */
+	for (size_t g = 0, at = 0; g < n_keys; at += groups[g++]) {
+		const char *key = c[order[at]].key, *k = put_text(e, r->prefix, plen);
 
-		while (j < i && strcmp(c[j].key, c[i].key) != 0)
-			j++;
-		if (j < i)
-			continue;
-		for (j = i; j < n; j++)
-			group += strcmp(c[j].key, c[i].key) == 0;
-		push_number(e, group);
-		for (j = i; j < n; j++) {
+		put_text(e, "k:", 2);
+		put_text(e, key, strlen(key));
+		push(e, k, (size_t)(e->text + e->used - k));
+	}
+	/* ARGV[1], the numbers: now, distinct cap, then per key its number of
+	   counts and per count kind (0 add, 1 distinct), slot width, slots
+	   spanned, number of digests and amount */
+	nums = e->text + e->used;
+	put_u32(e, clamp_u32(now < 0 ? 0 : (uint64_t)now));
+	put_u32(e, OG_RATE_DISTINCT_MAX);
+	for (size_t g = 0, at = 0; g < n_keys; at += groups[g++]) {
+		put_u32(e, (uint32_t)groups[g]);
+		for (size_t x = at; x < at + groups[g]; x++) {
+			const struct og_count *k = &c[order[x]];
+			unsigned char kind = k->kind == OG_COUNT_ADD ? 0 : 1;
 			uint64_t width, span;
-			char field[24];
-			int fl;
-			const char *f;
 
-			if (strcmp(c[j].key, c[i].key) != 0)
-				continue;
-			order[done++] = j;
-			window_geometry(c[j].window, &width, &span);
-			push(e, c[j].kind == OG_COUNT_ADD ? "a" : "d", 1);
-			push_number(e, width);
-			push_number(e, span);
-			/* the field "WINDOW:NAME", contiguous in the text */
-			fl = snprintf(field, sizeof(field), "%" PRIu32 ":", c[j].window);
-			f = put_text(e, field, (size_t)fl);
-			put_text(e, c[j].name, strlen(c[j].name));
-			push(e, f, (size_t)(e->text + e->used - f));
-			if (c[j].kind == OG_COUNT_ADD) {
-				push_number(e, 1);
-				push_number(e, c[j].amount);
-				continue;
-			}
-			push_number(e, values_of(&c[j]));
-			for (size_t v = 0; v < c[j].n_values; v++) {
-				unsigned char d[DIGEST_LEN];
+			window_geometry(k->window, &width, &span);
+			put_text(e, &kind, 1);
+			put_u32(e, clamp_u32(width));
+			put_u32(e, clamp_u32(span));
+			put_u32(e, (uint32_t)values_of(k));
+			put_u32(e, k->kind == OG_COUNT_ADD ? clamp_u32(k->amount) : 0);
+		}
+	}
+	push(e, nums, (size_t)(e->text + e->used - nums));
+	/* then per count, in the same order, its field "WINDOW:NAME" and, for
+	   a distinct count, the digests of its values */
+	for (size_t x = 0; x < n; x++) {
+		const struct og_count *k = &c[order[x]];
+		char field[24];
+		int fl = snprintf(field, sizeof(field), "%" PRIu32 ":", k->window);
+		const char *f = put_text(e, field, (size_t)fl);
 
-				if (c[j].values[v] == NULL)
-					continue;
-				digest(c[j].values[v], d);
-				push(e, put_text(e, d, DIGEST_LEN), DIGEST_LEN);
-			}
+		put_text(e, k->name, strlen(k->name));
+		push(e, f, (size_t)(e->text + e->used - f));
+		for (size_t v = 0; k->kind == OG_COUNT_DISTINCT && v < k->n_values; v++) {
+			unsigned char d[DIGEST_LEN];
+
+			if (k->values[v] == NULL)
+				continue;
+			digest(k->values[v], d);
+			push(e, put_text(e, d, DIGEST_LEN), DIGEST_LEN);
 		}
 	}
 	return 0;
