@@ -3,11 +3,10 @@
  *
  * main: options, configuration, privileges, signals, and smfi_main.
  *
- * Signals: libmilter runs its own signal thread, which stops the filter on
- * SIGHUP.  outguard wants SIGHUP to reload, so smfi_main runs in a thread of
- * its own and the main thread waits for signals with sigwait(2): a signal
- * sent to the process (kill, systemctl reload) is delivered to the main
- * thread first when it is waiting for it, so reloads never reach libmilter.
+ * Signals: smfi_main runs in a thread of its own and the main thread takes
+ * every signal with sigwaitinfo(2), blocked in all other threads.
+ * libmilter's own signal thread, which would stop the filter on SIGHUP,
+ * never gets one (milter_signals.c).
  *   SIGHUP  reload config and rules (a broken file keeps the old ones)
  *   SIGUSR1 reopen the evidence file (logrotate)
  *   SIGTERM, SIGINT  stop: no new connections, current ones finish
@@ -204,7 +203,7 @@ static int serve(struct og_runtime *rt, const sigset_t *set)
 		return MI_FAILURE;
 	}
 	for (;;) {
-		if (sigwait(set, &sig) != 0)
+		if ((sig = sigwaitinfo(set, NULL)) < 0)
 			continue;
 		if (sig == SIGUSR2)
 			break;                          /* smfi_main returned */
