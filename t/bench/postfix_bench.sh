@@ -34,7 +34,10 @@
 # rate is messages accepted per second (end of DATA answered, the milter's
 # end-of-message verdict included); the CPU columns are the filter's own
 # and the whole machine's (Postfix, smtp-source and smtp-sink included, up
-# to the drained queue), per message.
+# to the drained queue), per message.  Then latency phases with the four
+# milters: t/bench/smtp_latency.py times each message as a mail client
+# waits for it, and the p99 over TCP is set against the unix socket's (a
+# Nagle stall shows as ~40 ms on every message).
 #
 # Needs root (Postfix's master runs as root), postfix (smtp-source,
 # smtp-sink), python3 (the fixture's SASL server) and the built outguard and
@@ -42,7 +45,8 @@
 # that `make bench` goes on.  Exit 1 when the instance does not come up or a
 # phase fails.  Environment: top_srcdir, top_builddir (as make sets them);
 # OG_PFX_BENCH_MESSAGES (messages per phase, default 800),
-# OG_PFX_BENCH_ROUNDS (default 3), OG_KEEP_TMP=1 keeps the instance.
+# OG_PFX_BENCH_ROUNDS (default 3), OG_PFX_BENCH_LATENCY_MESSAGES (messages per
+# latency phase, default 400), OG_KEEP_TMP=1 keeps the instance.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,6 +58,7 @@ NULL=$builddir/t/bench/null_milter
 FIXTURE=$srcdir/t/postfix/fixture.sh
 MESSAGES=${OG_PFX_BENCH_MESSAGES:-800}
 ROUNDS=${OG_PFX_BENCH_ROUNDS:-3}
+LAT_MESSAGES=${OG_PFX_BENCH_LATENCY_MESSAGES:-400}
 PYTHON3=${PYTHON3:-/usr/bin/python3}
 PATH=$PATH:/usr/sbin:/sbin
 export OUTGUARD PYTHON3
@@ -234,6 +239,24 @@ for r in $(seq 1 "$ROUNDS"); do
 		phase "${configs[$(((i + r - 1) % 5))]}" "$r" || exit 1
 	done
 done
+# Latency as a mail client sees it (t/bench/smtp_latency.py): per message,
+# from the connect to the reply to the final dot, at the same 8 sessions;
+# the milters only, rounds interleaved as above.
+: >"$tmp/latency"
+lat_configs=(null-inet outguard-inet null-unix outguard-unix)
+for r in $(seq 1 "$ROUNDS"); do
+	for i in 0 1 2 3; do
+		name=${lat_configs[$(((i + r - 1) % 4))]}
+		read -r milter _ <<<"$(milter_of "$name")"
+		use_milter "$milter" || exit 1
+		out=$("$PYTHON3" "$here/smtp_latency.py" 127.0.0.1 "$PFX_INBOUND_PORT" "$LAT_MESSAGES" 8 2048) ||
+			{ echo "postfix_bench.sh: latency run failed with $name: $out" >&2; exit 1; }
+		echo "$name $r $out" >>"$tmp/latency"
+		printf '  latency round %d %-14s %s\n' "$r" "$name" "${out#LATENCY }"
+		bash "$FIXTURE" settle "$pfx" 120 || exit 1
+	done
+done
+
 # the evidence confirms outguard judged the mail, and how
 judged=$(cat "$PFX_EVIDENCE" "$pfx/evidence-unix.jsonl" 2>/dev/null | grep -c '"scope":"originating-daemon"')
 accepted=$(cat "$PFX_EVIDENCE" "$pfx/evidence-unix.jsonl" 2>/dev/null | grep -c '"applied":"accept"')
@@ -269,4 +292,22 @@ END {
 	printf " connection per message; machine CPU counts whatever else runs on the machine too;\n"
 	printf " outguard judged %d messages as outbound, %d accepted)\n", judged, acc
 }' "$tmp/results"
+awk '
+function median(list,    k, a, i, j, t) {
+	k = split(list, a, " ")
+	for (i = 2; i <= k; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+	return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+}
+function val(name,    i) { for (i = 3; i <= NF; i++) if (index($i, name "=") == 1) return substr($i, length(name) + 2) }
+{ p50[$1] = p50[$1] " " val("p50_us"); p99[$1] = p99[$1] " " val("p99_us") }
+END {
+	printf "\n%-14s %12s %12s   (a message as the client waits for it, connect to the reply to the dot)\n",
+	       "milter", "p50 ms", "p99 ms"
+	split("null-inet outguard-inet null-unix outguard-unix", cf, " ")
+	for (i = 1; i <= 4; i++)
+		printf "%-14s %12.2f %12.2f\n", cf[i], median(p50[cf[i]]) / 1000, median(p99[cf[i]]) / 1000
+	r = median(p99["outguard-inet"]) / median(p99["outguard-unix"])
+	printf "p99 over TCP / unix socket, outguard: %.2f (target <= 2, no Nagle stall: %s); null filter: %.2f\n",
+	       r, r <= 2 ? "holds" : "DOES NOT HOLD", median(p99["null-inet"]) / median(p99["null-unix"])
+}' "$tmp/latency"
 echo "postfix_bench.sh: done in $(($(date +%s) - start))s"
