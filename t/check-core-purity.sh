@@ -1,8 +1,9 @@
 #!/bin/sh
 # The core library must know nothing of libmilter: only the glue files
-# (main.c, callbacks.c, mta.c and their headers) may include mfapi.h.
+# (main.c, callbacks.c, mta.c and their headers, milter_signals.c) may
+# include mfapi.h or name libmilter's functions.
 srcdir=${top_srcdir:-$(dirname "$0")/..}
-glue='main.c callbacks.c callbacks.h mta.c mta.h'
+glue='main.c callbacks.c callbacks.h mta.c mta.h milter_signals.c'
 status=0
 for f in "$srcdir"/milter/*.[ch]; do
 	name=$(basename "$f")
