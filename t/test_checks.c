@@ -229,6 +229,20 @@ static void test_signals(void **state)
 		{ "brand name on the brand's address", "{\"id\": \"brand\", \"check\": \"display-name\", "
 		  "\"score\": 5, \"brands\": {\"PayPal\": [\"paypal.com\"]}}", NULL, &alice,
 		  MSG("From: PayPal <service@mail.paypal.com>\n", "x\n"), true, 0, NULL },
+		{ "brand name in a B-encoded word", "{\"id\": \"brand\", \"check\": \"display-name\", "
+		  "\"score\": 5, \"brands\": {\"PayPal\": [\"paypal.com\"]}}", NULL, &alice,
+		  MSG("From: =?UTF-8?B?UGF5UGFs?= <service@paypa1.example>\n", "x\n"), true, 1, "PayPal" },
+		{ "brand name in a Q-encoded word, quoted", "{\"id\": \"brand\", \"check\": "
+		  "\"display-name\", \"score\": 5, \"brands\": {\"PayPal\": [\"paypal.com\"]}}", NULL,
+		  &alice, MSG("From: \"=?ISO-8859-1?Q?PayPal_Kundenservice?=\" <service@paypa1.example>\n",
+		              "x\n"), true, 1, "PayPal" },
+		{ "brand name split over two encoded words", "{\"id\": \"brand\", \"check\": "
+		  "\"display-name\", \"score\": 5, \"brands\": {\"PayPal\": [\"paypal.com\"]}}", NULL,
+		  &alice, MSG("From: =?UTF-8?B?UGF5?= =?UTF-8?B?UGFs?= <service@paypa1.example>\n", "x\n"),
+		  true, 1, "PayPal" },
+		{ "brand name encoded, on the brand's address", "{\"id\": \"brand\", \"check\": "
+		  "\"display-name\", \"score\": 5, \"brands\": {\"PayPal\": [\"paypal.com\"]}}", NULL,
+		  &alice, MSG("From: =?UTF-8?B?UGF5UGFs?= <service@paypal.com>\n", "x\n"), true, 0, NULL },
 		/* script */
 		{ "php script present", "{\"id\": \"php\", \"check\": \"script\", \"score\": 1}", NULL,
 		  &web, MSG("X-PHP-Originating-Script: 1001:contact.php\n", "x\n"), true, 1,
