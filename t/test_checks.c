@@ -406,13 +406,14 @@ static void test_observe(void **state)
 		size_t rcpts;
 		int score, would;
 		enum og_action action, applied, would_action;
+		const char *summary;       /* of the X-Outguard header and the syslog line */
 	} rows[] = {
 		{ "one rule observes", NULL, 2, 10, 30, OG_ACT_QUARANTINE, OG_ACT_QUARANTINE,
-		  OG_ACT_TEMPFAIL },
+		  OG_ACT_TEMPFAIL, "score=10 many=2/1 kw=1/0:observe" },
 		{ "the set observes: tag at most", "\"observe\": true", 2, 10, 30, OG_ACT_QUARANTINE,
-		  OG_ACT_TAG, OG_ACT_TEMPFAIL },
+		  OG_ACT_TAG, OG_ACT_TEMPFAIL, "score=10 many=2/1 kw=1/0:observe" },
 		{ "the set observes, below tag", "\"observe\": true", 1, 0, 20, OG_ACT_ACCEPT,
-		  OG_ACT_ACCEPT, OG_ACT_QUARANTINE },
+		  OG_ACT_ACCEPT, OG_ACT_QUARANTINE, "score=0 kw=1/0:observe" },
 	};
 	(void)state;
 	for (size_t i = 0; i < N_ROWS(rows); i++) {
@@ -421,6 +422,7 @@ static void test_observe(void **state)
 		struct who w = { .auth = "alice@example.com", .sender = "<alice@example.com>",
 		                 .rcpts = rows[i].rcpts };
 		struct judged *j = malloc(sizeof(*j));
+		char summary[256];
 
 		assert_non_null(j);
 		judge(j, r, t, &w, "Subject: you are a winner\n\nx\n", 0);
@@ -430,8 +432,10 @@ static void test_observe(void **state)
 			fail_msg("row \"%s\": score %d would %d action %d applied %d would_action %d",
 			         rows[i].label, j->v.score, j->v.would_score, j->v.action, j->v.applied,
 			         j->v.would_action);
-		/* the observing rule's hit is recorded as such */
+		/* the observing rule's hit is recorded as such, and marked in the summary */
 		assert_true(j->v.hit[j->v.n_hits - 1].observe);
+		CHECK_STR(rows[i].label, og_verdict_summary(&j->v, summary, sizeof(summary)),
+		          rows[i].summary);
 		judged_free(j);
 		free(j);
 		og_rate_free(t);
