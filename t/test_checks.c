@@ -3,7 +3,8 @@
  * matched, on messages read by the eml reader and identities worked out by
  * og_identity_of, judged by og_engine_evaluate; then rate counts of distinct
  * senders, From addresses, recipient domains and bounces over time, and
- * observe mode.  Rules are loaded from JSON text, as an admin writes them.
+ * observe mode.  Rules are loaded from JSON text, as an admin writes them;
+ * the shipped rules/default.json is held to what README says of rotation.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -49,6 +50,7 @@ struct who {
 	const char *auth;          /* SASL login, or NULL */
 	const char *stamp;         /* X-Outguard-Submitter of a local submission, or NULL */
 	bool local;
+	const char *client;        /* SMTP client address; NULL: 127.0.0.8 (no client key) */
 	const char *sender;        /* envelope sender as the MTA gives it */
 	size_t rcpts;              /* envelope recipients (generated) */
 	const char *queue_id;
@@ -75,7 +77,8 @@ static void judge(struct judged *j, const struct og_rules *r, struct og_ratetabl
 		j->f.client_port_known = true;
 		assert_int_equal(og_facts_set(&j->f, &j->f.client_addr, "127.0.0.1"), 0);
 	} else {
-		assert_int_equal(og_facts_set(&j->f, &j->f.client_addr, "127.0.0.8"), 0);
+		assert_int_equal(og_facts_set(&j->f, &j->f.client_addr,
+		                              w->client != NULL ? w->client : "127.0.0.8"), 0);
 	}
 	if (w->auth != NULL)
 		assert_int_equal(og_facts_set(&j->f, &j->f.auth_authen, w->auth), 0);
@@ -394,6 +397,72 @@ static void test_bounce_rate(void **state)
 	og_rules_release(r);
 }
 
+static struct og_rules *load_default(void)
+{
+	struct og_diag d;
+	struct og_rules *r;
+
+	og_diag_init(&d);
+	r = og_rules_load(SRCDIR "/rules/default.json", &d);
+	if (r == NULL)
+		fail_msg("rules/default.json does not load: %s", d.n > 0 ? d.msgs[0] : "?");
+	og_diag_free(&d);
+	return r;
+}
+
+/*
+ * What README says of rotation under the shipped rules: more than 4
+ * envelope senders and From addresses in an hour quarantine; the envelope
+ * sender rotating alone only tags, unless the senders lie outside the
+ * login's domain, where sender-mismatch adds its 4.
+ */
+static void test_default_rotation(void **state)
+{
+	static const struct {
+		const char *label;
+		bool sender_rotates, from_rotates;
+		const char *domain;             /* of the rotating addresses */
+		int score, score5;              /* the first four messages' score, the fifth's */
+		enum og_action applied5;
+	} rows[] = {
+		{ "envelope and From rotate", true, true, "example.com", 0, 12, OG_ACT_QUARANTINE },
+		{ "the envelope sender alone rotates", true, false, "example.com", 0, 6, OG_ACT_TAG },
+		{ "the From address alone rotates", false, true, "example.com", 0, 6, OG_ACT_TAG },
+		{ "the envelope sender alone rotates, outside the login's domain", true, false,
+		  "shop.example", 4, 10, OG_ACT_QUARANTINE },
+	};
+	struct og_rules *r = load_default();
+	(void)state;
+
+	for (size_t k = 0; k < N_ROWS(rows); k++) {
+		struct og_ratetable *t = og_rate_new(1000);
+
+		for (int i = 1; i <= 5; i++) {
+			char sender[64] = "<grace@example.com>", from[64] = "grace@example.com", msg[256];
+			struct who w = { .auth = "grace@example.com", .client = "198.51.100.30",
+			                 .sender = sender };
+			struct judged *j = malloc(sizeof(*j));
+
+			assert_non_null(j);
+			if (rows[k].sender_rotates)
+				snprintf(sender, sizeof(sender), "<sales%d@%s>", i, rows[k].domain);
+			if (rows[k].from_rotates)
+				snprintf(from, sizeof(from), "sales%d@%s", i, rows[k].domain);
+			snprintf(msg, sizeof(msg), "From: %s\nTo: friend%d@remote.example\n"
+			         "Subject: our meeting\nMessage-ID: <m%d@example.com>\n\nsee you\n", from, i, i);
+			judge(j, r, t, &w, msg, 20000 + 60 * (int64_t)i);
+			if (j->v.score != (i < 5 ? rows[k].score : rows[k].score5) ||
+			    j->v.applied != (i < 5 ? OG_ACT_ACCEPT : rows[k].applied5))
+				fail_msg("row \"%s\", message %d: score %d, applied %s", rows[k].label, i,
+				         j->v.score, og_action_name(j->v.applied));
+			judged_free(j);
+			free(j);
+		}
+		og_rate_free(t);
+	}
+	og_rules_release(r);
+}
+
 /* Observing rules and an observing rule set: scored and counted, not acted on. */
 static void test_observe(void **state)
 {
@@ -470,6 +539,7 @@ int main(void)
 		cmocka_unit_test(test_signals),
 		cmocka_unit_test(test_distinct_rates),
 		cmocka_unit_test(test_bounce_rate),
+		cmocka_unit_test(test_default_rotation),
 		cmocka_unit_test(test_observe),
 		cmocka_unit_test(test_what_rules_read),
 	};
