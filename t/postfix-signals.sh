@@ -4,8 +4,13 @@
 # where each signal alone quarantines.  Each case asserts the hold queue (or
 # the sink) and the evidence record: the rule that hit, its figure and what
 # matched.  Then the rule set is switched to observe mode by a reload, and a
-# message that would be held is delivered with a tag instead.  The milter
-# listens on a unix socket here, with the no-reply stages that allows.
+# message that would be held is delivered with a tag instead.  A second
+# reload loads t/postfix/signals-scored.rules.json: a foreign Message-ID,
+# bounces per client, a PHP script's header, a rule that observes, a
+# per-key recipients limit, and From rotation and recipient-domain spread
+# carrying score, each case asserting what is held and delivered as above.
+# The milter listens on a unix socket here, with the no-reply stages that
+# allows.
 # Skips (77) unless run as root with postfix and swaks installed.
 # OG_KEEP_TMP=1 keeps the instance directory afterwards.
 set -u
@@ -14,6 +19,7 @@ set -u
 . "$top_srcdir/t/postfix/setup.sh"
 pfx_setup signals
 RULES=$top_srcdir/t/postfix/signals.rules.json
+RULES_SCORED=$top_srcdir/t/postfix/signals-scored.rules.json
 
 # over a unix socket, where outguard asks for no reply at the stages it does
 # not decide at (t/postfix.sh and t/postfix-lock.sh use TCP)
@@ -33,6 +39,13 @@ held()
 		og_not_ok "$2"
 		og_diag "reply: $(eod_reply "$1")" "hold queue: $(held_ids | tr '\n' ' ')"
 	fi
+}
+
+# submit_ours NAME USER ADDR TO [swaks args]: submit with the Message-ID <NAME@pfx.test>,
+# which the second rules file does not find foreign.
+submit_ours()
+{
+	submit "$@" --header "Message-Id: <$1@pfx.test>"
 }
 
 # delivered NAME DESC: it reached the sink and is not on hold.
@@ -233,6 +246,161 @@ ev_check "12. evidence: observe true, action quarantine, applied tag" <<'PY'
 r = where(subject="s12-observe")
 expect(len(r) == 1 and r[0].get("observe") is True and r[0]["action"] == "quarantine"
        and r[0]["applied"] == "tag", "want observe, action quarantine, applied tag", *r)
+PY
+
+# ==== 13. a second rules file: what the first lacks or scores 0, now each alone quarantining ====
+cp "$RULES_SCORED" "$PFX_RULES" || og_error "cannot copy $RULES_SCORED"
+hup_and_wait || og_not_ok "13. outguard logged the reload"
+grep -q "reloaded" "$tmp/reload.log" && og_ok "13. reload to signals-scored.rules.json logged" ||
+	{ og_not_ok "13. reload to signals-scored.rules.json logged"; og_diag "$(cat "$tmp/reload.log")"; }
+
+# ==== 14. message-id foreign: a domain unrelated to the sender and the server ====
+submit_ours s14-own frank 127.0.0.34 friend@remote.example
+submit s14-foreign frank 127.0.0.34 friend@remote.example --header "Message-Id: <4a1b9c@bulk-mailer.example>"
+settle
+delivered s14-own "14. message-id: <s14-own@pfx.test>, the sender's own: delivered"
+held s14-foreign "14. message-id: <4a1b9c@bulk-mailer.example>: on hold"
+ev_check "14. evidence: msgid-foreign matched the foreign Message-ID" <<'PY'
+r = where(subject="s14-foreign")
+expect(len(r) == 1 and (hit(r[0], "msgid-foreign") or {}).get("matched") == "foreign <4a1b9c@bulk-mailer.example>",
+       "want msgid-foreign matched 'foreign <4a1b9c@bulk-mailer.example>'", *r)
+r = where(subject="s14-own")
+expect(len(r) == 1 and not r[0]["hits"], "want no hit for the own Message-ID", *r)
+PY
+
+# ==== 15. bounces per client: four accounts, one client address ====
+# A loopback client has no client key: this needs an address of another
+# interface, from which the loopback smtpd is reached as well.
+ext=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ sub(/\/.*/, "", $4); print $4; exit }')
+if [ -z "$ext" ]; then
+	og_ok "15. bounces per client # SKIP no IPv4 address besides loopback"
+else
+	n=0
+	for u in alice bob erin mallory; do
+		n=$((n + 1))
+		submit_ours "s15-bounce-$n" "$u" "$ext" "victim$n@remote.example" --from "<>" \
+			--header "From: MAILER-DAEMON <mailer-daemon@pfx.test>"
+	done
+	submit_ours s15-loopback alice 127.0.0.35 victim5@remote.example --from "<>" \
+		--header "From: MAILER-DAEMON <mailer-daemon@pfx.test>"
+	settle
+	for n in 1 2 3; do delivered "s15-bounce-$n" "15. bounces per client: bounce $n of 3 from $ext: delivered"; done
+	held s15-bounce-4 "15. bounces per client: 4 bounces, one client: the 4th on hold"
+	EXT=$ext ev_check "15. evidence: client-bounces figure 4, key ip:ADDR, account sasl:mallory" <<'PY'
+import os
+r = where(subject="s15-bounce-4")
+h = hit(r[0], "client-bounces") if len(r) == 1 else None
+expect(h is not None and h["figure"] == 4 and h["key"] == "ip:" + os.environ["EXT"]
+       and r[0]["keys"]["account"] == "sasl:mallory" and r[0]["sender"] == "",
+       "want client-bounces figure 4 key ip:%s for sasl:mallory" % os.environ["EXT"], *r)
+PY
+	delivered s15-loopback "15. bounces per client: a bounce from a loopback client: delivered"
+fi
+
+# ==== 16. script: X-PHP-Originating-Script through sendmail(1), no wrapper ====
+local_msg s16-php "X-PHP-Originating-Script: $www_uid:contact.php" "Message-Id: <s16-php@pfx.test>" |
+	bash "$FIXTURE" local "$pfx" "$www_uid" -- -t -i -f "site1@pfx.test"
+local_msg s16-cron "Message-Id: <s16-cron@pfx.test>" |
+	bash "$FIXTURE" local "$pfx" "$www_uid" -- -t -i -f "site1@pfx.test"
+settle
+n=$(held_ids | while read -r id; do postcat -c "$PFX_ETC" -h -q "$id" 2>/dev/null | grep -c '^X-Test: s16-php$'; done | grep -c 1)
+expect_eq "16. php-script: the script's message is on hold" 1 "$n"
+delivered s16-cron "16. php-script: the same uid without the header: delivered"
+WWW_UID=$www_uid ev_check "16. evidence: php-script matched contact.php, keyed php:UID:contact.php" <<'PY'
+import os
+r = where(subject="s16-php")
+h = hit(r[0], "php-script") if len(r) == 1 else None
+expect(h is not None and h["figure"] == 1 and h.get("matched") == "contact.php"
+       and r[0]["keys"]["script"] == "php:%s:contact.php" % os.environ["WWW_UID"]
+       and r[0]["applied"] == "quarantine",
+       "want php-script figure 1 matched contact.php, script key, quarantine", *r)
+r = where(subject="s16-cron")
+expect(len(r) == 1 and r[0]["keys"].get("script") is None and not r[0]["hits"],
+       "want no script key and no hit without the header", *r)
+PY
+
+# ==== 17. per-rule observe: a Bcc blast the observing rule would hold ====
+submit_ours s17-tagged ann@shop.test 127.0.0.36 "$(rcpts 5 obs-r)" --header "To: undisclosed-recipients:;" \
+	--header "X-Mailer: PHPMailer 6.9.1"
+submit_ours s17-alone ann@shop.test 127.0.0.36 "$(rcpts 5 obs-s)" --header "To: undisclosed-recipients:;"
+settle
+delivered s17-tagged "17. observe: a Bcc blast the observing rule would hold, tagged by another: delivered"
+delivered s17-alone "17. observe: the observing rule alone: delivered"
+f=$(sink_files s17-tagged | head -n 1)
+want='X-Outguard: tag; score=5 phpmailer=1/0 bcc-watch=5/2:observe; account=sasl:ann@shop.test'
+if [ -n "$f" ] && grep -qxF "$want" "$f"; then
+	og_ok "17. observe: the X-Outguard header marks the observing hit"
+else
+	og_not_ok "17. observe: the X-Outguard header marks the observing hit"
+	og_diag "want: $want" "got:  $( [ -n "$f" ] && grep -i '^X-Outguard' "$f")"
+fi
+f=$(sink_files s17-alone | head -n 1)
+if [ -n "$f" ] && ! grep -qi '^X-Outguard:' "$f"; then
+	og_ok "17. observe: the observing rule alone adds no header"
+else
+	og_not_ok "17. observe: the observing rule alone adds no header"
+fi
+if grep -q ": tag: account=sasl:ann@shop.test .* score=5 phpmailer=1/0 bcc-watch=5/2:observe$" "$PFX_MILTER_LOG"; then
+	og_ok "17. observe: the syslog line marks the observing hit"
+else
+	og_not_ok "17. observe: the syslog line marks the observing hit"
+	og_diag "$(grep 'sasl:ann@shop.test' "$PFX_MILTER_LOG" | tail -n 3)"
+fi
+ev_check "17. evidence: bcc-watch observe true; would quarantine; applied tag, then accept" <<'PY'
+for subject, score, applied, would in (("s17-tagged", 5, "tag", 15), ("s17-alone", 0, "accept", 10)):
+    r = where(subject=subject)
+    h = hit(r[0], "bcc-watch") if len(r) == 1 else None
+    expect(h is not None and h["figure"] == 5 and h.get("observe") is True
+           and r[0]["score"] == score and r[0]["applied"] == applied and r[0].get("observe") is None
+           and r[0].get("would") == {"score": would, "action": "quarantine"},
+           "%s: want bcc-watch observing, score %d, applied %s, would %d quarantine"
+           % (subject, score, applied, would), *r)
+PY
+
+# ==== 18. recipients, per-key override: the list account may have 100 ====
+submit_ours s18-lists lists 127.0.0.37 "$(rcpts 30 list-r)"
+submit_ours s18-bob bob 127.0.0.37 "$(rcpts 30 bob-r)"
+settle
+delivered s18-lists "18. override: sasl:lists, 30 recipients under its limit of 100: delivered"
+held s18-bob "18. override: sasl:bob, 30 recipients over the rule's 10: on hold"
+ev_check "18. evidence: lists accepted with 30 recipients and no hit; bob's many-recipients 30/10" <<'PY'
+r = where(subject="s18-lists")
+expect(len(r) == 1 and r[0]["rcpt_count"] == 30 and not r[0]["hits"] and r[0]["applied"] == "accept",
+       "want lists accepted with no hit", *r)
+r = where(subject="s18-bob")
+h = hit(r[0], "many-recipients") if len(r) == 1 else None
+expect(h is not None and h["figure"] == 30 and h["limit"] == 10, "want many-recipients 30/10 for bob", *r)
+PY
+
+# ==== 19. From rotation acting: one envelope sender, a new From each time ====
+for i in 1 2 3 4; do
+	submit_ours "s19-from-$i" carol 127.0.0.38 "from$i@remote.example" \
+		--header "From: Offer $i <offer$i@shop-$i.example>"
+done
+settle
+for i in 1 2 3; do delivered "s19-from-$i" "19. From rotation: From address $i of 3: delivered"; done
+held s19-from-4 "19. From rotation: the 4th From address, the envelope sender unchanged: on hold"
+ev_check "19. evidence: from-rotation figure 4, key sasl:carol, sender carol@pfx.test" <<'PY'
+r = where(subject="s19-from-4")
+h = hit(r[0], "from-rotation") if len(r) == 1 else None
+expect(h is not None and h["figure"] == 4 and h["key"] == "sasl:carol"
+       and r[0]["sender"] == "carol@pfx.test" and r[0]["applied"] == "quarantine",
+       "want from-rotation figure 4 key sasl:carol, sender carol@pfx.test, quarantine", *r)
+PY
+
+# ==== 20. recipient-domain spread acting: three domains, then four more ====
+submit_ours s20-three dave 127.0.0.39 "a@sp1.example,b@sp2.example,c@sp3.example"
+settle
+submit_ours s20-four dave 127.0.0.39 "d@sp4.example,e@sp5.example,f@sp6.example,g@sp7.example"
+settle
+delivered s20-three "20. domain spread: 3 recipient domains: delivered"
+held s20-four "20. domain spread: 4 more, 7 in half an hour: on hold"
+ev_check "20. evidence: domain-spread figure 7 limit 5, key sasl:dave" <<'PY'
+r = where(subject="s20-four")
+h = hit(r[0], "domain-spread") if len(r) == 1 else None
+expect(h is not None and h["figure"] == 7 and h["limit"] == 5 and h["key"] == "sasl:dave"
+       and h["score"] == 10 and r[0]["applied"] == "quarantine",
+       "want domain-spread figure 7/5 key sasl:dave score 10, quarantine", *r)
 PY
 milter_alive && og_ok "outguard is still running" || og_not_ok "outguard is still running"
 og_done

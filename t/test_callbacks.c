@@ -330,6 +330,51 @@ static void test_tempfail_smtp_quarantine_local(void **state)
 	og_diag_free(&d);
 }
 
+/* Judge with RULES from now on (a reload, as SIGHUP makes one). */
+static void reload_rules(struct og_runtime *rt, const char *rules)
+{
+	struct og_diag d;
+
+	write_file("rules.json", rules);
+	og_diag_init(&d);
+	if (og_runtime_reload(rt, &d) < 0)
+		fail_msg("reload: %s", d.n > 0 ? d.msgs[0] : "?");
+	og_diag_free(&d);
+}
+
+static const char *const rules_observing =
+	"{ \"outguard_rules\": 1,\n"
+	"  \"thresholds\": { \"tag\": 5, \"quarantine\": 10, \"tempfail\": 25 },\n"
+	"  \"rules\": [\n"
+	"    { \"id\": \"many-recipients\", \"check\": \"recipients\", \"limit\": 50, \"score\": 5 },\n"
+	"    { \"id\": \"watch-recipients\", \"check\": \"recipients\", \"limit\": 20, \"score\": 10,\n"
+	"      \"observe\": true }\n"
+	"  ] }\n";
+
+/* The hit of a rule that observes is marked ":observe" in the X-Outguard header. */
+static void test_observing_hit_marked(void **state)
+{
+	SMFICTX ctx;
+	(void)state;
+
+	reload_rules(*state, rules_observing);
+	memset(&ctx, 0, sizeof(ctx));
+	connect_from(&ctx, "127.0.0.2", 40010, "ORIGINATING");
+	fake_macro(&ctx, "{auth_authen}", "ivy@example.com");
+	fake_macro(&ctx, "i", "OBS1");
+	assert_int_equal(message(&ctx, "<ivy@example.com>", 60, NULL, NULL), SMFIS_ACCEPT);
+	assert_false(ctx.quarantined);          /* 5 counts; the observing rule's 10 would not */
+	assert_string_equal(fake_added(&ctx, "X-Outguard"),
+	                    "tag; score=5 many-recipients=60/50 watch-recipients=60/20:observe; "
+	                    "account=sasl:ivy@example.com");
+	/* the observing rule alone: nothing to do, nothing added */
+	assert_int_equal(message(&ctx, "<ivy@example.com>", 30, NULL, NULL), SMFIS_ACCEPT);
+	assert_null(fake_added(&ctx, "X-Outguard"));
+	assert_non_null(strstr(last_evidence(), "\"would\":{\"score\":10,\"action\":\"quarantine\"}"));
+	desc.xxfi_close(&ctx);
+	reload_rules(*state, rules_quarantine);
+}
+
 static const char *const rules_keywords =
 	"{ \"outguard_rules\": 1,\n"
 	"  \"thresholds\": { \"tag\": 5, \"quarantine\": 10 },\n"
@@ -685,6 +730,7 @@ int main(void)
 		cmocka_unit_test(test_exempt_account_passes),
 		cmocka_unit_test(test_quarantine_refused_becomes_tempfail),
 		cmocka_unit_test(test_tempfail_smtp_quarantine_local),
+		cmocka_unit_test(test_observing_hit_marked),
 		cmocka_unit_test(test_negotiate_body),
 		cmocka_unit_test(test_body_is_read_and_skipped),
 		cmocka_unit_test(test_noreply_over_unix),

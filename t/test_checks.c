@@ -2,8 +2,10 @@
  * Unit tests for the signals: each check, its figure and what it reports as
  * matched, on messages read by the eml reader and identities worked out by
  * og_identity_of, judged by og_engine_evaluate; then rate counts of distinct
- * senders, From addresses, recipient domains and bounces over time, and
- * observe mode.  Rules are loaded from JSON text, as an admin writes them.
+ * senders, From addresses, recipient domains and bounces (per account and
+ * per client) over time, and observe mode.  Rules are loaded from JSON
+ * text, as an admin writes them; the shipped rules/default.json is held to
+ * what README and outguard.rules(5) say of its rotation and bounce numbers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -49,6 +51,7 @@ struct who {
 	const char *auth;          /* SASL login, or NULL */
 	const char *stamp;         /* X-Outguard-Submitter of a local submission, or NULL */
 	bool local;
+	const char *client;        /* SMTP client address; NULL: 127.0.0.8 (no client key) */
 	const char *sender;        /* envelope sender as the MTA gives it */
 	size_t rcpts;              /* envelope recipients (generated) */
 	const char *queue_id;
@@ -75,7 +78,8 @@ static void judge(struct judged *j, const struct og_rules *r, struct og_ratetabl
 		j->f.client_port_known = true;
 		assert_int_equal(og_facts_set(&j->f, &j->f.client_addr, "127.0.0.1"), 0);
 	} else {
-		assert_int_equal(og_facts_set(&j->f, &j->f.client_addr, "127.0.0.8"), 0);
+		assert_int_equal(og_facts_set(&j->f, &j->f.client_addr,
+		                              w->client != NULL ? w->client : "127.0.0.8"), 0);
 	}
 	if (w->auth != NULL)
 		assert_int_equal(og_facts_set(&j->f, &j->f.auth_authen, w->auth), 0);
@@ -106,6 +110,7 @@ static void judged_free(struct judged *j)
 }
 
 static const struct who alice = { .auth = "alice@example.com", .sender = "<alice@example.com>" };
+static const struct who erin = { .auth = "erin", .sender = "<erin@pfx.test>" };
 static const struct who web = { .local = true, .stamp = "uid=1001; user=web1; cwd=/var/www/site1",
                                 .sender = "web1@example.com" };
 
@@ -222,6 +227,27 @@ static void test_signals(void **state)
 		  MSG("From: service@bank.example\n", "x\n"), true, 0, NULL },
 		{ "not a SASL account: does not apply", "{\"id\": \"sm\", \"check\": \"sender-mismatch\", "
 		  "\"score\": 4}", NULL, &web, MSG("From: x@bank.example\n", "x\n"), false, 0, NULL },
+		{ "a login without a domain, nothing listed: nothing to compare with",
+		  "{\"id\": \"sm\", \"check\": \"sender-mismatch\", \"score\": 4}", NULL, &erin,
+		  MSG("From: service@bank.example\n", "x\n"), false, 0, NULL },
+		{ "a login without a domain, its listed domain",
+		  "{\"id\": \"sm\", \"check\": \"sender-mismatch\", \"score\": 4, "
+		  "\"accounts\": {\"sasl:erin\": [\"pfx.test\"]}}", NULL, &erin,
+		  MSG("From: Erin <erin@mail.pfx.test>\n", "x\n"), true, 0, NULL },
+		{ "a login without a domain, outside its listed domain",
+		  "{\"id\": \"sm\", \"check\": \"sender-mismatch\", \"score\": 4, "
+		  "\"accounts\": {\"sasl:erin\": [\"pfx.test\"]}}", NULL, &erin,
+		  MSG("From: service@bank.example\n", "x\n"), true, 1, "service@bank.example" },
+		{ "a login without a domain, envelope and From outside the rule's domains",
+		  "{\"id\": \"sm\", \"check\": \"sender-mismatch\", \"score\": 4, "
+		  "\"domains\": [\"pfx.test\"]}", NULL,
+		  &(const struct who){ .auth = "erin", .sender = "<erin@bank.example>" },
+		  MSG("From: service@bank.example\n", "x\n"), true, 2, "erin@bank.example" },
+		{ "a login without a domain, a bare envelope sender",
+		  "{\"id\": \"sm\", \"check\": \"sender-mismatch\", \"score\": 4, "
+		  "\"accounts\": {\"sasl:erin\": [\"pfx.test\"]}}", NULL,
+		  &(const struct who){ .auth = "erin", .sender = "<erin>" },
+		  MSG("From: erin@pfx.test\n", "x\n"), true, 0, NULL },
 		/* display-name */
 		{ "brand name on a foreign address", "{\"id\": \"brand\", \"check\": \"display-name\", "
 		  "\"score\": 5, \"brands\": {\"PayPal\": [\"paypal.com\"]}}", NULL, &alice,
@@ -229,6 +255,20 @@ static void test_signals(void **state)
 		{ "brand name on the brand's address", "{\"id\": \"brand\", \"check\": \"display-name\", "
 		  "\"score\": 5, \"brands\": {\"PayPal\": [\"paypal.com\"]}}", NULL, &alice,
 		  MSG("From: PayPal <service@mail.paypal.com>\n", "x\n"), true, 0, NULL },
+		{ "brand name in a B-encoded word", "{\"id\": \"brand\", \"check\": \"display-name\", "
+		  "\"score\": 5, \"brands\": {\"PayPal\": [\"paypal.com\"]}}", NULL, &alice,
+		  MSG("From: =?UTF-8?B?UGF5UGFs?= <service@paypa1.example>\n", "x\n"), true, 1, "PayPal" },
+		{ "brand name in a Q-encoded word, quoted", "{\"id\": \"brand\", \"check\": "
+		  "\"display-name\", \"score\": 5, \"brands\": {\"PayPal\": [\"paypal.com\"]}}", NULL,
+		  &alice, MSG("From: \"=?ISO-8859-1?Q?PayPal_Kundenservice?=\" <service@paypa1.example>\n",
+		              "x\n"), true, 1, "PayPal" },
+		{ "brand name split over two encoded words", "{\"id\": \"brand\", \"check\": "
+		  "\"display-name\", \"score\": 5, \"brands\": {\"PayPal\": [\"paypal.com\"]}}", NULL,
+		  &alice, MSG("From: =?UTF-8?B?UGF5?= =?UTF-8?B?UGFs?= <service@paypa1.example>\n", "x\n"),
+		  true, 1, "PayPal" },
+		{ "brand name encoded, on the brand's address", "{\"id\": \"brand\", \"check\": "
+		  "\"display-name\", \"score\": 5, \"brands\": {\"PayPal\": [\"paypal.com\"]}}", NULL,
+		  &alice, MSG("From: =?UTF-8?B?UGF5UGFs?= <service@paypal.com>\n", "x\n"), true, 0, NULL },
 		/* script */
 		{ "php script present", "{\"id\": \"php\", \"check\": \"script\", \"score\": 1}", NULL,
 		  &web, MSG("X-PHP-Originating-Script: 1001:contact.php\n", "x\n"), true, 1,
@@ -380,6 +420,182 @@ static void test_bounce_rate(void **state)
 	og_rules_release(r);
 }
 
+/* Bounces counted on the client key: every account of one client adds up. */
+static void test_client_bounce_rate(void **state)
+{
+	struct og_rules *r = load("{\"id\": \"client-bounces\", \"check\": \"rate\", \"key\": "
+	                          "\"client\", \"count\": \"bounces\", \"window\": 600, \"limit\": 2, "
+	                          "\"score\": 10}", NULL);
+	struct og_ratetable *t = og_rate_new(100);
+	static const struct {
+		const char *auth, *client, *sender;
+		bool applies;
+		uint64_t figure;
+		int score;
+	} steps[] = {
+		{ "frank@example.com", "203.0.113.7", "<>", true, 1, 0 },
+		{ "gina@example.net", "203.0.113.7", "<>", true, 2, 0 },
+		/* not a bounce: the client's count is not asked for */
+		{ "gina@example.net", "203.0.113.7", "<gina@example.net>", false, 0, 0 },
+		{ "hank@example.org", "203.0.113.7", "<>", true, 3, 10 },
+		/* another client has its own count */
+		{ "frank@example.com", "203.0.113.8", "<>", true, 1, 0 },
+		/* a loopback client has no client key */
+		{ "frank@example.com", "127.0.0.9", "<>", false, 0, 0 },
+		{ "ivan@example.com", "203.0.113.7", "<>", true, 4, 10 },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < N_ROWS(steps); i++) {
+		struct who w = { .auth = steps[i].auth, .client = steps[i].client,
+		                 .sender = steps[i].sender };
+		struct judged *j = malloc(sizeof(*j));
+
+		assert_non_null(j);
+		judge(j, r, t, &w, "Subject: Undelivered Mail\n\nx\n", 100 + (int64_t)i);
+		if (j->v.result[0].applies != steps[i].applies ||
+		    (steps[i].applies && j->v.result[0].figure != steps[i].figure) ||
+		    j->v.score != steps[i].score)
+			fail_msg("step %zu: applies %d figure %llu score %d", i, j->v.result[0].applies,
+			         (unsigned long long)j->v.result[0].figure, j->v.score);
+		if (j->v.score > 0) {
+			char want[64];
+
+			snprintf(want, sizeof(want), "ip:%s", steps[i].client);
+			CHECK_STR("the key counted", j->v.hit[0].key, want);
+		}
+		judged_free(j);
+		free(j);
+	}
+	og_rate_free(t);
+	og_rules_release(r);
+}
+
+/* The result of the rule ID of R in J's verdict; fails the test if R has no such rule. */
+static const struct og_result *result_of(const struct og_rules *r, const struct judged *j,
+                                         const char *id)
+{
+	for (size_t i = 0; i < r->n_rules; i++)
+		if (strcmp(r->rule[i].id, id) == 0)
+			return &j->v.result[i];
+	fail_msg("no rule \"%s\"", id);
+	return NULL;
+}
+
+static struct og_rules *load_default(void)
+{
+	struct og_diag d;
+	struct og_rules *r;
+
+	og_diag_init(&d);
+	r = og_rules_load(SRCDIR "/rules/default.json", &d);
+	if (r == NULL)
+		fail_msg("rules/default.json does not load: %s", d.n > 0 ? d.msgs[0] : "?");
+	og_diag_free(&d);
+	return r;
+}
+
+/*
+ * The shipped client-bounces-10m: more than 10 bounces in ten minutes from
+ * one client address quarantine, though no account sent more than three
+ * (account-bounces-10m stays quiet).
+ */
+static void test_default_client_bounces(void **state)
+{
+	static const char *const logins[] = { "ann@example.com", "ben@example.com",
+	                                      "cyd@example.com", "dan@example.com" };
+	struct og_rules *r = load_default();
+	struct og_ratetable *t = og_rate_new(1000);
+	(void)state;
+
+	for (size_t i = 0; i < 11; i++) {
+		const char *login = logins[i % N_ROWS(logins)];
+		struct who w = { .auth = login, .client = "198.51.100.25", .sender = "<>" };
+		struct judged *j = malloc(sizeof(*j));
+		const struct og_result *cb, *ab;
+		char msg[256];
+
+		assert_non_null(j);
+		snprintf(msg, sizeof(msg), "From: Mail Delivery System <MAILER-DAEMON@example.com>\n"
+		         "Subject: Undelivered Mail Returned to Sender\nMessage-ID: <b%zu@example.com>\n"
+		         "\nThe mail system could not deliver your message.\n", i);
+		judge(j, r, t, &w, msg, 5000 + 30 * (int64_t)i);
+		cb = result_of(r, j, "client-bounces-10m");
+		ab = result_of(r, j, "account-bounces-10m");
+		if (!cb->applies || cb->figure != i + 1 || cb->limit != 10 || !ab->applies ||
+		    ab->figure != i / N_ROWS(logins) + 1)
+			fail_msg("bounce %zu: client figure %llu/%llu, account figure %llu", i + 1,
+			         (unsigned long long)cb->figure, (unsigned long long)cb->limit,
+			         (unsigned long long)ab->figure);
+		if (j->v.applied != (i < 10 ? OG_ACT_ACCEPT : OG_ACT_QUARANTINE) ||
+		    j->v.score != (i < 10 ? 0 : 10))
+			fail_msg("bounce %zu: applied %s score %d", i + 1, og_action_name(j->v.applied),
+			         j->v.score);
+		if (i == 10) {
+			assert_int_equal(j->v.n_hits, 1);
+			assert_string_equal(j->v.hit[0].rule->id, "client-bounces-10m");
+			assert_string_equal(j->v.hit[0].key, "ip:198.51.100.25");
+		}
+		judged_free(j);
+		free(j);
+	}
+	og_rate_free(t);
+	og_rules_release(r);
+}
+
+/*
+ * What README says of rotation under the shipped rules: more than 4
+ * envelope senders and From addresses in an hour quarantine; the envelope
+ * sender rotating alone only tags, unless the senders lie outside the
+ * login's domain, where sender-mismatch adds its 4.
+ */
+static void test_default_rotation(void **state)
+{
+	static const struct {
+		const char *label;
+		bool sender_rotates, from_rotates;
+		const char *domain;             /* of the rotating addresses */
+		int score, score5;              /* the first four messages' score, the fifth's */
+		enum og_action applied5;
+	} rows[] = {
+		{ "envelope and From rotate", true, true, "example.com", 0, 12, OG_ACT_QUARANTINE },
+		{ "the envelope sender alone rotates", true, false, "example.com", 0, 6, OG_ACT_TAG },
+		{ "the From address alone rotates", false, true, "example.com", 0, 6, OG_ACT_TAG },
+		{ "the envelope sender alone rotates, outside the login's domain", true, false,
+		  "shop.example", 4, 10, OG_ACT_QUARANTINE },
+	};
+	struct og_rules *r = load_default();
+	(void)state;
+
+	for (size_t k = 0; k < N_ROWS(rows); k++) {
+		struct og_ratetable *t = og_rate_new(1000);
+
+		for (int i = 1; i <= 5; i++) {
+			char sender[64] = "<grace@example.com>", from[64] = "grace@example.com", msg[256];
+			struct who w = { .auth = "grace@example.com", .client = "198.51.100.30",
+			                 .sender = sender };
+			struct judged *j = malloc(sizeof(*j));
+
+			assert_non_null(j);
+			if (rows[k].sender_rotates)
+				snprintf(sender, sizeof(sender), "<sales%d@%s>", i, rows[k].domain);
+			if (rows[k].from_rotates)
+				snprintf(from, sizeof(from), "sales%d@%s", i, rows[k].domain);
+			snprintf(msg, sizeof(msg), "From: %s\nTo: friend%d@remote.example\n"
+			         "Subject: our meeting\nMessage-ID: <m%d@example.com>\n\nsee you\n", from, i, i);
+			judge(j, r, t, &w, msg, 20000 + 60 * (int64_t)i);
+			if (j->v.score != (i < 5 ? rows[k].score : rows[k].score5) ||
+			    j->v.applied != (i < 5 ? OG_ACT_ACCEPT : rows[k].applied5))
+				fail_msg("row \"%s\", message %d: score %d, applied %s", rows[k].label, i,
+				         j->v.score, og_action_name(j->v.applied));
+			judged_free(j);
+			free(j);
+		}
+		og_rate_free(t);
+	}
+	og_rules_release(r);
+}
+
 /* Observing rules and an observing rule set: scored and counted, not acted on. */
 static void test_observe(void **state)
 {
@@ -392,13 +608,14 @@ static void test_observe(void **state)
 		size_t rcpts;
 		int score, would;
 		enum og_action action, applied, would_action;
+		const char *summary;       /* of the X-Outguard header and the syslog line */
 	} rows[] = {
 		{ "one rule observes", NULL, 2, 10, 30, OG_ACT_QUARANTINE, OG_ACT_QUARANTINE,
-		  OG_ACT_TEMPFAIL },
+		  OG_ACT_TEMPFAIL, "score=10 many=2/1 kw=1/0:observe" },
 		{ "the set observes: tag at most", "\"observe\": true", 2, 10, 30, OG_ACT_QUARANTINE,
-		  OG_ACT_TAG, OG_ACT_TEMPFAIL },
+		  OG_ACT_TAG, OG_ACT_TEMPFAIL, "score=10 many=2/1 kw=1/0:observe" },
 		{ "the set observes, below tag", "\"observe\": true", 1, 0, 20, OG_ACT_ACCEPT,
-		  OG_ACT_ACCEPT, OG_ACT_QUARANTINE },
+		  OG_ACT_ACCEPT, OG_ACT_QUARANTINE, "score=0 kw=1/0:observe" },
 	};
 	(void)state;
 	for (size_t i = 0; i < N_ROWS(rows); i++) {
@@ -407,6 +624,7 @@ static void test_observe(void **state)
 		struct who w = { .auth = "alice@example.com", .sender = "<alice@example.com>",
 		                 .rcpts = rows[i].rcpts };
 		struct judged *j = malloc(sizeof(*j));
+		char summary[256];
 
 		assert_non_null(j);
 		judge(j, r, t, &w, "Subject: you are a winner\n\nx\n", 0);
@@ -416,8 +634,10 @@ static void test_observe(void **state)
 			fail_msg("row \"%s\": score %d would %d action %d applied %d would_action %d",
 			         rows[i].label, j->v.score, j->v.would_score, j->v.action, j->v.applied,
 			         j->v.would_action);
-		/* the observing rule's hit is recorded as such */
+		/* the observing rule's hit is recorded as such, and marked in the summary */
 		assert_true(j->v.hit[j->v.n_hits - 1].observe);
+		CHECK_STR(rows[i].label, og_verdict_summary(&j->v, summary, sizeof(summary)),
+		          rows[i].summary);
 		judged_free(j);
 		free(j);
 		og_rate_free(t);
@@ -452,6 +672,9 @@ int main(void)
 		cmocka_unit_test(test_signals),
 		cmocka_unit_test(test_distinct_rates),
 		cmocka_unit_test(test_bounce_rate),
+		cmocka_unit_test(test_client_bounce_rate),
+		cmocka_unit_test(test_default_client_bounces),
+		cmocka_unit_test(test_default_rotation),
 		cmocka_unit_test(test_observe),
 		cmocka_unit_test(test_what_rules_read),
 	};

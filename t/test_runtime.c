@@ -370,6 +370,39 @@ static void test_judge(void **state)
 	og_runtime_destroy(&rt);
 }
 
+/* The syslog line marks the hits of rules that observe with ":observe". */
+static void test_observing_hit_logged(void **state)
+{
+	static const char rules[] =
+		"{ \"outguard_rules\": 1,\n"
+		"  \"thresholds\": { \"tag\": 5, \"quarantine\": 10, \"tempfail\": 25 },\n"
+		"  \"rules\": [\n"
+		"    { \"id\": \"account-messages\", \"check\": \"rate\", \"key\": \"account\",\n"
+		"      \"count\": \"messages\", \"window\": 60, \"limit\": 1, \"score\": 10 },\n"
+		"    { \"id\": \"account-burst\", \"check\": \"rate\", \"key\": \"account\",\n"
+		"      \"count\": \"messages\", \"window\": 60, \"limit\": 1, \"score\": 15,\n"
+		"      \"observe\": true }\n"
+		"  ] }\n";
+	struct og_runtime rt;
+	struct og_test_capture cap;
+	char *logged;
+	(void)state;
+
+	start(&rt, CONFIG(""), rules);
+	capture_start(&cap);
+	assert_int_equal(judge(&rt, "alice@example.com", "203.0.113.9", NULL, "QO1", NOW_MS, NULL),
+	                 OG_ACT_ACCEPT);
+	assert_int_equal(judge(&rt, "alice@example.com", "203.0.113.9", NULL, "QO2", NOW_MS, NULL),
+	                 OG_ACT_QUARANTINE);
+	logged = capture_end(&cap);
+	CHECK_STR("log", logged,
+	          "outguard: notice: QO2: quarantine: account=sasl:alice@example.com script=- "
+	          "client=203.0.113.9 sender=<alice@example.com> rcpts=1 score=10 "
+	          "account-messages=2/1 account-burst=2/1:observe\n");
+	free(logged);
+	og_runtime_destroy(&rt);
+}
+
 /* evidence_log flagged: only what scored or was acted on. */
 static void test_flagged(void **state)
 {
@@ -719,6 +752,7 @@ int main(void)
 		cmocka_unit_test_setup(test_judge, clean),
 		cmocka_unit_test_setup(test_fail_policy, clean),
 		cmocka_unit_test_setup(test_shared_store_away, clean),
+		cmocka_unit_test_setup(test_observing_hit_logged, clean),
 		cmocka_unit_test_setup(test_flagged, clean),
 		cmocka_unit_test_setup(test_scope_from_config, clean),
 		cmocka_unit_test_setup(test_reload, clean),
