@@ -290,16 +290,24 @@ static void test_quarantine_refused_becomes_tempfail(void **state)
 	desc.xxfi_close(&ctx);
 }
 
+/* Judge with RULES from now on (a reload, as SIGHUP makes one). */
+static void reload_rules(struct og_runtime *rt, const char *rules)
+{
+	struct og_diag d;
+
+	write_file("rules.json", rules);
+	og_diag_init(&d);
+	if (og_runtime_reload(rt, &d) < 0)
+		fail_msg("reload: %s", d.n > 0 ? d.msgs[0] : "?");
+	og_diag_free(&d);
+}
+
 static void test_tempfail_smtp_quarantine_local(void **state)
 {
 	SMFICTX ctx;
-	struct og_diag d;
 	(void)state;
 
-	write_file("rules.json", rules_tempfail);
-	og_diag_init(&d);
-	assert_int_equal(og_runtime_reload(*state, &d), 0);
-	og_diag_free(&d);
+	reload_rules(*state, rules_tempfail);
 
 	memset(&ctx, 0, sizeof(ctx));
 	connect_from(&ctx, "127.0.0.2", 40009, "mx");
@@ -324,22 +332,70 @@ static void test_tempfail_smtp_quarantine_local(void **state)
 	assert_non_null(strstr(last_evidence(), "\"applied\":\"quarantine\""));
 	desc.xxfi_close(&ctx);
 
-	write_file("rules.json", rules_quarantine);
-	og_diag_init(&d);
-	assert_int_equal(og_runtime_reload(*state, &d), 0);
-	og_diag_free(&d);
+	reload_rules(*state, rules_quarantine);
 }
 
-/* Judge with RULES from now on (a reload, as SIGHUP makes one). */
-static void reload_rules(struct og_runtime *rt, const char *rules)
-{
-	struct og_diag d;
+/* Lock policies in which one stop locks, one in each style. */
+static const char *const rules_lock_hold =
+	"{ \"outguard_rules\": 1,\n"
+	"  \"thresholds\": { \"tag\": 5, \"quarantine\": 10, \"tempfail\": 0 },\n"
+	"  \"lock\": { \"after\": 1, \"within\": 600, \"keys\": [\"account\"], \"style\": \"hold\" },\n"
+	"  \"rules\": [\n"
+	"    { \"id\": \"many-recipients\", \"check\": \"recipients\", \"limit\": 50, \"score\": 10 }\n"
+	"  ] }\n";
+static const char *const rules_lock_refuse =
+	"{ \"outguard_rules\": 1,\n"
+	"  \"thresholds\": { \"tag\": 5, \"quarantine\": 10, \"tempfail\": 0 },\n"
+	"  \"lock\": { \"after\": 1, \"within\": 600, \"keys\": [\"account\"], \"style\": \"refuse\",\n"
+	"            \"reply\": \"Account suspended; call us\" },\n"
+	"  \"rules\": [\n"
+	"    { \"id\": \"many-recipients\", \"check\": \"recipients\", \"limit\": 50, \"score\": 10 }\n"
+	"  ] }\n";
 
-	write_file("rules.json", rules);
-	og_diag_init(&d);
-	if (og_runtime_reload(rt, &d) < 0)
-		fail_msg("reload: %s", d.n > 0 ? d.msgs[0] : "?");
-	og_diag_free(&d);
+/*
+ * What the MTA sees of a locked account: in the hold style its MAIL FROM
+ * goes on and its message is accepted into quarantine, the reason naming
+ * the lock; in the refuse style MAIL FROM gets 451 4.7.1 with the lock's text.
+ */
+static void test_locked_account_at_the_seam(void **state)
+{
+	SMFICTX ctx;
+	char *from[] = { (char *)"<jill@example.com>", NULL };
+	(void)state;
+
+	reload_rules(*state, rules_lock_hold);
+	memset(&ctx, 0, sizeof(ctx));
+	connect_from(&ctx, "127.0.0.2", 40012, "ORIGINATING");
+	fake_macro(&ctx, "{auth_authen}", "ivan@example.com");
+	fake_macro(&ctx, "i", "HOLD1");
+	assert_int_equal(message(&ctx, "<ivan@example.com>", 60, NULL, NULL), SMFIS_ACCEPT);
+	assert_true(ctx.quarantined);           /* the stop that locks */
+	fake_macro(&ctx, "i", "HOLD2");
+	/* message() asserts that MAIL FROM and every later stage go on */
+	assert_int_equal(message(&ctx, "<ivan@example.com>", 1, NULL, NULL), SMFIS_ACCEPT);
+	assert_true(ctx.quarantined);
+	assert_string_equal(ctx.quarantine_reason,
+	                    "quarantine; score=0 locked=sasl:ivan@example.com; account=sasl:ivan@example.com");
+	assert_non_null(strstr(last_evidence(), "\"queue_id\":\"HOLD2\""));
+	assert_non_null(strstr(last_evidence(),
+	                       "\"locked\":{\"key\":\"sasl:ivan@example.com\",\"style\":\"hold\""));
+	desc.xxfi_close(&ctx);
+
+	reload_rules(*state, rules_lock_refuse);
+	memset(&ctx, 0, sizeof(ctx));
+	connect_from(&ctx, "127.0.0.2", 40013, "ORIGINATING");
+	fake_macro(&ctx, "{auth_authen}", "jill@example.com");
+	assert_int_equal(message(&ctx, "<jill@example.com>", 60, NULL, NULL), SMFIS_ACCEPT);
+	assert_true(ctx.quarantined);
+	fake_clear_actions(&ctx);
+	assert_int_equal(desc.xxfi_envfrom(&ctx, from), SMFIS_TEMPFAIL);
+	assert_string_equal(ctx.reply[0], "451");
+	assert_string_equal(ctx.reply[1], "4.7.1");
+	assert_string_equal(ctx.reply[2], "Account suspended; call us");
+	assert_false(ctx.quarantined);
+	desc.xxfi_close(&ctx);
+
+	reload_rules(*state, rules_quarantine);
 }
 
 static const char *const rules_observing =
@@ -520,10 +576,7 @@ static void test_body_is_read_and_skipped(void **state)
 	assert_null(fake_added(&ctx, "X-Outguard"));
 	desc.xxfi_close(&ctx);
 
-	write_file("rules.json", rules_quarantine);
-	og_diag_init(&d);
-	assert_int_equal(og_runtime_reload(*state, &d), 0);
-	og_diag_free(&d);
+	reload_rules(*state, rules_quarantine);
 }
 
 static const char *const rules_hostile =
@@ -730,6 +783,7 @@ int main(void)
 		cmocka_unit_test(test_exempt_account_passes),
 		cmocka_unit_test(test_quarantine_refused_becomes_tempfail),
 		cmocka_unit_test(test_tempfail_smtp_quarantine_local),
+		cmocka_unit_test(test_locked_account_at_the_seam),
 		cmocka_unit_test(test_observing_hit_marked),
 		cmocka_unit_test(test_negotiate_body),
 		cmocka_unit_test(test_body_is_read_and_skipped),

@@ -4,7 +4,10 @@
  * queue IDs the key had accepted, the key's next messages are held (local)
  * or tempfailed (SMTP) and refused at MAIL FROM, an expiring lock ends by
  * itself, exempt and allowed keys are never locked, and a corrupt state
- * file lets the runtime start with no locks and says so.
+ * file lets the runtime start with no locks and says so.  A hold-style lock
+ * lets the key's mail in and quarantines it silently (no refusal at MAIL
+ * FROM, no tempfail); a refuse-style lock of a local uid or script
+ * quarantines its submissions, there being no SMTP client to tempfail.
  */
 #include <limits.h>
 #include <setjmp.h>
@@ -16,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
+
+#include <jansson.h>
 
 #include "facts.h"
 #include "log.h"
@@ -31,6 +36,14 @@ static const char rules_lock[] =
 	"  \"lock\": { \"after\": 3, \"within\": 600, \"keys\": [\"account\"], \"duration\": 120 },\n"
 	"  \"rules\": [ { \"id\": \"many\", \"check\": \"recipients\", \"limit\": 2, \"score\": 10 } ] }\n";
 
+/* The same policy in the hold style: accept and quarantine silently. */
+static const char rules_hold[] =
+	"{ \"outguard_rules\": 1,\n"
+	"  \"thresholds\": { \"tag\": 5, \"quarantine\": 10, \"tempfail\": 0 },\n"
+	"  \"lock\": { \"after\": 3, \"within\": 600, \"keys\": [\"account\", \"script\"],\n"
+	"            \"duration\": 120, \"style\": \"hold\" },\n"
+	"  \"rules\": [ { \"id\": \"many\", \"check\": \"recipients\", \"limit\": 2, \"score\": 10 } ] }\n";
+
 static void write_file(const char *name, const char *text)
 {
 	char path[PATH_MAX];
@@ -39,17 +52,22 @@ static void write_file(const char *name, const char *text)
 	og_test_write(path, text);
 }
 
-static void start(struct og_runtime *rt)
+static void start_with(struct og_runtime *rt, const char *rules)
 {
 	struct og_diag d;
 	char path[PATH_MAX];
 
-	write_file("rules.json", rules_lock);
+	write_file("rules.json", rules);
 	snprintf(path, sizeof(path), "%s/outguard.conf", dir);
 	og_diag_init(&d);
 	if (og_runtime_init(rt, path, &d) < 0)
 		fail_msg("runtime: %s", d.n > 0 ? d.msgs[0] : "?");
 	og_diag_free(&d);
+}
+
+static void start(struct og_runtime *rt)
+{
+	start_with(rt, rules_lock);
 }
 
 static int setup(void **state)
@@ -73,9 +91,39 @@ static int teardown(void **state)
 	return og_test_rmtree(dir);
 }
 
-/* One SMTP message from LOGIN with N recipients, judged at NOW (seconds). */
-static enum og_action judge(struct og_runtime *rt, const char *login, int n, const char *qid,
-                            int64_t now, bool *locked)
+/*
+ * Who sends: a SASL login over SMTP (from 127.0.0.9), or with no login a
+ * local submission (Postfix pickup: 127.0.0.1, port 0) stamped by
+ * outguard-sendmail with STAMP and/or carrying PHP's
+ * X-PHP-Originating-Script PHP.
+ */
+struct who {
+	const char *login;
+	const char *stamp;
+	const char *php;
+};
+
+/* The envelope of W's message into F (initialised here). */
+static void envelope(struct og_facts *f, const struct who *w)
+{
+	og_facts_init(f);
+	assert_int_equal(og_facts_set(f, &f->client_addr, w->login != NULL ? "127.0.0.9"
+	                                                                   : "127.0.0.1"), 0);
+	f->client_port = w->login != NULL ? 4000 : 0;
+	f->client_port_known = true;
+	if (w->login != NULL)
+		assert_int_equal(og_facts_set(f, &f->auth_authen, w->login), 0);
+	if (w->stamp != NULL)
+		assert_int_equal(og_facts_set(f, &f->stamp, w->stamp), 0);
+	if (w->php != NULL)
+		assert_int_equal(og_facts_set(f, &f->php_script, w->php), 0);
+	assert_int_equal(og_facts_set_sender(f, w->login != NULL ? "<x@example.com>"
+	                                                         : "web1@pfx.test"), 0);
+}
+
+/* One message of W with N recipients, judged at NOW (seconds): the action applied. */
+static enum og_action judge_as(struct og_runtime *rt, const struct who *w, int n, const char *qid,
+                               int64_t now, bool *locked)
 {
 	struct og_policy *p = og_runtime_policy(rt);
 	struct og_facts f;
@@ -85,13 +133,8 @@ static enum og_action judge(struct og_runtime *rt, const char *login, int n, con
 	char rcpt[64];
 
 	assert_non_null(v);
-	og_facts_init(&f);
-	assert_int_equal(og_facts_set(&f, &f.client_addr, "127.0.0.9"), 0);
-	f.client_port = 4000;
-	f.client_port_known = true;
-	assert_int_equal(og_facts_set(&f, &f.auth_authen, login), 0);
+	envelope(&f, w);
 	assert_int_equal(og_facts_set(&f, &f.queue_id, qid), 0);
-	assert_int_equal(og_facts_set_sender(&f, "<x@example.com>"), 0);
 	for (int i = 0; i < n; i++) {
 		snprintf(rcpt, sizeof(rcpt), "<r%d@remote.example>", i);
 		assert_int_equal(og_facts_add_rcpt(&f, rcpt), 0);
@@ -107,26 +150,114 @@ static enum og_action judge(struct og_runtime *rt, const char *login, int n, con
 	return a;
 }
 
-/* Would MAIL FROM of LOGIN be refused at NOW? */
-static bool refused(struct og_runtime *rt, const char *login, int64_t now)
+/* One SMTP message from LOGIN with N recipients, judged at NOW (seconds). */
+static enum og_action judge(struct og_runtime *rt, const char *login, int n, const char *qid,
+                            int64_t now, bool *locked)
+{
+	const struct who w = { .login = login };
+
+	return judge_as(rt, &w, n, qid, now, locked);
+}
+
+/* A local submission stamped STAMP and/or from the PHP script PHP (see struct who). */
+static enum og_action judge_local(struct og_runtime *rt, const char *stamp, const char *php,
+                                  int n, const char *qid, int64_t now, bool *locked)
+{
+	const struct who w = { .stamp = stamp, .php = php };
+
+	return judge_as(rt, &w, n, qid, now, locked);
+}
+
+/* Would MAIL FROM of W be refused at NOW? */
+static bool refused_as(struct og_runtime *rt, const struct who *w, int64_t now)
 {
 	struct og_policy *p = og_runtime_policy(rt);
 	struct og_facts f;
 	const char *reply;
 	int rc;
 
-	og_facts_init(&f);
-	assert_int_equal(og_facts_set(&f, &f.client_addr, "127.0.0.9"), 0);
-	f.client_port = 4000;
-	f.client_port_known = true;
-	assert_int_equal(og_facts_set(&f, &f.auth_authen, login), 0);
-	assert_int_equal(og_facts_set_sender(&f, "<x@example.com>"), 0);
+	envelope(&f, w);
 	rc = og_runtime_mail_refused(rt, p, &f, now * 1000, &reply);
 	if (rc)
 		assert_string_equal(reply, "Account suspended for sending spam; contact support");
 	og_facts_free(&f);
 	og_policy_release(p);
 	return rc != 0;
+}
+
+/* Would MAIL FROM of LOGIN be refused at NOW? */
+static bool refused(struct og_runtime *rt, const char *login, int64_t now)
+{
+	const struct who w = { .login = login };
+
+	return refused_as(rt, &w, now);
+}
+
+/* Would MAIL FROM of a local submission stamped STAMP be refused at NOW?  (It never is.) */
+static bool local_refused(struct og_runtime *rt, const char *stamp, int64_t now)
+{
+	const struct who w = { .stamp = stamp };
+
+	return refused_as(rt, &w, now);
+}
+
+/*
+ * The evidence records (the file is the whole test's): events named EVENT
+ * of KEY when EVENT is set, else the message records.  A new array.
+ */
+static json_t *records(const char *event, const char *key)
+{
+	char path[PATH_MAX], *text, *line, *save = NULL;
+	json_t *all = json_array();
+
+	snprintf(path, sizeof(path), "%s/evidence.jsonl", dir);
+	text = og_test_slurp(path);
+	assert_non_null(text);
+	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		json_error_t e;
+		json_t *r = json_loads(line, 0, &e);
+		const char *ev;
+
+		if (r == NULL)
+			fail_msg("evidence line is not JSON: %s: %s", e.text, line);
+		ev = json_string_value(json_object_get(r, "event"));
+		if (event != NULL ? ev != NULL && strcmp(ev, event) == 0 &&
+		                    strcmp(json_string_value(json_object_get(r, "key")), key) == 0
+		                  : ev == NULL)
+			json_array_append(all, r);
+		json_decref(r);
+	}
+	free(text);
+	return all;
+}
+
+/* The message record of queue ID QID (one reference), failing unless there is exactly one. */
+static json_t *record_of(const char *qid)
+{
+	json_t *all = records(NULL, NULL), *r, *found = NULL;
+	size_t i, n = 0;
+
+	json_array_foreach(all, i, r) {
+		if (strcmp(json_string_value(json_object_get(r, "queue_id")), qid) == 0) {
+			found = r;
+			n++;
+		}
+	}
+	if (n != 1)
+		fail_msg("%zu evidence records of %s, want 1", n, qid);
+	json_incref(found);
+	json_decref(all);
+	return found;
+}
+
+/* R's member A (its member B when B is set) as a string, or NULL. */
+static const char *str_at(json_t *r, const char *a, const char *b)
+{
+	json_t *x = json_object_get(r, a);
+
+	if (b != NULL)
+		x = json_object_get(x, b);
+	return json_string_value(x);
 }
 
 static void test_lock_after_stops(void **state)
@@ -167,6 +298,114 @@ static void test_lock_after_stops(void **state)
 	assert_int_equal(judge(&rt, "alice@example.com", 1, "QNEXT", 1004 + 121, &locked),
 	                 OG_ACT_ACCEPT);
 	assert_false(locked);
+	og_runtime_destroy(&rt);
+}
+
+/*
+ * Hold style: the locked account's MAIL FROM is not refused and its next
+ * messages, however ordinary, are accepted and quarantined, the record
+ * saying which lock held them; they are not stops of their own.
+ */
+static void test_hold_style(void **state)
+{
+	struct og_runtime rt;
+	json_t *locks, *r;
+	bool locked;
+	(void)state;
+
+	start_with(&rt, rules_hold);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(judge(&rt, "hal@example.com", 5, "QHBAD", 4000 + i, NULL),
+		                 OG_ACT_QUARANTINE);
+	assert_int_equal(atomic_load(&rt.counters.locks_made), 1);
+	locks = records("lock", "sasl:hal@example.com");
+	assert_int_equal(json_array_size(locks), 1);
+	CHECK_STR("lock style", str_at(json_array_get(locks, 0), "style", NULL), "hold");
+	json_decref(locks);
+
+	/* not tipped off: MAIL FROM goes through, the message is taken and held */
+	assert_false(refused(&rt, "hal@example.com", 4010));
+	assert_int_equal(atomic_load(&rt.counters.refused), 0);
+	for (int i = 0; i < 4; i++) {
+		char qid[16];
+
+		snprintf(qid, sizeof(qid), "QHOLD%d", i);
+		assert_int_equal(judge(&rt, "hal@example.com", 1, qid, 4011 + i, &locked),
+		                 OG_ACT_QUARANTINE);
+		assert_true(locked);
+	}
+	assert_int_equal(atomic_load(&rt.counters.locked_held), 4);
+	r = record_of("QHOLD0");
+	CHECK_STR("action", str_at(r, "action", NULL), "accept");     /* the rules had nothing */
+	CHECK_STR("applied", str_at(r, "applied", NULL), "quarantine");
+	CHECK_STR("locked.key", str_at(r, "locked", "key"), "sasl:hal@example.com");
+	CHECK_STR("locked.style", str_at(r, "locked", "style"), "hold");
+	assert_non_null(str_at(r, "locked", "until"));
+	json_decref(r);
+	/* no refusal was recorded, and the held messages made no second lock */
+	locks = records("refused", "sasl:hal@example.com");
+	assert_int_equal(json_array_size(locks), 0);
+	json_decref(locks);
+	assert_int_equal(atomic_load(&rt.counters.locks_made), 1);
+	/* another account is untouched */
+	assert_int_equal(judge(&rt, "ivy@example.com", 1, "QIVY", 4020, &locked), OG_ACT_ACCEPT);
+	assert_false(locked);
+	/* the lock ends after its 120 s, and hal's mail flows again */
+	assert_int_equal(judge(&rt, "hal@example.com", 1, "QHAFTER", 4002 + 121, &locked),
+	                 OG_ACT_ACCEPT);
+	assert_false(locked);
+	og_runtime_destroy(&rt);
+}
+
+/*
+ * A refuse-style lock of a local uid or script: a local submission has no
+ * SMTP client to tempfail, so its mail is quarantined instead, and MAIL
+ * FROM of a local submission is never refused.
+ */
+static void test_locked_local_is_quarantined(void **state)
+{
+	static const char stamp[] = "uid=1001; user=web1; cwd=/var/www/site1";
+	struct og_runtime rt;
+	json_t *out = NULL, *r;
+	char err[256];
+	bool locked;
+	(void)state;
+
+	start(&rt);         /* refuse style */
+	/* uid:1001 locked by its own stops */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(judge_local(&rt, stamp, NULL, 5, "QUBAD", 5000 + i, NULL),
+		                 OG_ACT_QUARANTINE);
+	assert_int_equal(atomic_load(&rt.counters.locks_made), 1);
+	assert_false(local_refused(&rt, stamp, 5010));
+	assert_int_equal(judge_local(&rt, stamp, NULL, 1, "QULOCKED", 5011, &locked),
+	                 OG_ACT_QUARANTINE);
+	assert_true(locked);
+	r = record_of("QULOCKED");
+	CHECK_STR("uid: account", str_at(r, "keys", "account"), "uid:1001");
+	CHECK_STR("uid: applied", str_at(r, "applied", NULL), "quarantine");
+	CHECK_STR("uid: locked.key", str_at(r, "locked", "key"), "uid:1001");
+	CHECK_STR("uid: locked.style", str_at(r, "locked", "style"), "refuse");
+	json_decref(r);
+
+	/* a script locked by an admin: its uid's other scripts still send */
+	assert_int_equal(og_admin_lock(&rt, "php:1002:mailer.php", 0, 5020 * 1000, &out, err,
+	                               sizeof(err)), 0);
+	json_decref(out);
+	assert_int_equal(judge_local(&rt, NULL, "1002:mailer.php", 1, "QSLOCKED", 5021, &locked),
+	                 OG_ACT_QUARANTINE);
+	assert_true(locked);
+	assert_int_equal(judge_local(&rt, NULL, "1002:other.php", 1, "QSOTHER", 5022, &locked),
+	                 OG_ACT_ACCEPT);
+	assert_false(locked);
+	r = record_of("QSLOCKED");
+	CHECK_STR("script: account", str_at(r, "keys", "account"), "uid:1002");
+	CHECK_STR("script: locked.key", str_at(r, "locked", "key"), "php:1002:mailer.php");
+	CHECK_STR("script: locked.style", str_at(r, "locked", "style"), "refuse");
+	json_decref(r);
+	assert_int_equal(atomic_load(&rt.counters.locked_held), 2);
+	assert_int_equal(atomic_load(&rt.counters.refused), 0);
+	assert_false(local_refused(&rt, stamp, 5023));
 	og_runtime_destroy(&rt);
 }
 
@@ -252,6 +491,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lock_after_stops),
+		cmocka_unit_test(test_hold_style),
+		cmocka_unit_test(test_locked_local_is_quarantined),
 		cmocka_unit_test(test_lock_survives_restart),
 		cmocka_unit_test(test_exempt_never_locked),
 		cmocka_unit_test(test_corrupt_state_file),
