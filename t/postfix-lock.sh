@@ -5,7 +5,10 @@
 # lists the queue IDs it had accepted; the hook gets the lock's JSON exactly
 # once; outguard-ctl lists the lock; the lock holds across a restart of the
 # daemon (and a kill -9); after `outguard-ctl unlock` the account sends
-# again; an admin's lock and allow work the same way.
+# again; an admin's lock and allow work the same way.  Then the rules switch
+# to the hold style (outguard-ctl reload): an account locked that way is not
+# refused, its next message is accepted at SMTP (250) and lands in the hold
+# queue, and its evidence record names the lock.
 # Skips (77) unless run as root with postfix and swaks installed.
 set -u
 . "${top_srcdir:?}/t/lib.sh"
@@ -165,5 +168,51 @@ expect(len(r) == 1 and r[0]["exempt"] == "sasl:dave" and r[0].get("allowed") is 
 PY
 out=$(ctl lock alice 2>&1) && og_not_ok "7. a key without its kind is refused" ||
 	case $out in *"not a key"*) og_ok "7. a key without its kind is refused: $out" ;; *) og_not_ok "7. a key without its kind is refused"; og_diag "$out" ;; esac
+
+# ==== 8. the hold style: accepted at SMTP, quarantined silently ====
+sed 's/"style": "refuse"/"style": "hold"/' "$tmp/rules.json" >"$PFX_RULES"
+grep -q '"style": "hold"' "$PFX_RULES" || og_error "the rules were not switched to the hold style"
+if out=$(ctl reload 2>&1); then og_ok "8. outguard-ctl reload: the hold style"; else og_not_ok "8. outguard-ctl reload: the hold style"; og_diag "$out"; fi
+for i in 1 2 3; do submit "l8-blast-$i" erin 127.0.0.48 "$(rcpts 3 "e$i-")"; done
+submit l8-held erin 127.0.0.49 friend8@remote.example
+settle
+case $(mail_reply l8-held) in
+250*) og_ok "8. erin, locked in the hold style, is not refused at MAIL FROM" ;;
+*) og_not_ok "8. erin, locked in the hold style, is not refused at MAIL FROM"; og_diag "$(cat "$tmp/swaks/l8-held")" ;;
+esac
+expect_eq "8. erin's next message is accepted at the end of data (250)" 250 "$(eod_reply l8-held | cut -c1-3)"
+id=$(queue_id l8-held)
+if [ -n "$id" ] && is_held "$id" && [ "$(sink_count l8-held)" = 0 ]; then
+	og_ok "8. erin's ordinary message is on hold, not delivered"
+else
+	og_not_ok "8. erin's ordinary message is on hold, not delivered"
+	og_diag "queue ID: $id" "hold queue: $(held_ids | tr '\n' ' ')" "delivered: $(sink_count l8-held)"
+fi
+hdr=$([ -n "$id" ] && postcat -c "$PFX_ETC" -h -q "$id" 2>&1 | grep -i '^X-Outguard:')
+case $hdr in
+"X-Outguard: quarantine; score=0 locked=sasl:erin; account=sasl:erin") og_ok "8. postcat shows the lock as the reason (X-Outguard header)" ;;
+*) og_not_ok "8. postcat shows the lock as the reason (X-Outguard header)"; og_diag "header: ${hdr:-none}" ;;
+esac
+HELD_ID=$id ev_check "8. evidence: a hold-style lock of sasl:erin, its next message held for it, no refusal" <<'PY'
+import os
+locks = [r for r in recs if r.get("event") == "lock" and r.get("key") == "sasl:erin"]
+expect(len(locks) == 1 and locks[0]["style"] == "hold" and locks[0]["stops"] == 3,
+       "want one hold lock of sasl:erin after 3 stops", *locks)
+r = where(queue_id=os.environ["HELD_ID"])
+expect(len(r) == 1, "want one record of the held message, got %d" % len(r), *r)
+for x in r:
+    expect(x["action"] == "accept" and x["applied"] == "quarantine",
+           "want action accept (the rules had nothing), applied quarantine", x)
+    expect((x.get("locked") or {}).get("key") == "sasl:erin" and x["locked"]["style"] == "hold",
+           "want locked: sasl:erin, style hold", x)
+ref = [x for x in recs if x.get("event") == "refused" and x.get("key") == "sasl:erin"]
+expect(not ref, "want no refused record for sasl:erin", *ref)
+PY
+out=$(ctl locks 2>&1)
+if printf '%s\n' "$out" | grep 'sasl:erin' | grep -q hold; then
+	og_ok "8. outguard-ctl locks shows sasl:erin held"
+else
+	og_not_ok "8. outguard-ctl locks shows sasl:erin held"; og_diag "$out"
+fi
 milter_alive && og_ok "outguard is still running" || og_not_ok "outguard is still running"
 og_done
