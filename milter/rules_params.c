@@ -38,12 +38,17 @@ static void free_list(char **v, size_t n)
 	free(v);
 }
 
+/* Why an empty list of names is an error, for a rule's list. */
+static const char never_hits[] = "the rule could never hit";
+
 /*
  * A list of names (each at most once) folded into a bit set; an empty list
- * is an error since it would disable the rule without saying so.
+ * is an error since it would disable what it belongs to without saying so
+ * (EMPTY says what it would do).
  */
 static void name_bits(struct loader *L, const json_t *v, const char *what,
-                      const char *const *names, const unsigned *bits, int n, unsigned *out)
+                      const char *const *names, const unsigned *bits, int n, const char *empty,
+                      unsigned *out)
 {
 	char expected[160];
 	unsigned set = 0;
@@ -57,7 +62,7 @@ static void name_bits(struct loader *L, const json_t *v, const char *what,
 		return;
 	}
 	if (json_array_size(v) == 0) {
-		og_rules_complain(L, 0, expected, "empty list: the rule could never hit");
+		og_rules_complain(L, 0, expected, "empty list: %s", empty);
 		return;
 	}
 	for (size_t i = 0; i < json_array_size(v); i++) {
@@ -76,17 +81,18 @@ static void name_bits(struct loader *L, const json_t *v, const char *what,
 
 void og_rules_param_in(struct loader *L, const json_t *v, struct og_rule *rule)
 {
-	name_bits(L, v, "text part", in_names, in_bits, 2, &rule->in);
+	name_bits(L, v, "text part", in_names, in_bits, 2, never_hits, &rule->in);
 }
 
 void og_rules_param_when(struct loader *L, const json_t *v, struct og_rule *rule)
 {
-	name_bits(L, v, "Message-ID problem", msgid_names, msgid_bits, 3, &rule->problems);
+	name_bits(L, v, "Message-ID problem", msgid_names, msgid_bits, 3, never_hits,
+	          &rule->problems);
 }
 
 void og_rules_param_addresses(struct loader *L, const json_t *v, struct og_rule *rule)
 {
-	name_bits(L, v, "address", address_names, address_bits, 2, &rule->addresses);
+	name_bits(L, v, "address", address_names, address_bits, 2, never_hits, &rule->addresses);
 }
 
 /* A domain name: 1..253 of letters, digits, '-' and '.', not starting or ending with '.'. */
@@ -603,8 +609,8 @@ void og_rules_param_lock(struct loader *L, const json_t *v)
 			for (int k = 0; k < OG_KEY__COUNT; k++)
 				kinds[k] = og_key_kind_name((enum og_key_kind)k);
 			memset(p->kinds, 0, sizeof(p->kinds));
-			name_bits(L, x, "key kind", kinds,
-			          (const unsigned[]){ 1, 2, 4, 8 }, OG_KEY__COUNT, &set);
+			name_bits(L, x, "key kind", kinds, (const unsigned[]){ 1, 2, 4, 8 }, OG_KEY__COUNT,
+			          "no key would ever be locked", &set);
 			for (int k = 0; k < OG_KEY__COUNT; k++)
 				p->kinds[k] = (set & (1u << k)) != 0;
 			break;
