@@ -354,6 +354,17 @@ static void test_default_rules(void **state)
 			assert_int_equal(g->window, want[i].window);
 		}
 	}
+	/* the shipped lock policy: an account or a script, 10 stops in an hour, 6 hours, refused */
+	assert_true(r->lock.enabled);
+	assert_int_equal(r->lock.after, 10);
+	assert_int_equal(r->lock.within, 3600);
+	assert_true(r->lock.kinds[OG_KEY_ACCOUNT]);
+	assert_false(r->lock.kinds[OG_KEY_DOMAIN]);
+	assert_true(r->lock.kinds[OG_KEY_SCRIPT]);
+	assert_false(r->lock.kinds[OG_KEY_CLIENT]);
+	assert_int_equal(r->lock.duration, 21600);
+	assert_int_equal(r->lock.style, OG_LOCK_REFUSE);
+	assert_string_equal(r->lock.reply, "Account suspended for sending spam; contact support");
 	/* the two one-minute account rules together reach tempfail */
 	assert_int_equal(r->rule[2].score + r->rule[3].score, r->threshold[OG_ACT_TEMPFAIL]);
 	assert_false(r->observe);
@@ -367,6 +378,63 @@ static void test_default_rules(void **state)
 			assert_true(r->rule[i].score < r->threshold[OG_ACT_TAG]);
 	og_rules_release(r);
 	og_diag_free(&d);
+}
+
+/*
+ * Without "lock" (or with "after": 0) nothing is locked automatically, and
+ * an admin's lock takes the documented defaults; a lock object sets each
+ * of its members.
+ */
+static void test_lock_policy(void **state)
+{
+	static const struct {
+		const char *label, *input;
+		bool enabled;
+		unsigned after;
+		uint32_t within, duration;
+		bool account, domain, script, client;
+		enum og_lock_style style;
+		const char *reply;
+	} rows[] = {
+		{ "no lock object", "{\"outguard_rules\": 1}",
+		  false, 0, 3600, 86400, true, false, true, false, OG_LOCK_REFUSE,
+		  "Account suspended for sending spam; contact support" },
+		{ "after 0: off, the rest kept",
+		  "{\"outguard_rules\": 1, \"lock\": {\"after\": 0, \"within\": 60, \"style\": \"hold\"}}",
+		  false, 0, 60, 86400, true, false, true, false, OG_LOCK_HOLD,
+		  "Account suspended for sending spam; contact support" },
+		{ "every member",
+		  "{\"outguard_rules\": 1, \"lock\": {\"after\": 1000000, \"within\": 604800,"
+		  " \"keys\": [\"client\", \"domain\"], \"duration\": 0, \"style\": \"hold\","
+		  " \"reply\": \"Stopped: 100% spam\"}}",
+		  true, 1000000, 604800, 0, false, true, false, true, OG_LOCK_HOLD,
+		  "Stopped: 100%% spam" },
+	};
+	(void)state;
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		struct og_diag d;
+		struct og_rules *r;
+		const struct og_lock_policy *lp;
+
+		og_diag_init(&d);
+		r = og_rules_load_string(rows[i].input, "x.json", &d);
+		if (r == NULL)
+			fail_msg("row \"%s\": does not load: %s", rows[i].label, d.n > 0 ? d.msgs[0] : "?");
+		lp = &r->lock;
+		if (lp->enabled != rows[i].enabled || lp->after != rows[i].after ||
+		    lp->within != rows[i].within || lp->duration != rows[i].duration ||
+		    lp->kinds[OG_KEY_ACCOUNT] != rows[i].account ||
+		    lp->kinds[OG_KEY_DOMAIN] != rows[i].domain ||
+		    lp->kinds[OG_KEY_SCRIPT] != rows[i].script ||
+		    lp->kinds[OG_KEY_CLIENT] != rows[i].client || lp->style != rows[i].style)
+			fail_msg("row \"%s\": enabled %d after %u within %u duration %u kinds %d%d%d%d "
+			         "style %d", rows[i].label, lp->enabled, lp->after, (unsigned)lp->within,
+			         (unsigned)lp->duration, lp->kinds[0], lp->kinds[1], lp->kinds[2],
+			         lp->kinds[3], (int)lp->style);
+		CHECK_STR(rows[i].label, lp->reply, rows[i].reply);
+		og_rules_release(r);
+		og_diag_free(&d);
+	}
 }
 
 /* Exemptions in identity form, replies with '%' doubled, a described rule. */
@@ -725,6 +793,7 @@ int main(void)
 		cmocka_unit_test(test_thresholds_replies_exempt),
 		cmocka_unit_test(test_error_limit),
 		cmocka_unit_test(test_default_rules),
+		cmocka_unit_test(test_lock_policy),
 		cmocka_unit_test(test_compiled_values),
 		cmocka_unit_test(test_digest),
 		cmocka_unit_test(test_file_errors),
