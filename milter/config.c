@@ -179,7 +179,7 @@ static const struct option options[] = {
 	  .doc = "hooks running at once at most; more events wait, 64 at most" },
 	{ .name = "hook.quiet", .type = T_UINT, .min = 60, .max = 604800, .reloadable = true,
 	  .dflt = "3600", FIELD(hook_quiet),
-	  .doc = "seconds after a quarantine notification in which the same key gets no other" },
+	  .doc = "seconds after a notification about an account in which its quarantines send none" },
 	{ .name = "state_backend", .type = T_ENUM, .names = backends,
 	  .dflt = "\"memory\"", FIELD(state_backend),
 	  .doc = "where rate counts and locks are shared: memory (this server only) or redis" },

@@ -54,7 +54,7 @@ struct og_config {
 	size_t n_hook_events;
 	unsigned hook_timeout;      /* seconds */
 	unsigned hook_max_running;
-	unsigned hook_quiet;        /* seconds between quarantine notifications of one key */
+	unsigned hook_quiet;        /* seconds after a notification about an account: no quarantine one */
 	enum og_state_backend state_backend;
 	struct og_redis_config redis;
 };

@@ -9,6 +9,12 @@
  * (OG_CONTAIN_ACCEPTED, same window), so the lock record can list what may
  * still be queued.  Exempt and allowed keys are never locked.
  *
+ * Notifications (hook.c), one an incident: a lock is told once, when it is
+ * made; a stop is told as a "quarantine" event only when its account had
+ * no notification (quarantine or lock) in the last hook.quiet seconds, and
+ * not when the same message made a lock the hook was told of; messages a
+ * lock holds or refuses are never told.
+ *
  * Errors: a state file that cannot be read at start is logged and the
  * daemon starts without locks; one that cannot be written is logged and
  * counted (the locks stay in force in memory).  Hook failures are the
@@ -278,8 +284,13 @@ json_t *og_contain_accepted(struct og_runtime *rt, const char *key, uint32_t win
 	return a;
 }
 
-/* Lock KEY after STOPS stops; V and F are the message that made the last one. */
-static void lock_key(struct og_runtime *rt, struct og_policy *p, const char *key, uint64_t stops,
+/*
+ * Lock KEY after STOPS stops; V and F are the message that made the last
+ * one.  True when the lock was made here and recorded (and so told to the
+ * hook, if it wants locks); false when out of memory or another server had
+ * made it.
+ */
+static bool lock_key(struct og_runtime *rt, struct og_policy *p, const char *key, uint64_t stops,
                      const struct og_facts *f, const struct og_verdict *v, int64_t now_ms)
 {
 	const struct og_lock_policy *lp = &p->rules->lock;
@@ -292,7 +303,7 @@ static void lock_key(struct og_runtime *rt, struct og_policy *p, const char *key
 	         stops, lp->within, summary);
 	if (og_locks_set(rt->locks, key, OG_LOCK, lp->style, now, until, reason, "outguard") < 0) {
 		og_error("%s: out of memory: cannot lock it", key);
-		return;
+		return false;
 	}
 	og_sanitize(sk, sizeof(sk), key);
 	if (rt->shared_locks != NULL) {
@@ -305,7 +316,7 @@ static void lock_key(struct og_runtime *rt, struct og_policy *p, const char *key
 			og_contain_save(rt, now);
 			og_notice("%s: %s is locked already, by another server: no lock record here",
 			          f->queue_id != NULL ? f->queue_id : "NOQUEUE", sk);
-			return;
+			return false;
 		}
 	}
 	atomic_fetch_add(&rt->counters.locks_made, 1);
@@ -329,22 +340,56 @@ static void lock_key(struct og_runtime *rt, struct og_policy *p, const char *key
 	json_object_set_new(rec, "queue_ids", og_contain_accepted(rt, key, lp->within, now));
 	json_object_set_new(rec, "rules", json_string(p->rules->digest));
 	og_contain_event(rt, p, key, rec);
+	return true;
 }
 
-/* One notification per key per hook.quiet seconds for quarantined messages. */
-static void notify_quarantine(struct og_runtime *rt, struct og_policy *p, const char *key,
-                              const struct og_facts *f, const struct og_identity *id,
-                              const struct og_verdict *v, int64_t now_ms)
+/*
+ * Has ACCOUNT's quiet period ended (no notification about it in the last
+ * hook.quiet seconds)?  If so it starts again now, and the caller notifies.
+ * The clock is the counter OG_CONTAIN_NOTIFIED of the account, window
+ * hook.quiet, which holds a mark for each notification about the account:
+ * the stops in between add none, so a steady trickle of them is told once
+ * every hook.quiet seconds, not once for good.  The table counts to its
+ * slot (a thirtieth of the window): a mark ends the quiet period hook.quiet
+ * seconds after it, or up to a thirtieth of that later.  Two threads that
+ * look at once both mark; only the one whose mark was the first notifies.
+ */
+static bool quiet_over(struct og_runtime *rt, const struct og_config *c, const char *account,
+                       int64_t now)
+{
+	if (og_rate_peek(rt->rates, OG_CONTAIN_NOTIFIED, account, c->hook_quiet, now) > 0)
+		return false;
+	return og_rate_add(rt->rates, OG_CONTAIN_NOTIFIED, account, c->hook_quiet, 1, now) == 1;
+}
+
+/*
+ * Tell the hook of a stop of ACCOUNT (event "quarantine", the message's
+ * evidence record), one notification an incident: none within hook.quiet
+ * seconds of the account's last notification.  A message that made a lock
+ * the hook was told of (LOCK_TOLD) sends nothing more: the lock record,
+ * which names it as the trigger, was its notification, and starts the
+ * account's quiet period.  Messages held for a lock never come here.
+ */
+static void notify_stop(struct og_runtime *rt, struct og_policy *p, const char *account,
+                        const struct og_facts *f, const struct og_identity *id,
+                        const struct og_verdict *v, int64_t now_ms, bool lock_told)
 {
 	const struct og_config *c = p->config;
 	struct og_hook *h = hook_of(rt);
+	int64_t now = now_ms / 1000;
 	char *line;
 	json_t *rec;
 	json_error_t e;
 
 	if (h == NULL || c->hook_argc == 0 || !hook_wants(c, "quarantine"))
 		return;
-	if (og_rate_add(rt->rates, OG_CONTAIN_NOTIFIED, key, c->hook_quiet, 1, now_ms / 1000) != 1)
+	if (lock_told) {
+		if (og_rate_add(rt->rates, OG_CONTAIN_NOTIFIED, account, c->hook_quiet, 1, now) ==
+		    UINT64_MAX)
+			og_error("%s: out of memory noting the lock's notification", account);
+		return;
+	}
+	if (!quiet_over(rt, c, account, now))
 		return;
 	if ((line = og_evidence_format(f, id, v, p->rules->digest, now_ms)) == NULL)
 		return;
@@ -356,7 +401,7 @@ static void notify_quarantine(struct og_runtime *rt, struct og_policy *p, const 
 		json_object_set_new(rec, "event", json_string("quarantine"));
 		if ((text = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL) {
 			snprintf(env_key, sizeof(env_key), "OUTGUARD_KEY=");
-			og_sanitize(env_key + 13, sizeof(env_key) - 13, key);
+			og_sanitize(env_key + 13, sizeof(env_key) - 13, account);
 			og_hook_submit(h, "quarantine", env, text);
 			free(text);
 		}
@@ -365,14 +410,18 @@ static void notify_quarantine(struct og_runtime *rt, struct og_policy *p, const 
 	free(line);
 }
 
-/* Count a stop of each key the lock policy names, in one go (shared: one round trip); lock. */
-static void count_stops(struct og_runtime *rt, struct og_policy *p, const struct og_facts *f,
+/*
+ * Count a stop of each key the lock policy names, in one go (shared: one
+ * round trip); lock.  True when a lock was made and recorded here.
+ */
+static bool count_stops(struct og_runtime *rt, struct og_policy *p, const struct og_facts *f,
                         const struct og_identity *id, const struct og_verdict *v, int64_t now_ms)
 {
 	const struct og_lock_policy *lp = &p->rules->lock;
 	struct og_count c[OG_KEY__COUNT];
 	int64_t now = now_ms / 1000;
 	size_t n = 0;
+	bool locked = false;
 
 	for (int k = 0; k < OG_KEY__COUNT; k++) {
 		if (id->key[k] == NULL || !lp->kinds[k])
@@ -388,12 +437,13 @@ static void count_stops(struct og_runtime *rt, struct og_policy *p, const struct
 	if (og_state_count(rt->state, c, n, now) < 0) {
 		og_error("%s: out of memory counting the stop", f->queue_id != NULL ? f->queue_id
 		                                                                   : "NOQUEUE");
-		return;
+		return false;
 	}
 	/* the stop that reaches the count locks; an unlock forgets the count */
 	for (size_t i = 0; i < n; i++)
 		if (c[i].figure >= lp->after && !og_locks_get(rt->locks, c[i].key, OG_LOCK, now, NULL))
-			lock_key(rt, p, c[i].key, c[i].figure, f, v, now_ms);
+			locked |= lock_key(rt, p, c[i].key, c[i].figure, f, v, now_ms);
+	return locked;
 }
 
 void og_contain_after(struct og_runtime *rt, struct og_policy *p, const struct og_facts *f,
@@ -407,21 +457,23 @@ void og_contain_after(struct og_runtime *rt, struct og_policy *p, const struct o
 	if (v->scope == OG_SCOPE_INBOUND || v->exempt || v->internal_error)
 		return;
 	if (v->locked_key != NULL)
-		return;             /* held for the lock, not a stop of its own */
-	if (stop && id->key[OG_KEY_ACCOUNT] != NULL)
-		notify_quarantine(rt, p, id->key[OG_KEY_ACCOUNT], f, id, v, now_ms);
-	if (!lp->enabled)
-		return;
-	if (!stop) {
-		for (int k = 0; k < OG_KEY__COUNT; k++) {
-			const char *key = id->key[k];
+		return;             /* held for the lock: not a stop of its own, nor notified */
+	if (stop) {
+		bool locked = lp->enabled && count_stops(rt, p, f, id, v, now_ms);
 
-			if (key != NULL && lp->kinds[k] && f->queue_id != NULL &&
-			    og_rate_note(rt->rates, OG_CONTAIN_ACCEPTED, key, lp->within, f->queue_id,
-			                 now) == UINT64_MAX)
-				og_error("%s: out of memory noting the queue ID", f->queue_id);
-		}
+		if (id->key[OG_KEY_ACCOUNT] != NULL)
+			notify_stop(rt, p, id->key[OG_KEY_ACCOUNT], f, id, v, now_ms,
+			            locked && hook_wants(p->config, "lock"));
 		return;
 	}
-	count_stops(rt, p, f, id, v, now_ms);
+	if (!lp->enabled)
+		return;
+	for (int k = 0; k < OG_KEY__COUNT; k++) {
+		const char *key = id->key[k];
+
+		if (key != NULL && lp->kinds[k] && f->queue_id != NULL &&
+		    og_rate_note(rt->rates, OG_CONTAIN_ACCEPTED, key, lp->within, f->queue_id,
+		                 now) == UINT64_MAX)
+			og_error("%s: out of memory noting the queue ID", f->queue_id);
+	}
 }

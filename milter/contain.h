@@ -22,7 +22,7 @@
 /* Counters of rate-table names used here (not rule ids: those have no ':'). */
 #define OG_CONTAIN_STOPS    "lock:stops"       /* stops per key in the lock window */
 #define OG_CONTAIN_ACCEPTED "lock:accepted"    /* accepted queue IDs per key */
-#define OG_CONTAIN_NOTIFIED "hook:quarantine"  /* quarantine notifications per key */
+#define OG_CONTAIN_NOTIFIED "hook:quarantine"  /* notifications per account: its quiet period */
 
 /* Open the lock store and load the state file; a broken file is logged, not fatal. */
 int og_contain_init(struct og_runtime *rt, const struct og_config *c, struct og_diag *diag);

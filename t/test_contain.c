@@ -8,7 +8,11 @@
  * lets the key's mail in and quarantines it silently (no refusal at MAIL
  * FROM, no tempfail); a refuse-style lock of a local uid or script
  * quarantines its submissions, there being no SMTP client to tempfail.
+ * The hook (a script that writes down what it gets) is told of a stopped
+ * account once per quiet period, counted from its last notification, and
+ * of an incident's lock once, not of the messages the lock holds back.
  */
+#include <inttypes.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,12 +21,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <jansson.h>
 
 #include "facts.h"
+#include "hook.h"
 #include "log.h"
 #include "runtime.h"
 #include "testutil.h"
@@ -70,18 +77,25 @@ static void start(struct og_runtime *rt)
 	start_with(rt, rules_lock);
 }
 
+/* The usual configuration, with the members EXTRA ("\"hook\": {...},") if not NULL. */
+static void write_conf(const char *extra)
+{
+	char conf[3 * PATH_MAX + 1024];
+
+	snprintf(conf, sizeof(conf),
+	         "{ \"socket\": \"inet:1@127.0.0.1\", \"rules\": \"rules.json\", %s\n"
+	         "  \"evidence_file\": \"evidence.jsonl\", \"state_file\": \"state.json\",\n"
+	         "  \"scope\": { \"originating_daemons\": [\"ORIGINATING\"] } }\n",
+	         extra != NULL ? extra : "");
+	write_file("outguard.conf", conf);
+}
+
 static int setup(void **state)
 {
-	char conf[PATH_MAX + 256];
-
 	(void)state;
 	if (og_test_mkdtemp(dir, sizeof(dir), "contain") < 0)
 		return -1;
-	snprintf(conf, sizeof(conf),
-	         "{ \"socket\": \"inet:1@127.0.0.1\", \"rules\": \"rules.json\",\n"
-	         "  \"evidence_file\": \"evidence.jsonl\", \"state_file\": \"state.json\",\n"
-	         "  \"scope\": { \"originating_daemons\": [\"ORIGINATING\"] } }\n");
-	write_file("outguard.conf", conf);
+	write_conf(NULL);
 	return 0;
 }
 
@@ -409,6 +423,226 @@ static void test_locked_local_is_quarantined(void **state)
 	og_runtime_destroy(&rt);
 }
 
+/* ---- notifications: the hook is a script that appends what it gets to a file ---- */
+
+/* The lock policy of rules_lock without "lock": nothing is locked. */
+static const char rules_nolock[] =
+	"{ \"outguard_rules\": 1,\n"
+	"  \"thresholds\": { \"tag\": 5, \"quarantine\": 10, \"tempfail\": 0 },\n"
+	"  \"rules\": [ { \"id\": \"many\", \"check\": \"recipients\", \"limit\": 2, \"score\": 10 } ] }\n";
+/* rules_lock where the first stop locks. */
+static const char rules_lock1[] =
+	"{ \"outguard_rules\": 1,\n"
+	"  \"thresholds\": { \"tag\": 5, \"quarantine\": 10, \"tempfail\": 0 },\n"
+	"  \"lock\": { \"after\": 1, \"within\": 600, \"keys\": [\"account\"], \"duration\": 120 },\n"
+	"  \"rules\": [ { \"id\": \"many\", \"check\": \"recipients\", \"limit\": 2, \"score\": 10 } ] }\n";
+
+/*
+ * A runtime with RULES whose hook runs for EVENTS (JSON array text) with
+ * hook.quiet QUIET, its threads started.  The hook writes one line an
+ * event to DIR/events: "EVENT KEY " and the record.
+ */
+static void start_hooked(struct og_runtime *rt, const char *rules, const char *events,
+                         unsigned quiet)
+{
+	char abs[PATH_MAX], hook[PATH_MAX + 16], extra[2 * PATH_MAX + 256], script[PATH_MAX + 128];
+
+	assert_non_null(realpath(dir, abs));
+	snprintf(hook, sizeof(hook), "%s/hook.sh", abs);
+	snprintf(script, sizeof(script),
+	         "#!/bin/sh\n{ printf '%%s %%s ' \"$OUTGUARD_EVENT\" \"$OUTGUARD_KEY\"; cat; } >>%s/events\n",
+	         abs);
+	og_test_write(hook, script);
+	assert_int_equal(chmod(hook, 0755), 0);
+	write_file("events", "");
+	snprintf(extra, sizeof(extra),
+	         "\"hook\": { \"command\": [\"%s\"], \"events\": %s, \"quiet\": %u,\n"
+	         "            \"max_running\": 1, \"timeout\": 10 },", hook, events, quiet);
+	write_conf(extra);
+	start_with(rt, rules);
+	og_runtime_start(rt);
+	write_conf(NULL);
+}
+
+/*
+ * Wait for every event handed to the hook to have run, then the events it
+ * got, one a line: "EVENT KEY QUEUEID" (the message's queue ID for a
+ * quarantine, the trigger for a lock).  Caller frees.
+ */
+static char *hook_events(struct og_runtime *rt)
+{
+	struct og_hook *h = atomic_load(&rt->hook);
+	struct og_hook_stats st;
+	char path[PATH_MAX], *text, *line, *save = NULL, *out;
+	size_t len = 0, cap = 4096;
+	time_t deadline = time(NULL) + 15;
+
+	assert_non_null(h);
+	for (;;) {
+		og_hook_stats(h, &st);
+		if (st.succeeded + st.failed + st.timed_out + st.spawn_errors + st.dropped >= st.queued)
+			break;
+		if (time(NULL) > deadline)
+			fail_msg("the hook has not run its %" PRIu64 " events in 15 s", st.queued);
+		usleep(10000);
+	}
+	assert_int_equal(st.succeeded, st.queued);
+	snprintf(path, sizeof(path), "%s/events", dir);
+	text = og_test_slurp(path);
+	assert_non_null(text);
+	out = malloc(cap);
+	assert_non_null(out);
+	out[0] = '\0';
+	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		char event[32], key[128];
+		json_error_t e;
+		json_t *r = NULL;
+		int used = 0;
+		const char *qid;
+
+		if (sscanf(line, "%31s %127s %n", event, key, &used) == 2 && used > 0)
+			r = json_loads(line + used, 0, &e);
+		if (r == NULL)
+			fail_msg("the hook got no event and record: %s", line);
+		qid = str_at(r, strcmp(event, "lock") == 0 ? "trigger" : "queue_id", NULL);
+		CHECK_STR("the record's event", str_at(r, "event", NULL), event);
+		len += (size_t)snprintf(out + len, cap - len, "%s %s %s\n", event, key,
+		                        qid != NULL ? qid : "-");
+		assert_true(len < cap);
+		json_decref(r);
+	}
+	free(text);
+	return out;
+}
+
+/*
+ * A steady trickle of quarantines: one notification, then none for
+ * hook.quiet seconds after it, whatever quarantines come in between, then
+ * the next (hook.quiet 600: slots of 20 s, so the quiet period ends between
+ * 600 and 620 s after a notification).  Each account has its own.
+ */
+static void test_notify_quiet_period(void **state)
+{
+	struct og_runtime rt;
+	char *got;
+	(void)state;
+
+	start_hooked(&rt, rules_nolock, "[\"quarantine\"]", 600);
+	for (int i = 0; i <= 20; i++) {
+		char qid[16];
+
+		snprintf(qid, sizeof(qid), "QN%02d", i);
+		assert_int_equal(judge(&rt, "kim@example.com", 5, qid, 10000 + 100 * i, NULL),
+		                 OG_ACT_QUARANTINE);
+		if (i == 1)
+			judge(&rt, "lee@example.com", 5, "QLEE", 10150, NULL);
+	}
+	/* accepted mail is never notified */
+	assert_int_equal(judge(&rt, "kim@example.com", 1, "QOK", 12001, NULL), OG_ACT_ACCEPT);
+	got = hook_events(&rt);
+	CHECK_STR("notifications", got,
+	          "quarantine sasl:kim@example.com QN00\n"
+	          "quarantine sasl:lee@example.com QLEE\n"
+	          "quarantine sasl:kim@example.com QN07\n"      /* 700 s after QN00 */
+	          "quarantine sasl:kim@example.com QN14\n");    /* 700 s after QN07 */
+	free(got);
+	og_runtime_destroy(&rt);
+}
+
+/*
+ * One incident, one notification of each kind the hook asked for: the
+ * first stop's quarantine (unless the lock came with it), the lock, which
+ * is told even within the quiet period and is the notification of the
+ * message that made it, then nothing for the messages the lock holds or
+ * refuses; the lock's notification starts the account's quiet period.
+ */
+static void test_notify_one_per_incident(void **state)
+{
+	static const struct {
+		const char *label, *rules, *events, *account, *want;
+	} rows[] = {
+		{ "lock after 3, lock and quarantine", rules_lock, "[\"lock\", \"quarantine\"]",
+		  "mia@example.com",
+		  "quarantine sasl:mia@example.com QI0\nlock sasl:mia@example.com QI2\n" },
+		{ "lock after 1, lock and quarantine", rules_lock1, "[\"quarantine\", \"lock\"]",
+		  "ned@example.com", "lock sasl:ned@example.com QI0\n" },
+		{ "lock after 3, quarantine only", rules_lock, "[\"quarantine\"]", "oda@example.com",
+		  "quarantine sasl:oda@example.com QI0\n" },
+		{ "lock after 3, lock only", rules_lock, "[\"lock\"]", "pia@example.com",
+		  "lock sasl:pia@example.com QI2\n" },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		struct og_runtime rt;
+		char *got, label[128];
+		bool locked;
+
+		start_hooked(&rt, rows[i].rules, rows[i].events, 3600);
+		for (int k = 0; k < 3; k++) {
+			char qid[8];
+
+			snprintf(qid, sizeof(qid), "QI%d", k);
+			judge(&rt, rows[i].account, 5, qid, 20000 + k, &locked);
+		}
+		assert_int_equal(atomic_load(&rt.counters.locks_made), 1);
+		/* what the lock holds back: refused at MAIL FROM, tempfailed, stopped anyway */
+		for (int k = 0; k < 3; k++) {
+			assert_true(refused(&rt, rows[i].account, 20010 + k));
+			assert_int_equal(judge(&rt, rows[i].account, 1, "QHELD", 20010 + k, &locked),
+			                 OG_ACT_TEMPFAIL);
+			assert_true(locked);
+			assert_int_equal(judge(&rt, rows[i].account, 5, "QHELD5", 20010 + k, &locked),
+			                 OG_ACT_TEMPFAIL);
+			assert_true(locked);
+		}
+		got = hook_events(&rt);
+		snprintf(label, sizeof(label), "row \"%s\"", rows[i].label);
+		CHECK_STR(label, got, rows[i].want);
+		free(got);
+		og_runtime_destroy(&rt);
+	}
+}
+
+/*
+ * The quiet period runs from the last notification, the lock's included:
+ * with hook.quiet 600, a quarantine 401 s after the lock's notification
+ * (1000 s after the incident's first) is quiet, one 701 s after it is told.
+ */
+static void test_notify_lock_starts_quiet_period(void **state)
+{
+	static const struct {
+		int64_t at;
+		const char *qid;
+		enum og_action want;
+	} rows[] = {
+		{ 30000, "QA0", OG_ACT_QUARANTINE },    /* told */
+		{ 30300, "QA1", OG_ACT_QUARANTINE },
+		{ 30599, "QA2", OG_ACT_QUARANTINE },    /* the third stop in 600 s: locked, told */
+		{ 31000, "QA3", OG_ACT_QUARANTINE },    /* the 120 s lock is over; 2 stops in 600 s */
+		{ 31300, "QA4", OG_ACT_QUARANTINE },    /* told */
+	};
+	struct og_runtime rt;
+	char *got;
+	bool locked;
+	(void)state;
+
+	start_hooked(&rt, rules_lock, "[\"lock\", \"quarantine\"]", 600);
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		if (judge(&rt, "quinn@example.com", 5, rows[i].qid, rows[i].at, &locked) !=
+		    rows[i].want || locked)
+			fail_msg("row %s: not a quarantine of its own", rows[i].qid);
+	}
+	assert_int_equal(atomic_load(&rt.counters.locks_made), 1);
+	got = hook_events(&rt);
+	CHECK_STR("notifications", got,
+	          "quarantine sasl:quinn@example.com QA0\n"
+	          "lock sasl:quinn@example.com QA2\n"
+	          "quarantine sasl:quinn@example.com QA4\n");
+	free(got);
+	og_runtime_destroy(&rt);
+}
+
 /* Locks are in the state file: a new runtime (a restart) still refuses. */
 static void test_lock_survives_restart(void **state)
 {
@@ -493,6 +727,9 @@ int main(void)
 		cmocka_unit_test(test_lock_after_stops),
 		cmocka_unit_test(test_hold_style),
 		cmocka_unit_test(test_locked_local_is_quarantined),
+		cmocka_unit_test(test_notify_quiet_period),
+		cmocka_unit_test(test_notify_one_per_incident),
+		cmocka_unit_test(test_notify_lock_starts_quiet_period),
 		cmocka_unit_test(test_lock_survives_restart),
 		cmocka_unit_test(test_exempt_never_locked),
 		cmocka_unit_test(test_corrupt_state_file),
