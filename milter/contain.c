@@ -5,9 +5,12 @@
  * rules (not one held because the key is already locked).  Each stop of a
  * key whose kind the lock policy names is counted in the rate table
  * (OG_CONTAIN_STOPS, window lock.within); the one that reaches lock.after
- * locks the key.  Accepted messages of those kinds note their queue ID
- * (OG_CONTAIN_ACCEPTED, same window), so the lock record can list what may
- * still be queued.  Exempt and allowed keys are never locked.
+ * locks the key.  Accepted messages note their queue ID under each of their
+ * keys, whatever its kind and even with no lock policy (OG_CONTAIN_ACCEPTED,
+ * same window), so the record of any lock, the rules' or an admin's, can
+ * list what may still be queued: at most OG_RATE_DISTINCT_MAX a key, the
+ * newest, in the bounded rate table.  Exempt and allowed keys are never
+ * locked.
  *
  * Notifications (hook.c), one an incident: a lock is told once, when it is
  * made; a stop is told as a "quarantine" event only when its account had
@@ -285,6 +288,28 @@ json_t *og_contain_accepted(struct og_runtime *rt, const char *key, uint32_t win
 }
 
 /*
+ * Note QUEUE_ID, accepted at NOW, under each key of ID: a lock of any of
+ * them (the rules' of a kind they lock, an admin's of any kind, also with
+ * no lock policy) lists it.  A key that is two kinds (ip: as the account
+ * and the client) is noted once.
+ */
+static void note_accepted(struct og_runtime *rt, const struct og_lock_policy *lp,
+                          const struct og_identity *id, const char *queue_id, int64_t now)
+{
+	for (int k = 0; k < OG_KEY__COUNT; k++) {
+		const char *key = id->key[k];
+		bool seen = false;
+
+		for (int j = 0; j < k && key != NULL; j++)
+			seen |= id->key[j] != NULL && strcmp(id->key[j], key) == 0;
+		if (key != NULL && !seen &&
+		    og_rate_note(rt->rates, OG_CONTAIN_ACCEPTED, key, lp->within, queue_id, now) ==
+		    UINT64_MAX)
+			og_error("%s: out of memory noting the queue ID", queue_id);
+	}
+}
+
+/*
  * Lock KEY after STOPS stops; V and F are the message that made the last
  * one.  True when the lock was made here and recorded (and so told to the
  * hook, if it wants locks); false when out of memory or another server had
@@ -466,14 +491,6 @@ void og_contain_after(struct og_runtime *rt, struct og_policy *p, const struct o
 			            locked && hook_wants(p->config, "lock"));
 		return;
 	}
-	if (!lp->enabled)
-		return;
-	for (int k = 0; k < OG_KEY__COUNT; k++) {
-		const char *key = id->key[k];
-
-		if (key != NULL && lp->kinds[k] && f->queue_id != NULL &&
-		    og_rate_note(rt->rates, OG_CONTAIN_ACCEPTED, key, lp->within, f->queue_id,
-		                 now) == UINT64_MAX)
-			og_error("%s: out of memory noting the queue ID", f->queue_id);
-	}
+	if (f->queue_id != NULL)
+		note_accepted(rt, lp, id, f->queue_id, now);
 }

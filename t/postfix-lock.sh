@@ -5,7 +5,8 @@
 # lists the queue IDs it had accepted; the hook gets the lock's JSON exactly
 # once; outguard-ctl lists the lock; the lock holds across a restart of the
 # daemon (and a kill -9); after `outguard-ctl unlock` the account sends
-# again; an admin's lock and allow work the same way.  Then the rules switch
+# again; an admin's lock and allow work the same way, and an admin's lock of
+# a domain lists the queue IDs the domain had accepted.  Then the rules switch
 # to the hold style (outguard-ctl reload): an account locked that way is not
 # refused, its next message is accepted at SMTP (250) and lands in the hold
 # queue, and its evidence record names the lock.
@@ -166,6 +167,17 @@ r = where(subject="l7-dave")
 expect(len(r) == 1 and r[0]["exempt"] == "sasl:dave" and r[0].get("allowed") is True,
        "want exempt sasl:dave, allowed true", *r)
 PY
+# an admin's lock of a kind the policy does not lock still lists what the key had accepted
+submit l7-ann ann@shop.test 127.0.0.50 friend@remote.example --from ann@shop.test
+ann_id=$(queue_id l7-ann)
+ctl lock domain:shop.test 1h >/dev/null 2>&1 && og_ok "7. outguard-ctl lock domain:shop.test 1h" || og_not_ok "7. outguard-ctl lock domain:shop.test 1h"
+ANN_ID=$ann_id ev_check "7. evidence: the domain lock lists ann@shop.test's accepted queue ID" <<'PY'
+import os
+r = [x for x in recs if x.get("event") == "lock" and x.get("key") == "domain:shop.test"]
+expect(len(r) == 1 and r[0]["by"] == "admin" and r[0]["queue_ids"] == [os.environ["ANN_ID"]],
+       "want one admin lock of domain:shop.test with queue_ids [%s]" % os.environ["ANN_ID"], *r)
+PY
+ctl unlock domain:shop.test >/dev/null 2>&1 || og_diag "unlock domain:shop.test failed"
 out=$(ctl lock alice 2>&1) && og_not_ok "7. a key without its kind is refused" ||
 	case $out in *"not a key"*) og_ok "7. a key without its kind is refused: $out" ;; *) og_not_ok "7. a key without its kind is refused"; og_diag "$out" ;; esac
 

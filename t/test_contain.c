@@ -106,23 +106,25 @@ static int teardown(void **state)
 }
 
 /*
- * Who sends: a SASL login over SMTP (from 127.0.0.9), or with no login a
- * local submission (Postfix pickup: 127.0.0.1, port 0) stamped by
- * outguard-sendmail with STAMP and/or carrying PHP's
- * X-PHP-Originating-Script PHP.
+ * Who sends: a SASL login over SMTP (from ADDR, by default 127.0.0.9: the
+ * server itself, no client key), or with no login a local submission
+ * (Postfix pickup: 127.0.0.1, port 0) stamped by outguard-sendmail with
+ * STAMP and/or carrying PHP's X-PHP-Originating-Script PHP.
  */
 struct who {
 	const char *login;
 	const char *stamp;
 	const char *php;
+	const char *addr;
 };
 
 /* The envelope of W's message into F (initialised here). */
 static void envelope(struct og_facts *f, const struct who *w)
 {
 	og_facts_init(f);
-	assert_int_equal(og_facts_set(f, &f->client_addr, w->login != NULL ? "127.0.0.9"
-	                                                                   : "127.0.0.1"), 0);
+	assert_int_equal(og_facts_set(f, &f->client_addr, w->login == NULL ? "127.0.0.1"
+	                                                  : w->addr != NULL ? w->addr
+	                                                                    : "127.0.0.9"), 0);
 	f->client_port = w->login != NULL ? 4000 : 0;
 	f->client_port_known = true;
 	if (w->login != NULL)
@@ -643,6 +645,105 @@ static void test_notify_lock_starts_quiet_period(void **state)
 	og_runtime_destroy(&rt);
 }
 
+/* The queue IDs of the last lock record of KEY, as "ID ID ..." (static buffer). */
+static const char *lock_queue_ids(const char *key)
+{
+	static char buf[16384];
+	json_t *locks = records("lock", key), *ids, *x;
+	size_t i, len = 0;
+
+	assert_true(json_array_size(locks) > 0);
+	ids = json_object_get(json_array_get(locks, json_array_size(locks) - 1), "queue_ids");
+	assert_true(json_is_array(ids));
+	buf[0] = '\0';
+	json_array_foreach(ids, i, x) {
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", len > 0 ? " " : "",
+		                        json_string_value(x));
+		assert_true(len < sizeof(buf));
+	}
+	json_decref(locks);
+	return buf;
+}
+
+/*
+ * An admin's lock lists the queue IDs its key had accepted in the lock
+ * window, whatever the key's kind, and also when the rules have no lock
+ * policy (or one that locks other kinds): the client, the domain, the
+ * account, the script.  Stopped messages are not listed (they are held
+ * already), nor other keys' messages.
+ */
+static void test_admin_lock_lists_queue_ids(void **state)
+{
+	static const struct {
+		const char *label, *rules, *key, *want;
+	} rows[] = {
+		{ "no lock policy: a client", rules_nolock, "ip:192.0.2.7", "QA1 QB1" },
+		{ "no lock policy: a domain", rules_nolock, "domain:shop.example", "QA1 QA2 QB1" },
+		{ "no lock policy: an account", rules_nolock, "sasl:ann@shop.example", "QA1 QA2" },
+		{ "no lock policy: a script", rules_nolock, "php:1003:form.php", "QS1" },
+		{ "a policy of accounts: a client", rules_lock, "ip:192.0.2.7", "QA1 QB1" },
+		{ "a policy of accounts: a domain", rules_lock, "domain:shop.example", "QA1 QA2 QB1" },
+	};
+	const struct who ann = { .login = "ann@shop.example", .addr = "192.0.2.7" };
+	const struct who ann2 = { .login = "ann@shop.example", .addr = "192.0.2.8" };
+	const struct who ben = { .login = "ben@shop.example", .addr = "192.0.2.7" };
+	(void)state;
+
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		struct og_runtime rt;
+		json_t *out = NULL;
+		char err[256];
+		int64_t t = 40000 + 1000 * (int64_t)i;
+
+		start_with(&rt, rows[i].rules);
+		assert_int_equal(judge_as(&rt, &ann, 1, "QA1", t, NULL), OG_ACT_ACCEPT);
+		assert_int_equal(judge_as(&rt, &ann2, 1, "QA2", t + 1, NULL), OG_ACT_ACCEPT);
+		assert_int_equal(judge_as(&rt, &ben, 1, "QB1", t + 2, NULL), OG_ACT_ACCEPT);
+		assert_int_equal(judge_as(&rt, &ann, 5, "QSTOP", t + 3, NULL), OG_ACT_QUARANTINE);
+		assert_int_equal(judge_local(&rt, NULL, "1003:form.php", 1, "QS1", t + 4, NULL),
+		                 OG_ACT_ACCEPT);
+		assert_int_equal(judge(&rt, "cy@other.example", 1, "QC1", t + 5, NULL), OG_ACT_ACCEPT);
+		if (og_admin_lock(&rt, rows[i].key, 0, (t + 10) * 1000, &out, err, sizeof(err)) < 0)
+			fail_msg("row \"%s\": %s", rows[i].label, err);
+		json_decref(out);
+		CHECK_STR(rows[i].label, lock_queue_ids(rows[i].key), rows[i].want);
+		assert_int_equal(og_admin_unlock(&rt, rows[i].key, (t + 11) * 1000, &out, err,
+		                                 sizeof(err)), 0);
+		json_decref(out);
+		og_runtime_destroy(&rt);
+	}
+}
+
+/* The queue IDs noted for a key are bounded: the newest OG_RATE_DISTINCT_MAX (1024). */
+static void test_queue_ids_bounded(void **state)
+{
+	struct og_runtime rt;
+	json_t *out = NULL, *locks, *ids, *x;
+	char err[256], qid[16];
+	size_t i;
+	(void)state;
+
+	start_with(&rt, rules_nolock);
+	for (int k = 0; k < 1100; k++) {
+		snprintf(qid, sizeof(qid), "Q%04d", k);
+		judge(&rt, k % 2 ? "dee@big.example" : "eve@big.example", 1, qid, 50000 + k / 10, NULL);
+	}
+	assert_int_equal(og_admin_lock(&rt, "domain:big.example", 0, 50200 * 1000, &out, err,
+	                               sizeof(err)), 0);
+	json_decref(out);
+	locks = records("lock", "domain:big.example");
+	ids = json_object_get(json_array_get(locks, 0), "queue_ids");
+	/* 1024 distinct IDs none older than Q0076: exactly the newest, Q0076 .. Q1099 */
+	assert_int_equal(json_array_size(ids), 1024);
+	json_array_foreach(ids, i, x) {
+		if (strcmp(json_string_value(x), "Q0076") < 0)
+			fail_msg("queue_ids[%zu] is %s: an old one kept instead of a newer", i,
+			         json_string_value(x));
+	}
+	json_decref(locks);
+	og_runtime_destroy(&rt);
+}
+
 /* Locks are in the state file: a new runtime (a restart) still refuses. */
 static void test_lock_survives_restart(void **state)
 {
@@ -730,6 +831,8 @@ int main(void)
 		cmocka_unit_test(test_notify_quiet_period),
 		cmocka_unit_test(test_notify_one_per_incident),
 		cmocka_unit_test(test_notify_lock_starts_quiet_period),
+		cmocka_unit_test(test_admin_lock_lists_queue_ids),
+		cmocka_unit_test(test_queue_ids_bounded),
 		cmocka_unit_test(test_lock_survives_restart),
 		cmocka_unit_test(test_exempt_never_locked),
 		cmocka_unit_test(test_corrupt_state_file),
