@@ -4,8 +4,10 @@
  *
  * The files may be plain or gzip-compressed (logrotate's evidence.jsonl.2.gz)
  * and are read line by line with a bounded buffer; no record is kept once
- * the next one is read.  Each line is parsed with jansson into a compact
- * struct og_trace_rec of the fields the subcommands use.  Lines that are not
+ * the next one is read.  Each line is read into a compact struct
+ * og_trace_rec of the fields the subcommands use, by a one-pass scanner of
+ * the plain JSON outguard writes, or by jansson where the scanner is not
+ * sure of a line; what is a record is jansson's say.  Lines that are not
  * records (not JSON, not an object, no time, longer than OG_TRACE_LINE_MAX)
  * are counted with their file and line number and the rest is read.
  *
@@ -128,6 +130,12 @@ int og_trace_add_default(struct og_trace_reader *r, const char *path);
  * records come in the same order either way.  Before og_trace_open; 0 or -1.
  */
 int og_trace_set_threads(struct og_trace_reader *r, int n);
+/*
+ * Read records with the scanner (ON, the default) or every line with
+ * jansson, for the tests that hold the two to the same records.  Before
+ * og_trace_open; 0 or -1.
+ */
+int og_trace_set_scanner(struct og_trace_reader *r, bool on);
 /* Only records at or after SINCE and before UNTIL (ms; OG_TRACE_TIME_NONE: unbounded). */
 void og_trace_set_period(struct og_trace_reader *r, int64_t since, int64_t until);
 /*
@@ -155,7 +163,8 @@ const char *og_trace_error(const struct og_trace_reader *r);
 
 struct og_trace_stats {
 	uint64_t lines;             /* lines seen */
-	uint64_t parsed;            /* lines parsed with jansson */
+	uint64_t parsed;            /* lines read in full (the others skipped by a filter) */
+	uint64_t jansson;           /* of them, lines the scanner left to jansson */
 	uint64_t records;           /* records returned */
 	uint64_t bad;               /* lines that are not records */
 	uint64_t read_errors;       /* files not read to their end (EX_IOERR) */

@@ -3,7 +3,8 @@
  * times, the fixture files of t/trace/ (plain and gzip, ordered by their
  * records' times), bad lines named by file and line, damaged gzip files,
  * the period and needle filters, rotated siblings, standard input, the
- * counting table, and keys folded as identity keys.
+ * counting table, keys folded as identity keys, and the scanner held to
+ * jansson's records and bad lines (a table of lines, damaged records).
  * Files it writes go to a temporary directory under the build directory.
  */
 #include <errno.h>
@@ -741,6 +742,335 @@ static void test_actions(void **state)
 	assert_true(og_trace_flagged(&rec));
 }
 
+/* ---- the scanner: the same records as jansson's ---- */
+
+static void put_str(FILE *out, const char *name, const char *s)
+{
+	fprintf(out, " %s=", name);
+	if (s == NULL) {
+		fputs("NULL", out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s != '\0'; s++)
+		fprintf(out, (unsigned char)*s < 0x20 || *s == '"' || *s == '\\' ? "\\x%02x" : "%c",
+		        (unsigned char)*s);
+	fputc('"', out);
+}
+
+static void put_list(FILE *out, const char *name, const struct og_trace_list *l)
+{
+	fprintf(out, " %s[%zu]:", name, l->n);
+	for (size_t i = 0; i < l->n; i++)
+		put_str(out, "", l->v[i]);
+}
+
+/* Every member of REC on a line of OUT. */
+static void put_rec(FILE *out, const struct og_trace_rec *rec)
+{
+	fprintf(out, "%s:%" PRIu64 " type=%d ms=%" PRId64 " act=%d score=%lld rcpts=%" PRIu64
+	        " stops=%lld", rec->file, rec->line, (int)rec->type, rec->time_ms, (int)rec->act,
+	        rec->score, rec->rcpt_count, rec->stops);
+	put_str(out, "time", rec->time);
+	put_str(out, "event", rec->event);
+	put_str(out, "queue_id", rec->queue_id);
+	put_str(out, "action", rec->action);
+	put_str(out, "applied", rec->applied);
+	for (int k = 0; k < OG_TK__COUNT; k++)
+		put_str(out, og_trace_kind_name((enum og_trace_kind)k), rec->key[k]);
+	put_str(out, "addr", rec->client_addr);
+	put_str(out, "name", rec->client_name);
+	put_str(out, "login", rec->login);
+	put_str(out, "sender", rec->sender);
+	put_str(out, "from", rec->from);
+	put_str(out, "message_id", rec->message_id);
+	put_str(out, "subject", rec->subject);
+	put_list(out, "rcpts", &rec->rcpts);
+	put_list(out, "rules", &rec->rules);
+	put_str(out, "locked", rec->locked_key);
+	put_str(out, "key", rec->ev_key);
+	put_str(out, "style", rec->style);
+	put_str(out, "until", rec->until);
+	put_str(out, "by", rec->by);
+	put_str(out, "reason", rec->reason);
+	put_str(out, "trigger", rec->trigger);
+	put_list(out, "queue_ids", &rec->queue_ids);
+	fputc('\n', out);
+}
+
+/*
+ * Every record of PATH (SCAN: with the scanner; THREADS workers), and then
+ * the bad-line report, as text; the reader's stats into *ST.  Caller frees.
+ */
+static char *read_text(const char *path, bool scan, int threads, struct og_trace_stats *st)
+{
+	struct og_trace_reader *r = og_trace_reader_new();
+	const struct og_trace_rec *rec;
+	char *text = NULL, *bad;
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+	int rc;
+
+	assert_non_null(r);
+	assert_non_null(fp);
+	assert_int_equal(og_trace_set_scanner(r, scan), 0);
+	assert_int_equal(og_trace_set_threads(r, threads), 0);
+	assert_int_equal(og_trace_add_file(r, path), 0);
+	while ((rc = og_trace_next(r, &rec)) == 1)
+		put_rec(fp, rec);
+	assert_int_equal(rc, 0);
+	assert_int_equal(og_trace_set_scanner(r, !scan), -1);      /* too late */
+	bad = bad_report(r);
+	fputs(bad, fp);
+	free(bad);
+	og_trace_stats(r, st);
+	og_trace_reader_free(r);
+	assert_int_equal(fclose(fp), 0);
+	return text;
+}
+
+/* PATH read with and without the scanner: the same records, the same bad lines.  *ST: the scanner's. */
+static void check_same(const char *label, const char *path, int threads, struct og_trace_stats *st)
+{
+	struct og_trace_stats js;
+	char *a = read_text(path, true, threads, st), *b = read_text(path, false, 0, &js);
+
+	if (strcmp(a, b) != 0) {
+		/* show the first line that differs */
+		size_t i = 0, start = 0;
+
+		for (; a[i] == b[i]; i++)
+			if (a[i] == '\n')
+				start = i + 1;
+		fail_msg("%s: the scanner's records differ from jansson's:\nscanner: %.600s\n"
+		         "jansson: %.600s", label, a + start, b + start);
+	}
+	CHECK_INT(label, st->records, js.records);
+	CHECK_INT(label, st->bad, js.bad);
+	CHECK_INT(label, st->lines, js.lines);
+	CHECK_INT(label, js.jansson, js.parsed);     /* without the scanner, all is jansson's */
+	free(a);
+	free(b);
+}
+
+static void test_scanner_fixtures(void **state)
+{
+	static const char *const files[] = {
+		FIXTURES "/evidence.jsonl", FIXTURES "/evidence.jsonl.1", FIXTURES "/evidence.jsonl.2.gz",
+	};
+	uint64_t parsed = 0, jansson = 0;
+
+	(void)state;
+	for (size_t i = 0; i < N_ROWS(files); i++) {
+		struct og_trace_stats st;
+
+		check_same(files[i], files[i], 0, &st);
+		parsed += st.parsed;
+		jansson += st.jansson;
+	}
+	/* the one line with \u escapes (ESC) is jansson's; the cut one is bad before parsing */
+	CHECK_INT("lines parsed", parsed, 33);
+	CHECK_INT("lines left to jansson", jansson, 1);
+}
+
+/*
+ * One line each, after a plain start: which the scanner reads itself, and
+ * that it and jansson make the same record of it (or both a bad line).
+ */
+static void test_scanner_rows(void **state)
+{
+	static const struct {
+		const char *label, *rest;   /* REST follows {"time":"...", */
+		bool scanned;               /* read by the scanner (else by jansson) */
+		bool bad;
+	} rows[] = {
+		{ "a message", "\"queue_id\":\"Q1\",\"applied\":\"tag\",\"score\":5,\"keys\":{\"account\":"
+		  "\"sasl:a@b\",\"domain\":\"domain:b\",\"script\":null,\"client\":\"ip:192.0.2.1\"},"
+		  "\"client\":{\"addr\":\"192.0.2.1\",\"name\":null,\"port\":25},\"auth\":{\"login\":\"a@b\"},"
+		  "\"rcpt_count\":3,\"rcpt_sample\":[\"x@y\",\"z@y\"],\"hits\":[{\"rule\":\"r1\","
+		  "\"score\":5},{\"rule\":\"r2\"}],\"locked\":{\"key\":\"sasl:a@b\"}}", true, false },
+		{ "an event", "\"event\":\"lock\",\"key\":\"sasl:a@b\",\"style\":\"refuse\",\"until\":null,"
+		  "\"by\":\"outguard\",\"reason\":\"10 stops\",\"stops\":10,\"trigger\":\"Q1\","
+		  "\"queue_ids\":[\"Q1\",\"Q2\"],\"client\":\"192.0.2.1\",\"sender\":\"a@b\"}", true, false },
+		{ "a refused event", "\"event\":\"refused\",\"key\":\"ip:192.0.2.1\",\"client\":\"192.0.2.1\"}",
+		  true, false },
+		{ "an event of no name", "\"event\":null,\"key\":\"k\"}", true, false },
+		{ "an event of a number", "\"event\":5,\"key\":\"k\"}", true, false },
+		{ "empty object", "\"keys\":{}}", true, false },
+		{ "simple escapes", "\"subject\":\"a\\\"b\\\\c\\/d\\be\\ff\\ng\\rh\\ti\"}", true, false },
+		{ "UTF-8", "\"subject\":\"Rechnung f\xc3\xbcr Sie \xe2\x82\xac \xf0\x9f\x98\x80\"}", true, false },
+		{ "DEL as it is", "\"subject\":\"a\x7f\"}", true, false },
+		{ "white space", " \"subject\" : \"s\" ,\t\"score\"\r:\r7 , \"hits\" : [ { \"rule\" : \"r\" } ] }",
+		  true, false },
+		{ "the last of a member written twice", "\"subject\":\"one\",\"subject\":\"two\","
+		  "\"score\":1,\"score\":2,\"keys\":{\"account\":\"sasl:a\"},\"keys\":{\"domain\":\"domain:d\"},"
+		  "\"rcpt_sample\":[\"a\"],\"rcpt_sample\":[\"b\",\"c\"]}", true, false },
+		{ "a string, then another type", "\"subject\":\"s\",\"subject\":1,\"score\":3,\"score\":\"3\"}",
+		  true, false },
+		{ "a hit's rule twice", "\"hits\":[{\"rule\":\"a\",\"rule\":\"b\"},{\"rule\":\"c\",\"rule\":5},"
+		  "\"d\",5,{\"rules\":\"e\"},{\"x\":{\"rule\":\"f\"}}]}", true, false },
+		{ "members of other types", "\"keys\":\"sasl:a\",\"client\":[1],\"auth\":null,"
+		  "\"rcpt_sample\":\"x\",\"hits\":{\"rule\":\"r\"},\"locked\":true,\"queue_id\":[\"q\"]}",
+		  true, false },
+		{ "lists of other things", "\"rcpt_sample\":[1,null,\"a\",[\"b\"],{\"c\":\"d\"},true,\"e\"]}",
+		  true, false },
+		{ "nested members of the same names", "\"x\":{\"subject\":\"no\",\"keys\":{\"account\":"
+		  "\"no\"}},\"keys\":{\"account\":\"yes\",\"x\":{\"account\":\"no\"}}}", true, false },
+		{ "numbers", "\"score\":-0,\"rcpt_count\":-4,\"stops\":1.5,\"x\":[0,-1,123456789012345678,"
+		  "0.5,-2.25]}", true, false },
+		{ "the largest sure integer", "\"score\":999999999999999999}", true, false },
+		{ "literals", "\"a\":true,\"b\":false,\"c\":null,\"d\":[true,false,null]}", true, false },
+		{ "nested deep", "\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", true,
+		  false },
+		{ "an empty key", "\"\":\"x\",\"subject\":\"s\"}", true, false },
+		/* not sure: jansson reads them */
+		{ "a \\u escape", "\"subject\":\"\\u001b[2J caf\\u00e9\"}", false, false },
+		{ "a surrogate pair", "\"subject\":\"\\ud83d\\ude00\"}", false, false },
+		{ "an escaped key", "\"subj\\u0065ct\":\"s\"}", false, false },
+		{ "a key with an escape", "\"sub\\/ject\":\"s\"}", false, false },
+		{ "an exponent", "\"score\":1e3}", false, false },
+		{ "an integer of 19 digits", "\"score\":1234567890123456789}", false, false },
+		{ "nested deeper", "\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+		  "]]]]]]]]]]}", false, false },
+		/* bad: jansson says so */
+		{ "\\u0000", "\"subject\":\"a\\u0000b\"}", false, true },
+		{ "a lone surrogate", "\"subject\":\"\\ud83d\"}", false, true },
+		{ "too big an integer", "\"score\":99999999999999999999}", false, true },
+		{ "a real too big", "\"score\":1e999}", false, true },
+		{ "a bad escape", "\"subject\":\"a\\qb\"}", false, true },
+		{ "a control byte", "\"subject\":\"a\x01 b\"}", false, true },
+		{ "a raw tab in a string", "\"subject\":\"a\tb\"}", false, true },
+		{ "bad UTF-8", "\"subject\":\"a\xc3(b\"}", false, true },
+		{ "an overlong", "\"subject\":\"\xc0\xaf\"}", false, true },
+		{ "an encoded surrogate", "\"subject\":\"\xed\xa0\x80\"}", false, true },
+		{ "past U+10FFFF", "\"subject\":\"\xf4\x90\x80\x80\"}", false, true },
+		{ "UTF-8 cut short", "\"subject\":\"\xe2\x82\"}", false, true },
+		{ "a leading zero", "\"score\":012}", false, true },
+		{ "a bare minus", "\"score\":-}", false, true },
+		{ "a point without digits", "\"score\":1.}", false, true },
+		{ "a plus", "\"score\":+1}", false, true },
+		{ "a trailing comma", "\"score\":1,}", false, true },
+		{ "a trailing comma in a list", "\"rcpt_sample\":[\"a\",]}", false, true },
+		{ "no colon", "\"score\" 1}", false, true },
+		{ "no comma", "\"score\":1 \"subject\":\"s\"}", false, true },
+		{ "a key not a string", "score:1}", false, true },
+		{ "a misspelt literal", "\"a\":nul}", false, true },
+		{ "a literal run on", "\"a\":nullx}", false, true },
+		{ "a number run on", "\"a\":12ab}", false, true },
+		{ "single quotes", "\"a\":'x'}", false, true },
+		{ "two objects", "\"a\":1}{\"b\":2}", false, true },
+		{ "unclosed list", "\"rcpt_sample\":[\"a\"}", false, true },
+		{ "an object closed twice", "\"a\":{\"b\":1}}}", false, true },
+	};
+	char path[PATH_MAX];
+
+	(void)state;
+	tmp_path(path, sizeof(path), "scanner-row.jsonl");
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		struct og_trace_stats st;
+		FILE *fp = fopen(path, "w");
+
+		assert_non_null(fp);
+		fprintf(fp, "{\"time\":\"2026-11-23T03:00:00.000Z\",%s\n", rows[i].rest);
+		assert_int_equal(fclose(fp), 0);
+		check_same(rows[i].label, path, 0, &st);
+		CHECK_INT(rows[i].label, st.parsed, 1);
+		if (st.jansson != !rows[i].scanned)
+			fail_msg("%s: %s", rows[i].label, rows[i].scanned ? "left to jansson, should be scanned" :
+			         "scanned, should be left to jansson");
+		CHECK_INT(rows[i].label, st.bad, rows[i].bad);
+	}
+}
+
+/* A small reproducible generator (xorshift64*). */
+static uint64_t rnd(uint64_t *state)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return *state * UINT64_C(2685821657736338717);
+}
+
+/*
+ * Records damaged as a crash, a bad disk or an attacker's bytes could: a
+ * byte deleted, replaced or inserted (JSON's own characters, digits, bytes
+ * of UTF-8), a piece written twice, the end cut off.  The scanner and
+ * jansson must make the same records and the same bad lines of them all.
+ */
+static void test_scanner_damaged(void **state)
+{
+	static const char bytes[] = "\"\\{}[]:,0123456789-+.eEtrufalsn u\t\r/bx\x01\x7f\x80\xbf\xc3\xa9"
+	                            "\xe2\x82\xac\xed\xf0\xf4\x90";
+	char *fixture = og_test_slurp(FIXTURES "/evidence.jsonl"), path[PATH_MAX];
+	const char *base[64];
+	size_t n_base = 0;
+	uint64_t seed = UINT64_C(0x2545f4914f6cdd1d);
+	struct og_trace_stats st;
+	FILE *fp;
+
+	(void)state;
+	assert_non_null(fixture);
+	/* the fixture's records and a few more of other shapes */
+	for (char *line = strtok(fixture, "\n"); line != NULL && n_base < 60; line = strtok(NULL, "\n"))
+		base[n_base++] = line;
+	base[n_base++] = "{\"time\":\"2026-11-23T03:00:00.000Z\",\"subject\":\"a\\\"b\\\\c\\/d\\n\","
+	                 "\"score\":-12,\"x\":[1.5,true,false,null,{}],\"hits\":[{\"rule\":\"r\"},{}]}";
+	base[n_base++] = "{\"time\":\"2026-11-23T03:00:00.000Z\",\"event\":\"refused\",\"key\":\"ip:1\","
+	                 "\"client\":\"192.0.2.1\",\"subject\":\"f\xc3\xbcr \xe2\x82\xac\"}";
+	tmp_path(path, sizeof(path), "scanner-damaged.jsonl");
+	assert_non_null(fp = fopen(path, "w"));
+	for (int i = 0; i < 4000; i++) {
+		const char *b = base[rnd(&seed) % n_base];
+		char line[8192];
+		size_t len = strlen(b);
+
+		assert_true(len < sizeof(line) / 2);
+		memcpy(line, b, len);
+		for (int k = 0, ops = 1 + (int)(rnd(&seed) % 3); k < ops && len > 0; k++) {
+			size_t at = (size_t)(rnd(&seed) % len), n;
+			char c = bytes[rnd(&seed) % (sizeof(bytes) - 1)];
+
+			switch (rnd(&seed) % 5) {
+			case 0:         /* delete */
+				memmove(line + at, line + at + 1, len - at - 1);
+				len--;
+				break;
+			case 1:         /* replace */
+				line[at] = c;
+				break;
+			case 2:         /* insert */
+				memmove(line + at + 1, line + at, len - at);
+				line[at] = c;
+				len++;
+				break;
+			case 3:         /* a piece again */
+				n = (size_t)(rnd(&seed) % 40);
+				if (n > len - at)
+					n = len - at;
+				if (len + n < sizeof(line) - 1) {
+					memmove(line + at + n, line + at, len - at);
+					len += n;
+				}
+				break;
+			default:        /* cut short */
+				len = at > 0 ? at : 1;
+				break;
+			}
+		}
+		fwrite(line, 1, len, fp);
+		fputc('\n', fp);
+	}
+	assert_int_equal(fclose(fp), 0);
+	free(fixture);
+	check_same("damaged", path, 0, &st);
+	/* both kinds of line, and both readers, were tried */
+	assert_true(st.bad > 1000);
+	assert_true(st.records > 500);
+	assert_true(st.parsed - st.jansson > 500);
+	assert_true(st.jansson > 1000);
+	check_same("damaged, with workers", path, 2, &st);
+}
+
 static void test_counter(void **state)
 {
 	struct og_trace_counter *c = og_trace_counter_new(free);
@@ -792,6 +1122,9 @@ int main(void)
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_actions),
 		cmocka_unit_test(test_counter),
+		cmocka_unit_test(test_scanner_fixtures),
+		cmocka_unit_test(test_scanner_rows),
+		cmocka_unit_test(test_scanner_damaged),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
