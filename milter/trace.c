@@ -499,7 +499,9 @@ static int count_keys(struct og_trace_counter *c, const struct og_trace_rec *rec
 
 /* ---- summary ---- */
 
+/* A key's counts, inline in its entry of the keys table (zeroed when new). */
 struct agg {
+	bool seen;                  /* FIRST and LAST are set */
 	unsigned kinds;             /* bit per enum og_trace_kind it was seen as */
 	uint64_t messages, flagged, rcpts;
 	uint64_t act[OG_TA__COUNT + 1];
@@ -509,13 +511,13 @@ struct agg {
 	size_t n_rules;
 };
 
+/* What an agg points to (the agg is its entry's). */
 static void agg_free(void *p)
 {
 	struct agg *a = p;
 
 	if (a != NULL)
 		free(a->rules);
-	free(a);
 }
 
 struct hour {
@@ -580,22 +582,25 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
+/* The aggregate of entry E of the keys table. */
+static struct agg *agg_at(struct og_trace_count *e)
+{
+	struct agg *a = e->data;
+
+	if (!a->seen) {
+		a->seen = true;
+		a->first = INT64_MAX;
+		a->last = INT64_MIN;
+	}
+	return a;
+}
+
 /* The aggregate of KEY (new if need be); NULL if out of memory. */
 static struct agg *agg_of(struct summary *s, const char *key)
 {
 	struct og_trace_count *e = og_trace_counter_get(s->keys, key);
-	struct agg *a;
 
-	if (e == NULL)
-		return NULL;
-	if (e->data != NULL)
-		return e->data;
-	if ((a = calloc(1, sizeof(*a))) == NULL)
-		return NULL;
-	a->first = INT64_MAX;
-	a->last = INT64_MIN;
-	e->data = a;
-	return a;
+	return e != NULL ? agg_at(e) : NULL;
 }
 
 /* The number of rule NAME (numbered now if new), or -1 if out of memory. */
@@ -649,7 +654,9 @@ static struct og_trace_counter *agg_rules(const struct summary *s, const struct 
 static int summary_add(struct summary *s, const struct og_trace_rec *rec)
 {
 	bool flagged = og_trace_flagged(rec);
-	size_t n_rule = 0;
+	size_t n_rule = 0, n_keys = 0;
+	const char *names[OG_TK__COUNT];
+	struct og_trace_count *entries[OG_TK__COUNT];
 
 	if (rec->time_ms < s->first)
 		s->first = rec->time_ms;
@@ -690,20 +697,24 @@ static int summary_add(struct summary *s, const struct og_trace_rec *rec)
 			return -1;
 	if (hist_add(s, floor_div(rec->time_ms, 3600000), flagged) < 0)
 		return -1;
+	/* each distinct key once (an ip: key as account and client counts once), looked up together */
 	for (int k = 0; k < OG_TK__COUNT; k++) {
-		struct agg *a;
 		bool seen = false;
 
 		if (rec->key[k] == NULL)
 			continue;
-		for (int j = 0; j < k; j++)
-			seen = seen || (rec->key[j] != NULL && strcmp(rec->key[j], rec->key[k]) == 0);
-		if (seen)
-			continue;       /* an ip: key as account and client counts once */
-		if ((a = agg_of(s, rec->key[k])) == NULL)
-			return -1;
-		for (int j = k; j < OG_TK__COUNT; j++)
-			if (rec->key[j] != NULL && strcmp(rec->key[j], rec->key[k]) == 0)
+		for (size_t j = 0; j < n_keys && !seen; j++)
+			seen = strcmp(names[j], rec->key[k]) == 0;
+		if (!seen)
+			names[n_keys++] = rec->key[k];
+	}
+	if (og_trace_counter_get_many(s->keys, names, n_keys, entries) < 0)
+		return -1;
+	for (size_t k = 0; k < n_keys; k++) {
+		struct agg *a = agg_at(entries[k]);
+
+		for (int j = 0; j < OG_TK__COUNT; j++)
+			if (rec->key[j] != NULL && strcmp(rec->key[j], names[k]) == 0)
 				a->kinds |= 1u << j;
 		a->messages++;
 		a->flagged += flagged;
@@ -939,18 +950,25 @@ static void put_top(FILE *out, const struct summary *s, const char *title,
 	}
 }
 
+/* Has entry E of the keys table counts to rank (not known from events only)? */
+static bool has_messages(const struct og_trace_count *e)
+{
+	return ((const struct agg *)e->data)->messages > 0;
+}
+
 static int summary_print(const struct summary *s, const struct options *o,
                          const struct og_trace_stats *st)
 {
-	struct og_trace_count **by_f = og_trace_counter_sorted(s->keys, by_flagged);
-	struct og_trace_count **by_r = og_trace_counter_sorted(s->keys, by_rcpts);
-	size_t n = og_trace_counter_size(s->keys);
+	/* the tables: the first --top keys in each order, of those with messages for --json */
+	bool (*want)(const struct og_trace_count *) = o->json ? has_messages : NULL;
+	size_t n = og_trace_counter_size(s->keys), n_f, n_r;
+	struct og_trace_count **by_f, **by_r = NULL;
 	char a[32], b[32];
 	int rc = 0;
 
-	if (n > 0 && (by_f == NULL || by_r == NULL)) {
+	if (og_trace_counter_top(s->keys, by_flagged, want, (size_t)o->top, &by_f, &n_f) < 0 ||
+	    og_trace_counter_top(s->keys, by_rcpts, want, (size_t)o->top, &by_r, &n_r) < 0) {
 		free(by_f);
-		free(by_r);
 		return -1;
 	}
 	if (o->json) {
@@ -974,13 +992,10 @@ static int summary_print(const struct summary *s, const struct options *o,
 		json_object_set_new(ev, "refused", json_integer((json_int_t)s->events[OG_TRACE_REFUSED]));
 		json_object_set_new(j, "events", ev);
 		json_object_set_new(j, "keys", json_integer((json_int_t)n));
-		/* keys known from events only have no counts to rank */
-		for (size_t i = 0; i < n && json_array_size(top_f) < (size_t)o->top; i++)
-			if (((struct agg *)by_f[i]->data)->messages > 0)
-				json_array_append_new(top_f, agg_json(s, by_f[i]));
-		for (size_t i = 0; i < n && json_array_size(top_r) < (size_t)o->top; i++)
-			if (((struct agg *)by_r[i]->data)->messages > 0)
-				json_array_append_new(top_r, agg_json(s, by_r[i]));
+		for (size_t i = 0; i < n_f; i++)
+			json_array_append_new(top_f, agg_json(s, by_f[i]));
+		for (size_t i = 0; i < n_r; i++)
+			json_array_append_new(top_r, agg_json(s, by_r[i]));
 		json_object_set_new(j, "top_flagged", top_f);
 		json_object_set_new(j, "top_recipients", top_r);
 		json_object_set_new(j, "locks", json_incref(s->locks));
@@ -1012,8 +1027,8 @@ static int summary_print(const struct summary *s, const struct options *o,
 	       s->events[OG_TRACE_LOCK], s->events[OG_TRACE_UNLOCK], s->events[OG_TRACE_ALLOW],
 	       s->events[OG_TRACE_REFUSED]);
 	if (n > 0) {
-		put_top(stdout, s, "Top keys by flagged messages", by_f, n, o->top);
-		put_top(stdout, s, "Top keys by recipients", by_r, n, o->top);
+		put_top(stdout, s, "Top keys by flagged messages", by_f, n_f, o->top);
+		put_top(stdout, s, "Top keys by recipients", by_r, n_r, o->top);
 	}
 	if (json_array_size(s->locks) > 0) {
 		size_t i;
@@ -1373,7 +1388,7 @@ static int run_init(struct run *u)
 	u->sum.last = u->tl.last = INT64_MIN;
 	switch (o->cmd) {
 	case CMD_SUMMARY:
-		if ((u->sum.keys = og_trace_counter_new(agg_free)) == NULL ||
+		if ((u->sum.keys = og_trace_counter_new_inline(sizeof(struct agg), agg_free)) == NULL ||
 		    (u->sum.rule_ids = og_trace_counter_new(NULL)) == NULL ||
 		    (u->sum.locks = json_array()) == NULL)
 			return -1;

@@ -205,8 +205,22 @@ struct og_trace_counter;
 /* An empty table; FREE_DATA (may be NULL) frees each entry's data.  NULL if out of memory. */
 struct og_trace_counter *og_trace_counter_new(void (*free_data)(void *));
 void og_trace_counter_free(struct og_trace_counter *c);
+/*
+ * An empty table whose entries each hold DATA_SIZE bytes of zeroed memory
+ * at DATA for the caller (a struct of counts), freed with the entry: FREE_DATA
+ * (may be NULL) frees only what that memory points to.  NULL if out of memory.
+ */
+struct og_trace_counter *og_trace_counter_new_inline(size_t data_size, void (*free_data)(void *));
 /* The entry of NAME, made (count 0) if new.  NULL if out of memory. */
 struct og_trace_count *og_trace_counter_get(struct og_trace_counter *c, const char *name);
+/*
+ * The entries of the N (at most OG_TRACE_GET_MANY) NAMES into OUT, as
+ * og_trace_counter_get, faster than one at a time in a large table.  0, or
+ * -1 if out of memory.
+ */
+#define OG_TRACE_GET_MANY 8
+int og_trace_counter_get_many(struct og_trace_counter *c, const char *const *names, size_t n,
+                              struct og_trace_count **out);
 /* Add N to NAME.  0, or -1 if out of memory. */
 int og_trace_counter_add(struct og_trace_counter *c, const char *name, uint64_t n);
 size_t og_trace_counter_size(const struct og_trace_counter *c);
@@ -217,6 +231,15 @@ size_t og_trace_counter_size(const struct og_trace_counter *c);
  */
 struct og_trace_count **og_trace_counter_sorted(const struct og_trace_counter *c,
                                                 int (*cmp)(const void *, const void *));
+/*
+ * The first N entries in order of CMP (NULL as above) of those that WANT
+ * keeps (NULL: all), as og_trace_counter_sorted would list them but without
+ * sorting the whole table: an array in *OUT (NULL if none; caller frees it)
+ * of *GOT entries.  0, or -1 if out of memory.
+ */
+int og_trace_counter_top(const struct og_trace_counter *c, int (*cmp)(const void *, const void *),
+                         bool (*want)(const struct og_trace_count *), size_t n,
+                         struct og_trace_count ***out, size_t *got);
 
 /* ---- the HTML report (trace_report.c) ---- */
 

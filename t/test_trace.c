@@ -742,6 +742,93 @@ static void test_actions(void **state)
 	assert_true(og_trace_flagged(&rec));
 }
 
+/* The caller's data inline in a table's entries. */
+struct tally {
+	uint64_t x;
+	char *owned;                /* freed by tally_free */
+};
+
+static void tally_free(void *p)
+{
+	free(((struct tally *)p)->owned);
+}
+
+static bool odd_count(const struct og_trace_count *e)
+{
+	return e->n % 2 == 1;
+}
+
+static bool no_entry(const struct og_trace_count *e)
+{
+	(void)e;
+	return false;
+}
+
+/* Inline data, several names at once, and the first N without a whole sort. */
+static void test_counter_many_top(void **state)
+{
+	struct og_trace_counter *c = og_trace_counter_new_inline(sizeof(struct tally), tally_free);
+	struct og_trace_count **all, **top, *e[OG_TRACE_GET_MANY + 1];
+	const char *names[OG_TRACE_GET_MANY + 1];
+	char buf[4][32];
+	size_t got;
+
+	(void)state;
+	assert_non_null(c);
+	for (int i = 0; i < 20000; i += 3) {
+		for (int k = 0; k < 3; k++) {
+			snprintf(buf[k], sizeof(buf[k]), "sasl:user%d@example.org", i + k);
+			names[k] = buf[k];
+		}
+		names[3] = buf[0];      /* a name twice: one entry */
+		assert_int_equal(og_trace_counter_get_many(c, names, 4, e), 0);
+		assert_ptr_equal(e[0], e[3]);
+		for (int k = 0; k < 4; k++) {
+			struct tally *t = e[k]->data;
+
+			assert_non_null(t);
+			assert_int_equal((uintptr_t)t % _Alignof(max_align_t), 0);
+			if (k < 3)
+				CHECK_INT("new data zeroed", t->x, 0);
+			t->x++;
+			e[k]->n += (uint64_t)(i + k) % 11;
+		}
+	}
+	assert_non_null(e[0] = og_trace_counter_get(c, "sasl:user0@example.org"));
+	CHECK_INT("looked up twice", ((struct tally *)e[0]->data)->x, 2);
+	CHECK_STR("name", e[0]->name, "sasl:user0@example.org");
+	assert_non_null(((struct tally *)e[0]->data)->owned = og_strdup("freed with the table"));
+	assert_int_equal(og_trace_counter_size(c), 20001);
+	assert_int_equal(og_trace_counter_get_many(c, names, OG_TRACE_GET_MANY + 1, e), -1);
+	assert_int_equal(og_trace_counter_get_many(c, names, 0, e), 0);
+	/* the first N of the whole sort, for any N, with and without a filter */
+	assert_non_null(all = og_trace_counter_sorted(c, NULL));
+	for (size_t n = 1; n <= 30000; n = n < 100 ? n + 7 : n * 3) {
+		size_t want = n < 20001 ? n : 20001, j = 0;
+
+		assert_int_equal(og_trace_counter_top(c, NULL, NULL, n, &top, &got), 0);
+		CHECK_INT("top: how many", got, want);
+		for (size_t i = 0; i < got; i++)
+			assert_ptr_equal(top[i], all[i]);
+		free(top);
+		assert_int_equal(og_trace_counter_top(c, NULL, odd_count, n, &top, &got), 0);
+		for (size_t i = 0; i < 20001 && j < n; i++)
+			if (odd_count(all[i]))
+				assert_ptr_equal(top[j++], all[i]);
+		CHECK_INT("top of the odd ones: how many", got, j);
+		free(top);
+	}
+	free(all);
+	assert_int_equal(og_trace_counter_top(c, NULL, no_entry, 10, &top, &got), 0);
+	assert_null(top);
+	CHECK_INT("none kept", got, 0);
+	og_trace_counter_free(c);
+	assert_int_equal(og_trace_counter_top(c = og_trace_counter_new(NULL), NULL, NULL, 10, &top, &got), 0);
+	assert_null(top);
+	CHECK_INT("empty table", got, 0);
+	og_trace_counter_free(c);
+}
+
 /* ---- the scanner: the same records as jansson's ---- */
 
 static void put_str(FILE *out, const char *name, const char *s)
@@ -1122,6 +1209,7 @@ int main(void)
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_actions),
 		cmocka_unit_test(test_counter),
+		cmocka_unit_test(test_counter_many_top),
 		cmocka_unit_test(test_scanner_fixtures),
 		cmocka_unit_test(test_scanner_rows),
 		cmocka_unit_test(test_scanner_damaged),
