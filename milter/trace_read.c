@@ -30,6 +30,9 @@
  * lock protects only the batches' states: a batch is filled and taken by
  * the caller's thread and parsed by one worker in between.
  *
+ * With workers, each file being read also has an inflater thread that
+ * reads it ahead of the merge (see struct ahead).
+ *
  * Errors: a file that cannot be opened stops the reader (EX_NOINPUT); a
  * read error (a damaged gzip file) ends that file, is kept for
  * og_trace_report_bad and counted (read_errors); out of memory is
@@ -58,6 +61,7 @@
 #include "trace_read.h"
 
 #define CHUNK ((size_t)128 << 10)       /* bytes read from a file at a time */
+#define AHEAD 3                         /* chunks a file's inflater keeps ready */
 #define BATCH_LINES 256                 /* lines parsed by a worker at a time */
 #define SLOT_KEEP ((size_t)64 << 10)    /* a slot's buffers beyond this go after use */
 #define EXCERPT 60                      /* bytes of a bad line quoted */
@@ -641,7 +645,8 @@ struct stream {
 	int fd;                     /* kept from og_trace_open to the end; -1 when done */
 	bool is_stdin;
 	gzFile gz;                  /* NULL when not being read */
-	char *buf;                  /* CHUNK bytes */
+	struct ahead *ahead;        /* its inflater thread, or NULL: read in the caller's */
+	char *buf;                  /* CHUNK bytes (with AHEAD, the chunk taken) */
 	size_t start, end;          /* unread bytes of BUF */
 	bool eof;
 	struct bytes long_line;     /* a line that does not fit BUF */
@@ -744,8 +749,12 @@ struct og_trace_reader *og_trace_reader_new(void)
 	return r;
 }
 
+static void ahead_stop(struct stream *s);
+
 static void stream_close_gz(struct stream *s)
 {
+	if (s->ahead != NULL)
+		ahead_stop(s);          /* it lets BUF go */
 	if (s->gz != NULL)
 		gzclose_r(s->gz);
 	s->gz = NULL;
@@ -1022,9 +1031,148 @@ void og_trace_stats(const struct og_trace_reader *r, struct og_trace_stats *st)
 	st->files = r->n_files;
 }
 
+/* ---- reading ahead ---- */
+
+/*
+ * Inflating a gzip file costs about as much as the rest of summary does, and
+ * a month of logs is mostly gzip files, so with worker threads each file
+ * being read has a thread of its own that reads and inflates it AHEAD chunks
+ * ahead of the merge.  The stream's lock protects FIRST, FILLED, STOP and
+ * the LEN of each chunk; the chunk at FIRST is the reader's while TAKEN, the
+ * others the inflater's until filled; GZ is the inflater's while it runs.
+ */
+struct ahead {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t data, room;  /* a chunk was filled; one was let go (or STOP) */
+	char *chunk[AHEAD];
+	int len[AHEAD];             /* what gzread returned: at most 0 ends the file */
+	size_t first, filled;
+	bool taken, stop;
+	/* of the read that ended the file, set with its LEN */
+	int zerr, err;
+	char msg[160];
+};
+
+static void *inflater(void *arg)
+{
+	struct stream *s = arg;
+	struct ahead *a = s->ahead;
+
+	pthread_mutex_lock(&a->lock);
+	for (;;) {
+		size_t i;
+		int n, zerr = Z_OK, err = 0;
+		char msg[sizeof(a->msg)] = "";
+
+		while (a->filled == AHEAD && !a->stop)
+			pthread_cond_wait(&a->room, &a->lock);
+		if (a->stop)
+			break;
+		i = (a->first + a->filled) % AHEAD;
+		pthread_mutex_unlock(&a->lock);
+		n = gzread(s->gz, a->chunk[i], (unsigned)CHUNK);
+		if (n <= 0) {
+			err = errno;
+			snprintf(msg, sizeof(msg), "%s", gzerror(s->gz, &zerr));
+		}
+		pthread_mutex_lock(&a->lock);
+		if (n <= 0) {
+			a->zerr = zerr;
+			a->err = err;
+			memcpy(a->msg, msg, sizeof(msg));
+		}
+		a->len[i] = n;
+		a->filled++;
+		pthread_cond_signal(&a->data);
+		if (n <= 0)
+			break;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+static void ahead_free(struct ahead *a)
+{
+	for (int i = 0; i < AHEAD; i++)
+		free(a->chunk[i]);
+	free(a);
+}
+
+/* Start S's inflater.  If it cannot be had, S is read in the caller's thread. */
+static void ahead_start(struct stream *s)
+{
+	struct ahead *a = calloc(1, sizeof(*a));
+	int i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < AHEAD && (a->chunk[i] = malloc(CHUNK)) != NULL; i++)
+		;
+	if (i < AHEAD || pthread_mutex_init(&a->lock, NULL) != 0) {
+		ahead_free(a);
+		return;
+	}
+	if (pthread_cond_init(&a->data, NULL) == 0) {
+		if (pthread_cond_init(&a->room, NULL) == 0) {
+			s->ahead = a;
+			if (pthread_create(&a->thread, NULL, inflater, s) == 0)
+				return;
+			s->ahead = NULL;
+			pthread_cond_destroy(&a->room);
+		}
+		pthread_cond_destroy(&a->data);
+	}
+	pthread_mutex_destroy(&a->lock);
+	ahead_free(a);
+}
+
+static void ahead_stop(struct stream *s)
+{
+	struct ahead *a = s->ahead;
+
+	pthread_mutex_lock(&a->lock);
+	a->stop = true;
+	pthread_cond_signal(&a->room);
+	pthread_mutex_unlock(&a->lock);
+	pthread_join(a->thread, NULL);
+	pthread_cond_destroy(&a->data);
+	pthread_cond_destroy(&a->room);
+	pthread_mutex_destroy(&a->lock);
+	ahead_free(a);
+	s->ahead = NULL;
+	s->buf = NULL;              /* it was a chunk */
+}
+
+/* The next chunk from S's inflater into BUF: what gzread returned for it. */
+static int ahead_take(struct stream *s, int *zerr, int *err, const char **msg)
+{
+	struct ahead *a = s->ahead;
+	int n;
+
+	pthread_mutex_lock(&a->lock);
+	if (a->taken) {
+		a->first = (a->first + 1) % AHEAD;
+		a->filled--;
+		a->taken = false;
+		pthread_cond_signal(&a->room);
+	}
+	while (a->filled == 0)
+		pthread_cond_wait(&a->data, &a->lock);
+	a->taken = true;
+	s->buf = a->chunk[a->first];
+	n = a->len[a->first];
+	*zerr = a->zerr;
+	*err = a->err;
+	*msg = a->msg;              /* the inflater is done with it once LEN says so */
+	pthread_mutex_unlock(&a->lock);
+	return n;
+}
+
 /* ---- lines ---- */
 
-static int stream_start(struct og_trace_reader *r, struct stream *s)
+/* Open S for reading from its start; with AHEAD (not standard input), an inflater too. */
+static int stream_start(struct og_trace_reader *r, struct stream *s, bool ahead)
 {
 	int fd;
 
@@ -1046,25 +1194,41 @@ static int stream_start(struct og_trace_reader *r, struct stream *s)
 		return EX_SOFTWARE;
 	}
 	gzbuffer(s->gz, (unsigned)CHUNK);
+	/* a pipe could block the inflater for ever when the reader stops early */
+	if (ahead && !s->is_stdin) {
+		free(s->buf);
+		s->buf = NULL;
+		ahead_start(s);
+		if (s->ahead == NULL && (s->buf = malloc(CHUNK)) == NULL) {
+			snprintf(r->error, sizeof(r->error), "%s: out of memory", s->path);
+			return EX_SOFTWARE;
+		}
+	}
 	return 0;
 }
 
 /* Refill BUF.  0, or -1 after noting a read error (the file ends there). */
 static int refill(struct og_trace_reader *r, struct stream *s)
 {
-	int n, zerr;
+	int n, zerr, err;
 	const char *msg;
 
 	s->start = s->end = 0;
-	n = gzread(s->gz, s->buf, (unsigned)CHUNK);
+	if (s->ahead != NULL) {
+		n = ahead_take(s, &zerr, &err, &msg);
+	} else {
+		n = gzread(s->gz, s->buf, (unsigned)CHUNK);
+		err = errno;
+		if (n <= 0)
+			msg = gzerror(s->gz, &zerr);
+	}
 	if (n > 0) {
 		s->end = (size_t)n;
 		return 0;
 	}
 	s->eof = true;
-	msg = gzerror(s->gz, &zerr);
 	if (n < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
-		note_read_error(r, s, zerr == Z_ERRNO ? strerror(errno) : msg);
+		note_read_error(r, s, zerr == Z_ERRNO ? strerror(err) : msg);
 		return -1;
 	}
 	return 0;
@@ -1397,7 +1561,7 @@ int og_trace_open(struct og_trace_reader *r)
 			return EX_NOINPUT;
 		}
 		/* the first record; standard input cannot be read twice, so it goes on from there */
-		if ((rc = stream_start(r, s)) != 0)
+		if ((rc = stream_start(r, s, false)) != 0)
 			return rc;
 		s->record_bad = s->is_stdin;
 		if ((rc = advance(r, s, false)) > 1)
@@ -1441,7 +1605,7 @@ static int activate(struct og_trace_reader *r, struct stream *s)
 			heap_push(r, s);
 			return 0;
 		}
-	} else if ((rc = stream_start(r, s)) != 0) {
+	} else if ((rc = stream_start(r, s, r->n_workers > 0)) != 0) {
 		return rc;
 	}
 	if ((rc = advance(r, s, true)) > 1)

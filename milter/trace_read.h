@@ -19,8 +19,8 @@
  * Times, keys and a text to search for may be set before opening; a line
  * that cannot match them is skipped without a full parse (see
  * og_trace_set_period and og_trace_set_needle).  Parsing, the costly part,
- * may run in worker threads (og_trace_set_threads); everything else, and
- * every call here, is of the caller's thread.
+ * and inflating may run in threads of the reader's (og_trace_set_threads);
+ * everything else, and every call here, is of the caller's thread.
  *
  * Also here: time parsing for the command line, and a small counting table
  * of strings that the subcommands share.  The HTML report is trace_report.c
@@ -126,8 +126,10 @@ int og_trace_add_file(struct og_trace_reader *r, const char *path);
 int og_trace_add_default(struct og_trace_reader *r, const char *path);
 
 /*
- * Parse lines in N worker threads (0, the default: in the caller's).  The
- * records come in the same order either way.  Before og_trace_open; 0 or -1.
+ * Parse lines in N worker threads (0, the default: in the caller's); with
+ * workers, each file being read is also read and inflated ahead in a thread
+ * of its own (not standard input).  The records come in the same order
+ * either way.  Before og_trace_open; 0 or -1.
  */
 int og_trace_set_threads(struct og_trace_reader *r, int n);
 /*

@@ -502,9 +502,9 @@ static void test_threads_order(void **state)
 /* A gzip file cut short: what it holds is read, the rest is reported. */
 static void test_gzip_damaged(void **state)
 {
-	char path[128], *report;
-	struct og_trace_reader *r;
-	struct og_trace_stats st;
+	char path[128], *report, *report2;
+	struct og_trace_reader *r, *r2;
+	struct og_trace_stats st, st2;
 	struct stat sb;
 	gzFile gz;
 
@@ -533,6 +533,18 @@ static void test_gzip_damaged(void **state)
 	assert_non_null(strstr(report, path));
 	assert_non_null(strstr(report, ": cannot read past line "));
 	assert_non_null(strstr(report, "the rest of the file is not read\n"));
+	/* the same with workers, where a thread of its own inflates the file */
+	assert_non_null(r2 = og_trace_reader_new());
+	assert_int_equal(og_trace_set_threads(r2, 2), 0);
+	assert_int_equal(og_trace_add_file(r2, path), 0);
+	assert_int_equal(read_all(r2, NULL, 0), 0);
+	og_trace_stats(r2, &st2);
+	CHECK_INT("read errors, inflated ahead", st2.read_errors, 1);
+	CHECK_INT("records, inflated ahead", st2.records, st.records);
+	report2 = bad_report(r2);
+	CHECK_STR("report, inflated ahead", report2, report);
+	free(report2);
+	og_trace_reader_free(r2);
 	free(report);
 	og_trace_reader_free(r);
 }
