@@ -35,7 +35,7 @@ static json_t *iso(int64_t sec)
 
 	if (sec == 0)
 		return json_null();
-	og_evidence_time(sec * 1000, buf, sizeof(buf));
+	og_evidence_time_sec(sec, buf, sizeof(buf));
 	return json_string(buf);
 }
 
@@ -377,7 +377,7 @@ int og_admin_lock(struct og_runtime *rt, const char *key, int64_t duration, int6
 	og_contain_save(rt, now);
 	og_sanitize(sk, sizeof(sk), k);
 	if (until > 0)
-		og_evidence_time(until * 1000, end, sizeof(end));
+		og_evidence_time_sec(until, end, sizeof(end));
 	og_notice("locked %s (%s) by an admin%s, until %s", sk, og_lock_style_name(style),
 	          replaced ? ", replacing its lock" : "", until > 0 ? end : "unlocked");
 	rec = admin_event("lock", k, now);

@@ -267,7 +267,7 @@ static json_t *time_or_null(int64_t sec)
 
 	if (sec == 0)
 		return json_null();
-	og_evidence_time(sec * 1000, buf, sizeof(buf));
+	og_evidence_time_sec(sec, buf, sizeof(buf));
 	return json_string(buf);
 }
 
@@ -347,7 +347,7 @@ static bool lock_key(struct og_runtime *rt, struct og_policy *p, const char *key
 	atomic_fetch_add(&rt->counters.locks_made, 1);
 	og_contain_save(rt, now);
 	if (until > 0)
-		og_evidence_time(until * 1000, end, sizeof(end));
+		og_evidence_time_sec(until, end, sizeof(end));
 	og_notice("%s: locked %s (%s) until %s: %s",
 	          f->queue_id != NULL ? f->queue_id : "NOQUEUE", sk, og_lock_style_name(lp->style),
 	          until > 0 ? end : "unlocked", reason);

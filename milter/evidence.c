@@ -302,6 +302,18 @@ void og_evidence_time(int64_t ms, char *buf, size_t len)
 	snprintf(buf + n, len - n, ".%03dZ", (int)frac);
 }
 
+/* SEC in seconds as og_evidence_time writes it; any SEC (a lock's end from a
+   state file or another server may be anything): beyond some 292 million
+   years either way it is written as that bound, never multiplied past int64. */
+void og_evidence_time_sec(int64_t sec, char *buf, size_t len)
+{
+	if (sec > INT64_MAX / 1000)
+		sec = INT64_MAX / 1000;
+	else if (sec < INT64_MIN / 1000)
+		sec = INT64_MIN / 1000;
+	og_evidence_time(sec * 1000, buf, len);
+}
+
 static void string_array(struct writer *w, const char *key, char *const *v, size_t n)
 {
 	w_open(w, key, '[');
@@ -420,7 +432,7 @@ char *og_evidence_format(const struct og_facts *f, const struct og_identity *id,
 		w_str(&w, "key", v->locked_key);
 		w_str(&w, "style", og_lock_style_name(v->lock_style));
 		if (v->lock_until > 0) {
-			og_evidence_time(v->lock_until * 1000, until, sizeof(until));
+			og_evidence_time_sec(v->lock_until, until, sizeof(until));
 			w_str(&w, "until", until);
 		} else {
 			w_lit(&w, "until", "null");

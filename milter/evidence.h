@@ -60,6 +60,8 @@ struct json_t *og_evidence_str(const char *s);
 
 /* MS (milliseconds since the epoch) as "2026-11-23T03:01:02.123Z" into BUF. */
 void og_evidence_time(int64_t ms, char *buf, size_t len);
+/* The same of SEC seconds since the epoch, for any SEC (no overflow). */
+void og_evidence_time_sec(int64_t sec, char *buf, size_t len);
 
 /* Append LINE (no newline; one is added) as one write. 0 or -1 (counted). */
 int og_evidence_append(struct og_evidence *e, const char *line);

@@ -16,7 +16,9 @@
 # medians over the rounds - msgs/s, whole-message latency p50/p99, the
 # filter's CPU per message (with the range over the rounds) and peak RSS -
 # and outguard's CPU per message relative to each null filter in the same
-# run; then memory per tracked account and the targets, met or not.
+# run; then memory per tracked account, key and rate counter at a million
+# accounts, the eviction counter there and in a run capped by
+# max_tracked_keys, and the targets, met or not.
 #
 # msgs/s and latency depend on the machine (the driver shares its CPUs with
 # the filter); the CPU per message and its ratios are the figures to compare.
@@ -77,12 +79,16 @@ free_port()
 	echo "$p"
 }
 
+# write_conf DIR SOCKET: outguard.conf, with "max_tracked_keys" when $max_keys is set
 write_conf()
 {
+	local cap=
+	[ -n "${max_keys:-}" ] && cap="
+  \"max_tracked_keys\": $max_keys,"
 	cat >"$1/outguard.conf" <<EOF
 {
   "socket": "$2",
-  "rules": "$RULES",
+  "rules": "$RULES",$cap
   "evidence_file": "$1/evidence.jsonl",
   "state_file": null,
   "control": { "socket": "unix:$1/control.sock" }
@@ -137,16 +143,19 @@ run_one()
 	echo "$scen $filter $round $(field "$line" rate) $(field "$line" p50_us) $(field "$line" p99_us)" \
 		"$(field "$line" cpu_us) $(field "$line" hwm_kb) $(field "$line" accounts_seen)" \
 		"$(field "$line" msgs) ${entries:--} ${evictions:--} $(field "$line" tag)" \
-		"$(field "$line" quarantine) $(field "$line" tempfail) $(field "$line" driver_us)" >>"$results"
+		"$(field "$line" quarantine) $(field "$line" tempfail) $(field "$line" driver_us)" \
+		"$(field "$line" conns)" >>"$results"
 	printf '  %-9s round %d: %7.0f msgs/s, %7.1f us CPU/msg, %6.1f MB peak\n' "$filter" "$round" \
 		"$(field "$line" rate)" "$(field "$line" cpu_us)" \
 		"$(awk -v k="$(field "$line" hwm_kb)" 'BEGIN { print k / 1024 }')"
 }
 
 # scenario NAME TITLE SOCKET-KIND ROUNDS OUTGUARD-MESSAGES NULL-MESSAGES LOAD-OPTIONS...
+# The filters are $filters (default all three); outguard gets max_tracked_keys $max_keys if set.
 scenario()
 {
 	local name=$1 title=$2 kind=$3 rounds=$4 n_og n_null r i f
+	local order=(${filters:-null-r null-n outguard})
 	case " ${OG_BENCH_ONLY:-$name} " in *" $name "*) ;; *) return 0 ;; esac
 	n_og=$(count "$5")
 	n_null=$(count "$6")
@@ -154,9 +163,8 @@ scenario()
 	echo "$name|$title" >>"$tmp/titles"
 	echo "== $title: outguard $n_og messages, null filters $n_null, $rounds round(s); milter_load $*"
 	for r in $(seq 1 "$rounds"); do
-		local order=(null-r null-n outguard)
-		for i in 0 1 2; do
-			f=${order[$(((i + r - 1) % 3))]}
+		for i in $(seq 0 $((${#order[@]} - 1))); do
+			f=${order[$(((i + r - 1) % ${#order[@]}))]}
 			if [ "$f" = outguard ]; then
 				run_one "$name" "$f" "$r" "$kind" "$n_og" "$@" || return 1
 			else
@@ -173,16 +181,22 @@ echo "bench.sh: outguard $OUTGUARD, rules $RULES; $(nproc) CPUs; scale $SCALE"
 # (30 messages a minute, 500 recipients an hour) and every client address
 # under 120 a minute, so the ordinary path is measured: accept, score 0.
 # Local and inbound mail are not in these scenarios (milter_load
-# --local-share/--inbound-share); the 1M-accounts run needs at least 200,000
-# messages to track many accounts, so it runs one round and the null
-# filters, whose cost does not depend on accounts, get fewer messages.
+# --local-share/--inbound-share).  The 1M-accounts run sends 1,000,000
+# messages, message N from account N, so that a million distinct accounts
+# are tracked (and a client address a connection of 20); it runs one round,
+# and the null filters, whose cost does not depend on accounts, get fewer
+# messages.  acct1m-cap sends the same to outguard alone with max_tracked_keys
+# at 1,000,000 counters (some 140,000 accounts under the default rules): the
+# oldest keys are evicted and memory stays bounded.
 common="-c 8 -m 20"
 scenario base "8 conns, 1 rcpt, 2 KB, unix, 1k accounts" unix "$ROUNDS" 20000 20000 \
 	$common -r 1 -b 2048 -a 1000 &&
 scenario rcpt50 "50 rcpts" unix "$ROUNDS" 3000 3000 $common -r 50 -b 2048 -a 1000 &&
 scenario body100k "100 KB text body, trap words" unix "$ROUNDS" 3000 3000 \
 	$common -r 1 -b 102400 --body-text -a 1000 &&
-scenario acct1m "1M accounts" unix 1 200000 20000 $common -r 1 -b 2048 -a 1000000 &&
+scenario acct1m "1M accounts" unix 1 1000000 20000 $common -r 1 -b 2048 -a 1000000 &&
+filters=outguard max_keys=1000000 \
+	scenario acct1m-cap "1M accounts, max_tracked_keys 1M" unix 1 1000000 0 $common -r 1 -b 2048 -a 1000000 &&
 # Over TCP a filter that answers nothing at DATA waits ~40 ms a message (see
 # t/bench/mta_client.c, the DATA hand-over): few messages suffice there.
 scenario inet "inet socket (vs base: unix)" inet "$ROUNDS" 1000 1000 $common -r 1 -b 2048 -a 1000
@@ -205,7 +219,7 @@ BEGIN {
 {
 	k = $1 SUBSEP $2
 	rate[k] = rate[k] " " $4; p50[k] = p50[k] " " $5; p99[k] = p99[k] " " $6
-	cpu[k] = cpu[k] " " $7; hwm[k] = hwm[k] " " $8; seen[k] = $9; msgs[k] = $10
+	cpu[k] = cpu[k] " " $7; hwm[k] = hwm[k] " " $8; seen[k] = $9; msgs[k] = $10; conns[k] = $17
 	if ($11 != "-") entries[k] = $11
 	if ($12 != "-") evict[k] = $12
 	flagged[k] += $13 + $14 + $15
@@ -215,20 +229,25 @@ END {
 	       "p50 ms", "p99 ms", "CPU us/msg", "(range)", "RSS MB", "vs r", "vs n", "rate r"
 	for (s = 1; s <= ns; s++) {
 		sc = order[s]
+		shown = 0
 		for (f = 1; f <= 3; f++) {
 			fl = f == 1 ? "null-r" : f == 2 ? "null-n" : "outguard"
 			k = sc SUBSEP fl
 			if (!(k in cpu)) continue
 			c = median(cpu[k])
-			line = sprintf("%-41s %-8s %8.0f %8.2f %8.2f %10.1f %13s %7.1f", f == 1 ? title[sc] : "", fl,
+			line = sprintf("%-41s %-8s %8.0f %8.2f %8.2f %10.1f %13s %7.1f", shown++ ? "" : title[sc], fl,
 			               median(rate[k]), median(p50[k]) / 1000, median(p99[k]) / 1000, c,
 			               sprintf("(%.0f-%.0f)", lo(cpu[k]), hi(cpu[k])), median(hwm[k]) / 1024)
 			if (fl == "outguard") {
+				ogcpu[sc] = c; oghwm[sc] = median(hwm[k]); ogseen[sc] = seen[k]; ogconns[sc] = conns[k]
+				ogent[sc] = entries[k]; ogev[sc] = evict[k]; ogflag[sc] = flagged[k]
+			}
+			# the ratios need the null filters of the same scenario (acct1m-cap has none)
+			if (fl == "outguard" && (sc SUBSEP "null-r") in cpu && (sc SUBSEP "null-n") in cpu) {
 				cr = median(cpu[sc SUBSEP "null-r"]); cn = median(cpu[sc SUBSEP "null-n"])
 				line = line sprintf(" %6.2fx %6.2fx %6.2fx", c / cr, c / cn,
 				                    median(rate[k]) / median(rate[sc SUBSEP "null-r"]))
-				ratio_r[sc] = c / cr; ogcpu[sc] = c; oghwm[sc] = median(hwm[k]); ogseen[sc] = seen[k]
-				ogent[sc] = entries[k]; ogev[sc] = evict[k]; ogflag[sc] = flagged[k]
+				ratio_r[sc] = c / cr
 			}
 			print line
 		}
@@ -244,16 +263,25 @@ END {
 		printf "  note: %s: %d outguard verdicts were not a plain accept (tag, quarantine, tempfail)\n",
 		       title[order[s]], ogflag[order[s]]
 
-	printf "\nmemory: outguard peak RSS %.1f MB with 1k accounts, %.1f MB after %d accounts of 1M",
+	# keys: an account a message (accounts seen) and a client address a connection
+	keys1m = ogseen["acct1m"] + ogconns["acct1m"]; keys1k = ogseen["base"] + ogconns["base"]
+	printf "\nmemory: outguard peak RSS %.1f MB with 1k accounts, %.1f MB with %d accounts", 
 	       oghwm["base"] / 1024, oghwm["acct1m"] / 1024, ogseen["acct1m"]
 	if ("acct1m" in ogent && ogent["acct1m"] != "")
 		printf " (%d rate counters held, %d evicted)", ogent["acct1m"], ogev["acct1m"]
 	printf "\n"
+	printf "  keys tracked: %d with 1M accounts (%d accounts, %d client addresses), %d with 1k\n",
+	       keys1m, ogseen["acct1m"], ogconns["acct1m"], keys1k
 	per_acct = (oghwm["acct1m"] - oghwm["base"]) * 1024 / (ogseen["acct1m"] > 0 ? ogseen["acct1m"] : 1)
+	per_key = keys1m > keys1k ? (oghwm["acct1m"] - oghwm["base"]) * 1024 / (keys1m - keys1k) : 0
 	printf "  bytes per tracked account = (RSS(1M) - RSS(1k)) / accounts seen = %.0f\n", per_acct
+	printf "  bytes per tracked key = (RSS(1M) - RSS(1k)) / (keys(1M) - keys(1k)) = %.0f\n", per_key
 	if (("acct1m" in ogent) && ("base" in ogent) && ogent["acct1m"] > ogent["base"])
 		printf "  bytes per rate counter = (RSS(1M) - RSS(1k)) / (counters(1M) - counters(1k)) = %.0f\n",
 		       (oghwm["acct1m"] - oghwm["base"]) * 1024 / (ogent["acct1m"] - ogent["base"])
+	if ("acct1m-cap" in oghwm)
+		printf "  max_tracked_keys 1,000,000: peak RSS %.1f MB with %d accounts, %d rate counters held, %d evicted\n",
+		       oghwm["acct1m-cap"] / 1024, ogseen["acct1m-cap"], ogent["acct1m-cap"], ogev["acct1m-cap"]
 
 	print "\ntargets:"
 	verdict("(a) base: outguard CPU/msg <= 1.00x null-r", sprintf("%.2fx", ratio_r["base"]),
@@ -266,6 +294,13 @@ END {
 	verdict("(c) bytes per tracked account <= 256", sprintf("%.0f B", per_acct), per_acct <= 256)
 	verdict("(c) RSS with 1k accounts <= 16 MB", sprintf("%.1f MB", oghwm["base"] / 1024),
 	        oghwm["base"] / 1024 <= 16)
+	verdict("(c) 1M accounts tracked, none evicted", sprintf("%d/%d", ogseen["acct1m"], ogev["acct1m"]),
+	        ogseen["acct1m"] >= 1000000 && ogev["acct1m"] == 0)
+	verdict("(c) max_tracked_keys 1M: held <= 1M, evicted > 0",
+	        sprintf("%d/%d", ogent["acct1m-cap"], ogev["acct1m-cap"]),
+	        ogent["acct1m-cap"] <= 1000000 && ogev["acct1m-cap"] > 0)
+	verdict("(c) max_tracked_keys 1M: RSS < half uncapped", sprintf("%.1f MB",
+	        oghwm["acct1m-cap"] / 1024), oghwm["acct1m-cap"] > 0 && oghwm["acct1m-cap"] * 2 < oghwm["acct1m"])
 	verdict("    inet socket: outguard CPU/msg over null-r", sprintf("%.2fx", ratio_r["inet"]), -1)
 	print "  (d) through Postfix: t/bench/postfix_bench.sh"
 }

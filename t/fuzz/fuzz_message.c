@@ -10,13 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diag.h"
 #include "eml.h"
 #include "engine.h"
 #include "evidence.h"
 #include "identity.h"
 #include "ratelimit.h"
 #include "rules.h"
+
+#include "fuzz_rules_env.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,16 +27,7 @@ static struct og_state *state;
 
 static void init(void)
 {
-	struct og_diag d;
-	const char *path = getenv("OG_FUZZ_RULES");
-
-	og_diag_init(&d);
-	rules = og_rules_load(path != NULL ? path : "rules/default.json", &d);
-	og_diag_free(&d);
-	if (rules == NULL) {
-		fprintf(stderr, "fuzz_message: cannot load the rules (set OG_FUZZ_RULES)\n");
-		abort();
-	}
+	rules = fuzz_rules_load("fuzz_message");
 	rates = og_rate_new(10000);
 	state = og_state_new(rates);
 }

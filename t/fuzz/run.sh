@@ -14,7 +14,7 @@ srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 builddir=${top_builddir:-$srcdir/_build}
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-harnesses=${*:-rules message headers body control state}
+harnesses=${*:-rules message headers body evidence control state}
 CLANG=${CLANG:-$(command -v clang-14 || command -v clang)}
 [ -n "$CLANG" ] || { echo "fuzz: clang not found (apt-get install clang-14 libclang-rt-14-dev)"; exit 77; }
 [ -f "$builddir/autoconf.h" ] || { echo "fuzz: $builddir is not configured"; exit 1; }

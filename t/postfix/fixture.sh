@@ -2,7 +2,10 @@
 # A throwaway Postfix instance on loopback with outguard as its milter.
 #
 #   fixture.sh up DIR            build and start the instance in DIR (must exist, empty)
-#   fixture.sh down DIR          stop everything started by "up" (by recorded PIDs)
+#   fixture.sh down DIR          stop everything started by "up" (by recorded PIDs);
+#                                exit 2 if the milter's log holds a sanitizer report
+#                                (AddressSanitizer, LeakSanitizer, ThreadSanitizer,
+#                                UBSan's "runtime error:"), printed on stderr
 #   fixture.sh local DIR UID [--wrapper] [--cwd PATH] -- SENDMAIL-ARGS...
 #                                submit the message on stdin as local user UID through
 #                                /usr/sbin/sendmail (or outguard-sendmail with --wrapper),
@@ -62,6 +65,7 @@ OG_SENDMAIL_WRAPPER=${OG_SENDMAIL_WRAPPER:-$builddir/outguard-sendmail}
 PYTHON3=${PYTHON3:-/usr/bin/python3}
 PATH=$PATH:/usr/sbin:/sbin
 PORT_LOCK=/tmp/outguard-pfx-ports.lock
+SANITIZER_REPORT='ERROR: (AddressSanitizer|LeakSanitizer)|WARNING: ThreadSanitizer|runtime error:'
 USERS="alice bob carol dave erin frank lists mallory web ann@shop.test ben@shop.test"
 
 die()
@@ -419,6 +423,13 @@ cmd_down()
 	stop_pid "$T/run/milter.pid" 15
 	stop_pid "$T/run/auth.pid" 5
 	stop_pid "$T/run/sink.pid" 5
+	# A sanitizer build reports on stderr, which is the milter's log, as it
+	# finds a fault and (leaks) as the milter exits: any report fails.
+	if [ -f "$T/outguard.log" ] && grep -q -E "$SANITIZER_REPORT" "$T/outguard.log"; then
+		echo "fixture: sanitizer reports in $T/outguard.log:" >&2
+		grep -E -A 12 "$SANITIZER_REPORT" "$T/outguard.log" | head -n 80 >&2
+		rc=2
+	fi
 	return $rc
 }
 
