@@ -432,6 +432,27 @@ static void test_format_utf8(void **state)
 }
 
 /* Counts beyond what JSON integers hold are capped, not wrapped. */
+/* A lock's end can be any integer (a state file, another server's Redis): never an overflow. */
+static void test_time_sec_bounds(void **state)
+{
+	char buf[40], bound[40];
+
+	(void)state;
+	og_evidence_time_sec(1796175001, buf, sizeof(buf));
+	assert_string_equal(buf, "2026-12-02T01:30:01.000Z");
+	og_evidence_time_sec(0, buf, sizeof(buf));
+	assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
+	/* past the bound: written as the bound, which fits the callers' buffers */
+	og_evidence_time_sec(INT64_MAX / 1000, bound, sizeof(bound));
+	og_evidence_time_sec(INT64_MAX, buf, sizeof(buf));
+	assert_string_equal(buf, bound);
+	assert_true(strncmp(buf, "292", 3) == 0 && buf[strlen(buf) - 1] == 'Z');
+	og_evidence_time_sec(INT64_MIN / 1000, bound, sizeof(bound));
+	og_evidence_time_sec(INT64_MIN, buf, sizeof(buf));
+	assert_string_equal(buf, bound);
+	assert_true(strlen(buf) > 0 && buf[strlen(buf) - 1] == 'Z');
+}
+
 static void test_format_large_figure(void **state)
 {
 	struct sample s;
@@ -917,6 +938,7 @@ int main(void)
 		cmocka_unit_test(test_format_observe),
 		cmocka_unit_test(test_format_utf8),
 		cmocka_unit_test(test_format_large_figure),
+		cmocka_unit_test(test_time_sec_bounds),
 		cmocka_unit_test(test_format_bytes),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_append_and_mode),

@@ -57,10 +57,19 @@ pfx_cleanup()
 	# each instance takes seconds to stop (the milter polls): stop them together
 	for d in "$pfx" ${pfx_more:-}; do
 		[ -f "$d/fixture.env" ] || continue
-		{ bash "$FIXTURE" down "$d" || echo "# warning: the fixture in $d did not stop cleanly"; } &
+		{ bash "$FIXTURE" down "$d"; echo $? >"$d/down.status"; } &
 		pids="$pids $!"
 	done
 	[ -n "$pids" ] && wait $pids
+	# down says 2 when the milter's log holds a sanitizer report: a failure
+	for d in "$pfx" ${pfx_more:-}; do
+		[ -f "$d/down.status" ] || continue
+		case $(cat "$d/down.status") in
+		0) ;;
+		2) echo "# the milter in $d reported a sanitizer error (above)"; [ $rc -eq 0 ] && rc=1 ;;
+		*) echo "# warning: the fixture in $d did not stop cleanly" ;;
+		esac
+	done
 	[ -n "${pfx_at_exit:-}" ] && "$pfx_at_exit" "$rc"
 	if [ -n "${OG_KEEP_TMP:-}" ]; then
 		echo "# kept $tmp (OG_KEEP_TMP)"
