@@ -706,6 +706,65 @@ static void test_fail_policy(void **state)
 	}
 }
 
+/*
+ * A header regex made to backtrack ends at the match limit as no match,
+ * and the rule's result says limited; the same value without the bait
+ * matches and is not limited.  The record of the bait has no hit for it.
+ */
+static void test_match_limit(void **state)
+{
+	static const char *const rules_slow =
+		"{ \"outguard_rules\": 1,\n"
+		"  \"thresholds\": { \"tag\": 5, \"quarantine\": 10 },\n"
+		"  \"rules\": [\n"
+		"    { \"id\": \"slow\", \"check\": \"header\", \"score\": 1, \"header\": \"X-Slow\",\n"
+		"      \"pattern\": \"^(a+)+$\" }\n"
+		"  ] }\n";
+	static const struct { const char *label; char last; bool limited; size_t hits; } rows[] = {
+		{ "990 a's and a b: backtracks", 'b', true, 0 },
+		{ "991 a's: matches at once", 'a', false, 1 },
+	};
+	struct og_runtime rt;
+	char value[992];
+
+	(void)state;
+	start(&rt, CONFIG(""), rules_slow);
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		struct og_policy *p = og_runtime_policy(&rt);
+		struct og_facts f;
+		struct og_identity id;
+		struct og_verdict *v = malloc(sizeof(*v));
+		json_t **r;
+		size_t n;
+
+		assert_non_null(v);
+		memset(value, 'a', 990);
+		value[990] = rows[i].last;
+		value[991] = '\0';
+		message(&f, "alice@example.com", "<alice@example.com>", "203.0.113.9", NULL, "QL1");
+		og_facts_want(&f, (const char *const *)p->rules->want_headers, p->rules->n_want_headers,
+		              p->rules->body_bytes);
+		assert_int_equal(og_facts_add_header(&f, "X-Slow", value), 0);
+		alarm(60);      /* without the limit the search would not end */
+		assert_int_equal(og_runtime_judge(&rt, p, &f, NOW_MS, &id, v), 0);
+		alarm(0);
+		assert_int_equal(v->n_results, 1);
+		if (v->result[0].limited != rows[i].limited || v->n_hits != rows[i].hits)
+			fail_msg("row %s: limited %d, %zu hits", rows[i].label, v->result[0].limited,
+			         v->n_hits);
+		assert_true(v->result[0].applies);
+		r = records("evidence.jsonl", &n);
+		assert_int_equal(n, i + 1);
+		assert_int_equal(json_array_size(json_object_get(r[i], "hits")), rows[i].hits);
+		free_records(r, n);
+		og_identity_free(&id);
+		og_facts_free(&f);
+		og_policy_release(p);
+		free(v);
+	}
+	og_runtime_destroy(&rt);
+}
+
 /* Redis that does not answer is no internal error: the message is counted locally. */
 static void test_shared_store_away(void **state)
 {
@@ -753,6 +812,7 @@ int main(void)
 		cmocka_unit_test_setup(test_fail_policy, clean),
 		cmocka_unit_test_setup(test_shared_store_away, clean),
 		cmocka_unit_test_setup(test_observing_hit_logged, clean),
+		cmocka_unit_test_setup(test_match_limit, clean),
 		cmocka_unit_test_setup(test_flagged, clean),
 		cmocka_unit_test_setup(test_scope_from_config, clean),
 		cmocka_unit_test_setup(test_reload, clean),
