@@ -962,36 +962,159 @@ static void test_hostile_input(void **state)
 	og_diag_free(&d);
 }
 
-/* The connection dropped at every stage: each stage's state is freed (ASan, valgrind watch). */
-static void test_dropped_at_every_stage(void **state)
+static const char *const rules_dropped =
+	"{ \"outguard_rules\": 1,\n"
+	"  \"thresholds\": { \"tag\": 5, \"quarantine\": 10 },\n"
+	"  \"rules\": [\n"
+	"    { \"id\": \"trap\", \"check\": \"keywords\", \"score\": 1, \"body_bytes\": 64,\n"
+	"      \"phrases\": [\"winner\"] },\n"
+	"    { \"id\": \"per-account\", \"check\": \"rate\", \"key\": \"account\",\n"
+	"      \"count\": \"messages\", \"window\": 3600, \"limit\": 1, \"score\": 1 }\n"
+	"  ] }\n";
+
+/* Records in the evidence file. */
+static size_t evidence_count(void)
+{
+	size_t len, n = 0;
+	char *text = read_evidence(&len);
+
+	for (size_t i = 0; i < len; i++)
+		n += text[i] == '\n';
+	free(text);
+	return n;
+}
+
+/*
+ * Run STEPS on CTX, one letter a milter command: O negotiate, C connect,
+ * H HELO, M MAIL, R RCPT, L a header, N end of headers, B two body chunks,
+ * E end of message, A abort.
+ */
+static void run_steps(SMFICTX *ctx, const char *steps)
 {
 	char *from[] = { (char *)"<dave@example.com>", NULL };
 	char *rv[] = { (char *)"<x@remote.example>", NULL };
-	(void)state;
+	unsigned long pf0, pf1, pf2, pf3;
 
-	for (int stage = 0; stage < 7; stage++) {
-		unsigned long pf0, pf1, pf2, pf3;
-		SMFICTX ctx;
+	for (const char *s = steps; *s != '\0'; s++) {
+		switch (*s) {
+		case 'O':
+			assert_int_equal(desc.xxfi_negotiate(ctx, SMFIF_ADDHDRS | SMFIF_CHGHDRS |
+			                                     SMFIF_QUARANTINE | SMFIF_SETSYMLIST,
+			                                     SMFIP_NOBODY | SMFIP_SKIP, 0, 0, &pf0, &pf1,
+			                                     &pf2, &pf3), SMFIS_CONTINUE);
+			break;
+		case 'C':
+			connect_from(ctx, "127.0.0.2", 40004, "ORIGINATING");   /* and HELO */
+			break;
+		case 'H':
+			assert_int_equal(desc.xxfi_helo(ctx, (char *)"again.example"), SMFIS_CONTINUE);
+			break;
+		case 'M':
+			fake_macro(ctx, "{auth_authen}", "dave@example.com");
+			assert_int_equal(desc.xxfi_envfrom(ctx, from), SMFIS_CONTINUE);
+			break;
+		case 'R':
+			assert_int_equal(desc.xxfi_envrcpt(ctx, rv), SMFIS_CONTINUE);
+			break;
+		case 'L':
+			assert_int_equal(desc.xxfi_header(ctx, (char *)"Subject", (char *)"cut"),
+			                 SMFIS_CONTINUE);
+			break;
+		case 'N':
+			assert_int_equal(desc.xxfi_eoh(ctx), SMFIS_CONTINUE);
+			break;
+		case 'B':
+			assert_int_equal(desc.xxfi_body(ctx, (unsigned char *)"you are a ", 10),
+			                 SMFIS_CONTINUE);
+			assert_int_equal(desc.xxfi_body(ctx, (unsigned char *)"winner\r\n", 8),
+			                 SMFIS_CONTINUE);
+			break;
+		case 'E':
+			assert_int_equal(desc.xxfi_eom(ctx), SMFIS_ACCEPT);
+			break;
+		case 'A':
+			assert_int_equal(desc.xxfi_abort(ctx), SMFIS_CONTINUE);
+			break;
+		default:
+			fail_msg("unknown step %c", *s);
+		}
+	}
+}
+
+/*
+ * The connection dropped at every stage, close without QUIT: the state of
+ * each stage is freed (ASan and valgrind watch), the policy reference of an
+ * unfinished message is dropped, and nothing is half-written: only a
+ * message that reached its end is counted, in the counters, the rates and
+ * the evidence; the next message of the account sees exactly those.
+ */
+static void test_dropped_at_every_stage(void **state)
+{
+	static const char *const rows[] = {
+		"O", "OC", "OCH", "OCHM", "OCHMR", "OCHMRL", "OCHMRLN", "OCHMRLNB",
+		"OCHMRLNBE", "OCHMRLNBA", "OCHMRLNBEM", "OCHMRLNBEMRLNB",
+	};
+	struct og_runtime *rt = *state;
+	struct og_policy *p;
+	struct og_diag d;
+	int refs, ended = 0;
+	json_t *r;
+	SMFICTX ctx;
+	char qid[N_ROWS(rows)][16], *got;
+
+	write_file("rules.json", rules_dropped);
+	og_diag_init(&d);
+	assert_int_equal(og_runtime_reload(rt, &d), 0);
+	og_diag_free(&d);
+	p = og_runtime_policy(rt);
+	refs = atomic_load(&p->refs);
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		uint64_t messages = atomic_load(&rt->counters.messages);
+		uint64_t errors = atomic_load(&rt->counters.internal_errors);
+		size_t records = evidence_count();
+		size_t eoms = strchr(rows[i], 'E') != NULL;
 
 		memset(&ctx, 0, sizeof(ctx));
-		desc.xxfi_negotiate(&ctx, SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE |
-		                    SMFIF_SETSYMLIST, SMFIP_NOBODY | SMFIP_SKIP, 0, 0, &pf0, &pf1, &pf2, &pf3);
-		if (stage >= 1)
-			connect_from(&ctx, "127.0.0.2", 40004, "ORIGINATING");
-		fake_macro(&ctx, "{auth_authen}", "dave@example.com");
-		if (stage >= 2)
-			desc.xxfi_envfrom(&ctx, from);
-		if (stage >= 3)
-			desc.xxfi_envrcpt(&ctx, rv);
-		if (stage >= 4)
-			desc.xxfi_header(&ctx, (char *)"Subject", (char *)"cut");
-		if (stage >= 5)
-			desc.xxfi_eoh(&ctx);
-		if (stage >= 6)
-			desc.xxfi_abort(&ctx);
+		snprintf(qid[i], sizeof(qid[i]), "DROP%zu", i);
+		fake_macro(&ctx, "i", qid[i]);
+		run_steps(&ctx, rows[i]);
 		assert_int_equal(desc.xxfi_close(&ctx), SMFIS_CONTINUE);
-		assert_null(ctx.priv);
+		if (ctx.priv != NULL)
+			fail_msg("steps %s: the context outlives close", rows[i]);
+		if (atomic_load(&p->refs) != refs)
+			fail_msg("steps %s: %d policy references after close, want %d", rows[i],
+			         atomic_load(&p->refs), refs);
+		if (atomic_load(&rt->counters.messages) - messages != eoms ||
+		    evidence_count() - records != eoms ||
+		    atomic_load(&rt->counters.internal_errors) != errors)
+			fail_msg("steps %s: %zu messages and %zu records more, want %zu", rows[i],
+			         (size_t)(atomic_load(&rt->counters.messages) - messages),
+			         evidence_count() - records, eoms);
+		if (eoms > 0) {
+			r = last_record();
+			got = text_at(r, "queue_id");
+			CHECK_STR(rows[i], got, qid[i]);
+			free(got);
+			json_decref(r);
+		}
+		ended += (int)eoms;
 	}
+	og_policy_release(p);
+
+	/* the account's next message: the rate counted only the messages that ended */
+	memset(&ctx, 0, sizeof(ctx));
+	fake_macro(&ctx, "i", "DROPLAST");
+	run_steps(&ctx, "OCMRLNBE");
+	desc.xxfi_close(&ctx);
+	r = last_record();
+	assert_int_equal(ended, 3);
+	assert_string_equal(hits_of(r), "trap=1:winner per-account=4");
+	json_decref(r);
+
+	write_file("rules.json", rules_quarantine);
+	og_diag_init(&d);
+	assert_int_equal(og_runtime_reload(rt, &d), 0);
+	og_diag_free(&d);
 }
 
 int main(void)
