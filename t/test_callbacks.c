@@ -51,6 +51,18 @@ static void write_file(const char *name, const char *text)
 	og_test_write(path, text);
 }
 
+/* The test's config, with fail policy ON_ERROR ("tempfail" or "accept"). */
+static void write_config(const char *on_error)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text),
+	         "{ \"socket\": \"inet:1@127.0.0.1\", \"rules\": \"rules.json\", \"state_file\": null,\n"
+	         "  \"evidence_file\": \"evidence.jsonl\", \"on_error\": \"%s\",\n"
+	         "  \"scope\": { \"originating_daemons\": [\"ORIGINATING\"] } }\n", on_error);
+	write_file("outguard.conf", text);
+}
+
 /* A runtime judging with RULES; the config lives in the test's directory. */
 static struct og_runtime *start(const char *rules)
 {
@@ -59,10 +71,7 @@ static struct og_runtime *start(const char *rules)
 	char path[512];
 
 	write_file("rules.json", rules);
-	write_file("outguard.conf",
-	           "{ \"socket\": \"inet:1@127.0.0.1\", \"rules\": \"rules.json\", \"state_file\": null,\n"
-	           "  \"evidence_file\": \"evidence.jsonl\", \"on_error\": \"tempfail\",\n"
-	           "  \"scope\": { \"originating_daemons\": [\"ORIGINATING\"] } }\n");
+	write_config("tempfail");
 	snprintf(path, sizeof(path), "%s/outguard.conf", dir);
 	og_diag_init(&d);
 	if (og_runtime_init(&rt, path, &d) < 0)
@@ -456,17 +465,13 @@ static void test_negotiate_body(void **state)
 		{ "SKIP not offered", "kw", SMFIP_NOBODY | SMFIP_NODATA, 0,
 		  SMFIP_NOBODY | SMFIP_SKIP | SMFIP_NODATA },
 	};
-	struct og_diag d;
 
 	for (size_t i = 0; i < N_ROWS(rows); i++) {
 		SMFICTX ctx;
 		unsigned long f0 = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
 		unsigned long pf0 = 0, pf1 = 0, pf2 = 1, pf3 = 1;
 
-		write_file("rules.json", rows[i].rules != NULL ? rules_keywords : rules_quarantine);
-		og_diag_init(&d);
-		assert_int_equal(og_runtime_reload(*state, &d), 0);
-		og_diag_free(&d);
+		reload_rules(*state, rows[i].rules != NULL ? rules_keywords : rules_quarantine);
 		memset(&ctx, 0, sizeof(ctx));
 		assert_int_equal(desc.xxfi_negotiate(&ctx, f0, rows[i].offered, 0, 0, &pf0, &pf1, &pf2,
 		                                     &pf3), SMFIS_CONTINUE);
@@ -476,10 +481,7 @@ static void test_negotiate_body(void **state)
 		assert_int_equal(pf3, 0);
 		desc.xxfi_close(&ctx);
 	}
-	write_file("rules.json", rules_quarantine);
-	og_diag_init(&d);
-	assert_int_equal(og_runtime_reload(*state, &d), 0);
-	og_diag_free(&d);
+	reload_rules(*state, rules_quarantine);
 }
 
 /* Over a unix socket the stages without a decision get no reply; MAIL and EOM still do. */
@@ -535,13 +537,9 @@ static void test_body_is_read_and_skipped(void **state)
 	char *from[] = { (char *)"<carol@example.com>", NULL };
 	char *rv[] = { (char *)"<x@remote.example>", NULL };
 	unsigned long pf0, pf1, pf2, pf3;
-	struct og_diag d;
 	SMFICTX ctx;
 
-	write_file("rules.json", rules_keywords);
-	og_diag_init(&d);
-	assert_int_equal(og_runtime_reload(*state, &d), 0);
-	og_diag_free(&d);
+	reload_rules(*state, rules_keywords);
 	memset(&ctx, 0, sizeof(ctx));
 	assert_int_equal(desc.xxfi_negotiate(&ctx, SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE |
 	                                     SMFIF_SETSYMLIST, SMFIP_NOBODY | SMFIP_SKIP, 0, 0,
@@ -903,14 +901,10 @@ static void test_hostile_input(void **state)
 	};
 	/* a login macro with a NUL: the MTA's string ends there */
 	static const char login_nul[] = "carol@example.com\0.evil.example";
-	struct og_diag d;
 	char *big = malloc(65537);
 
 	assert_non_null(big);
-	write_file("rules.json", rules_hostile);
-	og_diag_init(&d);
-	assert_int_equal(og_runtime_reload(*state, &d), 0);
-	og_diag_free(&d);
+	reload_rules(*state, rules_hostile);
 	for (size_t i = 0; i < N_ROWS(rows); i++) {
 		struct timespec t0, t1;
 		SMFICTX ctx;
@@ -956,10 +950,7 @@ static void test_hostile_input(void **state)
 		alarm(0);
 	}
 	free(big);
-	write_file("rules.json", rules_quarantine);
-	og_diag_init(&d);
-	assert_int_equal(og_runtime_reload(*state, &d), 0);
-	og_diag_free(&d);
+	reload_rules(*state, rules_quarantine);
 }
 
 static const char *const rules_dropped =
@@ -1056,16 +1047,12 @@ static void test_dropped_at_every_stage(void **state)
 	};
 	struct og_runtime *rt = *state;
 	struct og_policy *p;
-	struct og_diag d;
 	int refs, ended = 0;
 	json_t *r;
 	SMFICTX ctx;
 	char qid[N_ROWS(rows)][16], *got;
 
-	write_file("rules.json", rules_dropped);
-	og_diag_init(&d);
-	assert_int_equal(og_runtime_reload(rt, &d), 0);
-	og_diag_free(&d);
+	reload_rules(rt, rules_dropped);
 	p = og_runtime_policy(rt);
 	refs = atomic_load(&p->refs);
 	for (size_t i = 0; i < N_ROWS(rows); i++) {
@@ -1111,10 +1098,7 @@ static void test_dropped_at_every_stage(void **state)
 	assert_string_equal(hits_of(r), "trap=1:winner per-account=4");
 	json_decref(r);
 
-	write_file("rules.json", rules_quarantine);
-	og_diag_init(&d);
-	assert_int_equal(og_runtime_reload(rt, &d), 0);
-	og_diag_free(&d);
+	reload_rules(rt, rules_quarantine);
 }
 
 int main(void)
