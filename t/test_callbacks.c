@@ -311,6 +311,13 @@ static void reload_rules(struct og_runtime *rt, const char *rules)
 	og_diag_free(&d);
 }
 
+/* The config with fail policy ON_ERROR, and RULES, from now on. */
+static void reload_with(struct og_runtime *rt, const char *on_error, const char *rules)
+{
+	write_config(on_error);
+	reload_rules(rt, rules);
+}
+
 static void test_tempfail_smtp_quarantine_local(void **state)
 {
 	SMFICTX ctx;
@@ -1101,6 +1108,181 @@ static void test_dropped_at_every_stage(void **state)
 	reload_rules(rt, rules_quarantine);
 }
 
+static const char *const rules_failpolicy =
+	"{ \"outguard_rules\": 1,\n"
+	"  \"thresholds\": { \"tag\": 5, \"quarantine\": 10 },\n"
+	"  \"rules\": [\n"
+	"    { \"id\": \"trap\", \"check\": \"keywords\", \"score\": 1, \"phrases\": [\"winner\"] },\n"
+	"    { \"id\": \"per-account\", \"check\": \"rate\", \"key\": \"account\",\n"
+	"      \"count\": \"messages\", \"window\": 60, \"limit\": 100, \"score\": 1 }\n"
+	"  ] }\n";
+
+#define TEMP_TEXT "Temporary local problem in the outbound filter; try again later"
+
+/*
+ * An internal error answers as on_error says, both ways: tempfail is
+ * SMFIS_TEMPFAIL with 451 4.3.0 and a text, accept is SMFIS_ACCEPT with no
+ * reply; either is logged once with the queue ID (NOQUEUE without a
+ * context) and counted.  The errors are made by breaking state: the counts'
+ * state taken away at end of message (as a failed allocation of a counter
+ * would), a body chunk the core refuses (NULL with a length, as a failed
+ * append would), and a callback that finds no connection context (after
+ * close).  A judged message's record says internal_error.
+ */
+static void test_fail_policy_replies(void **state)
+{
+	enum inject { JUDGE, BODY, NO_CONTEXT };
+	static const struct {
+		const char *label, *on_error;
+		enum inject inject;
+		char stage;             /* NO_CONTEXT: the callback, as in run_steps */
+		sfsistat want;
+		const char *log;        /* after "outguard: error: " */
+		const char *applied;    /* of the record; NULL: no record */
+	} rows[] = {
+		{ "judge, tempfail", "tempfail", JUDGE, 'E', SMFIS_TEMPFAIL,
+		  "QFP1: internal error: out of memory counting the message: answering tempfail "
+		  "(on_error tempfail)", "tempfail" },
+		{ "judge, accept", "accept", JUDGE, 'E', SMFIS_ACCEPT,
+		  "QFP1: internal error: out of memory counting the message: accepting the message "
+		  "(on_error accept)", "accept" },
+		{ "body, tempfail", "tempfail", BODY, 'B', SMFIS_TEMPFAIL,
+		  "QFP1: internal error: out of memory at body: answering tempfail (on_error tempfail)",
+		  NULL },
+		{ "body, accept", "accept", BODY, 'B', SMFIS_ACCEPT,
+		  "QFP1: internal error: out of memory at body: accepting the message (on_error accept)",
+		  NULL },
+		{ "no context at HELO, tempfail", "tempfail", NO_CONTEXT, 'H', SMFIS_TEMPFAIL,
+		  "NOQUEUE: internal error: no connection context at HELO: answering tempfail "
+		  "(on_error tempfail)", NULL },
+		{ "no context at HELO, accept", "accept", NO_CONTEXT, 'H', SMFIS_ACCEPT,
+		  "NOQUEUE: internal error: no connection context at HELO: accepting the message "
+		  "(on_error accept)", NULL },
+		{ "no context at MAIL, tempfail", "tempfail", NO_CONTEXT, 'M', SMFIS_TEMPFAIL,
+		  "NOQUEUE: internal error: no connection context at MAIL FROM: answering tempfail "
+		  "(on_error tempfail)", NULL },
+		{ "no context at MAIL, accept", "accept", NO_CONTEXT, 'M', SMFIS_ACCEPT,
+		  "NOQUEUE: internal error: no connection context at MAIL FROM: accepting the message "
+		  "(on_error accept)", NULL },
+		{ "no context at RCPT, tempfail", "tempfail", NO_CONTEXT, 'R', SMFIS_TEMPFAIL,
+		  "NOQUEUE: internal error: no connection context at RCPT TO: answering tempfail "
+		  "(on_error tempfail)", NULL },
+		{ "no context at RCPT, accept", "accept", NO_CONTEXT, 'R', SMFIS_ACCEPT,
+		  "NOQUEUE: internal error: no connection context at RCPT TO: accepting the message "
+		  "(on_error accept)", NULL },
+		{ "no context at a header, tempfail", "tempfail", NO_CONTEXT, 'L', SMFIS_TEMPFAIL,
+		  "NOQUEUE: internal error: no connection context at header: answering tempfail "
+		  "(on_error tempfail)", NULL },
+		{ "no context at a header, accept", "accept", NO_CONTEXT, 'L', SMFIS_ACCEPT,
+		  "NOQUEUE: internal error: no connection context at header: accepting the message "
+		  "(on_error accept)", NULL },
+		{ "no context at body, tempfail", "tempfail", NO_CONTEXT, 'B', SMFIS_TEMPFAIL,
+		  "NOQUEUE: internal error: no connection context at body: answering tempfail "
+		  "(on_error tempfail)", NULL },
+		{ "no context at body, accept", "accept", NO_CONTEXT, 'B', SMFIS_ACCEPT,
+		  "NOQUEUE: internal error: no connection context at body: accepting the message "
+		  "(on_error accept)", NULL },
+		{ "no context at end of message, tempfail", "tempfail", NO_CONTEXT, 'E', SMFIS_TEMPFAIL,
+		  "NOQUEUE: internal error: no connection context at end of message: answering "
+		  "tempfail (on_error tempfail)", NULL },
+		{ "no context at end of message, accept", "accept", NO_CONTEXT, 'E', SMFIS_ACCEPT,
+		  "NOQUEUE: internal error: no connection context at end of message: accepting the "
+		  "message (on_error accept)", NULL },
+	};
+	struct og_runtime *rt = *state;
+	char *from[] = { (char *)"<dave@example.com>", NULL };
+	char *rv[] = { (char *)"<x@remote.example>", NULL };
+
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		const bool tempfail = rows[i].want == SMFIS_TEMPFAIL;
+		uint64_t errors = atomic_load(&rt->counters.internal_errors);
+		size_t records = evidence_count();
+		struct og_test_capture cap;
+		struct og_state *saved;
+		char want_log[512], *logged;
+		sfsistat rc = SMFIS_CONTINUE;
+		SMFICTX ctx;
+
+		reload_with(rt, rows[i].on_error, rules_failpolicy);
+		memset(&ctx, 0, sizeof(ctx));
+		fake_macro(&ctx, "i", "QFP1");
+		if (rows[i].inject != NO_CONTEXT)
+			run_steps(&ctx, "OCMRLN");
+		og_log_set_stderr(1);
+		og_test_capture_start(&cap, dir);
+		switch (rows[i].stage) {
+		case 'H':
+			rc = desc.xxfi_helo(&ctx, (char *)"client.example");
+			break;
+		case 'M':
+			rc = desc.xxfi_envfrom(&ctx, from);
+			break;
+		case 'R':
+			rc = desc.xxfi_envrcpt(&ctx, rv);
+			break;
+		case 'L':
+			rc = desc.xxfi_header(&ctx, (char *)"Subject", (char *)"hi");
+			break;
+		case 'B':
+			rc = desc.xxfi_body(&ctx, rows[i].inject == BODY ? NULL : (unsigned char *)"hi", 16);
+			break;
+		case 'E':
+			saved = rt->state;
+			if (rows[i].inject == JUDGE)
+				rt->state = NULL;
+			rc = desc.xxfi_eom(&ctx);
+			rt->state = saved;
+			break;
+		}
+		logged = og_test_capture_end(&cap);
+		og_log_set_stderr(0);
+
+		if (rc != rows[i].want)
+			fail_msg("row \"%s\": returned %d, want %d", rows[i].label, rc, rows[i].want);
+		CHECK_STR(rows[i].label, ctx.reply[0], tempfail ? "451" : "");
+		CHECK_STR(rows[i].label, ctx.reply[1], tempfail ? "4.3.0" : "");
+		CHECK_STR(rows[i].label, ctx.reply[2], tempfail ? TEMP_TEXT : "");
+		assert_int_equal(ctx.n_added, 0);
+		assert_false(ctx.quarantined);
+		snprintf(want_log, sizeof(want_log), "outguard: error: %s\n", rows[i].log);
+		CHECK_STR(rows[i].label, logged, want_log);
+		free(logged);
+		if (atomic_load(&rt->counters.internal_errors) != errors + 1)
+			fail_msg("row \"%s\": internal_errors not counted once", rows[i].label);
+		if (evidence_count() != records + (rows[i].applied != NULL))
+			fail_msg("row \"%s\": %zu records more", rows[i].label, evidence_count() - records);
+		if (rows[i].applied != NULL) {
+			json_t *r = last_record();
+			char *got = text_at(r, "applied");
+
+			CHECK_STR(rows[i].label, got, rows[i].applied);
+			free(got);
+			got = text_at(r, "internal_error");
+			CHECK_STR(rows[i].label, got, "true");
+			free(got);
+			json_decref(r);
+		}
+		desc.xxfi_close(&ctx);
+	}
+
+	/* the state back, the next message is judged as usual */
+	{
+		SMFICTX ctx;
+		json_t *r;
+
+		memset(&ctx, 0, sizeof(ctx));
+		fake_macro(&ctx, "i", "QFP2");
+		run_steps(&ctx, "OCMRLNBE");
+		assert_string_equal(ctx.reply[0], "");
+		desc.xxfi_close(&ctx);
+		r = last_record();
+		assert_null(json_object_get(r, "internal_error"));
+		assert_string_equal(hits_of(r), "trap=1:winner");
+		json_decref(r);
+	}
+	reload_with(rt, "tempfail", rules_quarantine);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1120,6 +1302,7 @@ int main(void)
 		cmocka_unit_test(test_noreply_over_unix),
 		cmocka_unit_test(test_hostile_input),
 		cmocka_unit_test(test_dropped_at_every_stage),
+		cmocka_unit_test(test_fail_policy_replies),
 	};
 
 	og_log_open("outguard", "mail", 0, 0);
