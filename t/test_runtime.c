@@ -104,18 +104,31 @@ static void replace_all(struct og_buf *b, const char *from, const char *to)
 	*b = out;
 }
 
+/* TEXT with the temporary directory written as DIR. Caller frees. */
+static char *messages_of(const char *text)
+{
+	struct og_buf b;
+
+	og_buf_init(&b);
+	assert_int_equal(og_buf_puts(&b, text), 0);
+	replace_all(&b, tmpreal, "DIR");
+	replace_all(&b, tmpdir, "DIR");
+	return b.data;
+}
+
 /* The messages of D, one a line, the temporary directory written as DIR. Caller frees. */
 static char *messages(const struct og_diag *d)
 {
 	struct og_buf b;
+	char *text;
 
 	og_buf_init(&b);
 	assert_int_equal(og_buf_append(&b, "", 0), 0);
 	for (size_t i = 0; i < d->n; i++)
 		assert_int_equal(og_buf_printf(&b, "%s\n", d->msgs[i]), 0);
-	replace_all(&b, tmpreal, "DIR");
-	replace_all(&b, tmpdir, "DIR");
-	return b.data;
+	text = messages_of(b.data);
+	og_buf_free(&b);
+	return text;
 }
 
 /* stderr, where og_log writes in tests, diverted to a file and back. */
@@ -765,6 +778,63 @@ static void test_match_limit(void **state)
 	og_runtime_destroy(&rt);
 }
 
+/* The counter of lost records as outguard-ctl status shows it. */
+static json_int_t status_evidence_errors(struct og_runtime *rt)
+{
+	char err[256];
+	json_t *st;
+	json_int_t n;
+
+	assert_int_equal(og_admin_status(rt, NOW_MS, &st, err, sizeof(err)), 0);
+	n = json_integer_value(json_object_get(json_object_get(st, "counters"), "evidence_errors"));
+	json_decref(st);
+	return n;
+}
+
+/*
+ * Evidence on a full disk (/dev/full): every message still gets its
+ * verdict, each lost record is counted in the status, the failure is
+ * logged once, and a reopen (SIGUSR1) does not stop the counting.
+ */
+static void test_evidence_disk_full(void **state)
+{
+	struct og_runtime rt;
+	struct og_test_capture cap;
+	char *logged;
+	int fd;
+
+	(void)state;
+	if ((fd = open("/dev/full", O_WRONLY)) < 0)
+		skip();
+	close(fd);
+	start(&rt, "{ \"socket\": \"inet:8890@127.0.0.1\", \"rules\": \"rules.json\", "
+	           "\"state_file\": null, \"evidence_file\": \"/dev/full\" }\n", rules_v1);
+	capture_start(&cap);
+	assert_int_equal(judge(&rt, "alice@example.com", "203.0.113.9", NULL, "QD1", NOW_MS, NULL),
+	                 OG_ACT_ACCEPT);
+	assert_int_equal(judge(&rt, "alice@example.com", "203.0.113.9", NULL, "QD2", NOW_MS, NULL),
+	                 OG_ACT_QUARANTINE);
+	assert_int_equal(judge(&rt, "lists@example.com", "203.0.113.9", NULL, "QD3", NOW_MS, NULL),
+	                 OG_ACT_ACCEPT);
+	/* inbound mail has no record: nothing lost */
+	assert_int_equal(judge(&rt, NULL, "198.51.100.1", "mx", "QD4", NOW_MS, NULL), OG_ACT_ACCEPT);
+	assert_int_equal(status_evidence_errors(&rt), 3);
+	og_evidence_request_reopen();
+	assert_int_equal(judge(&rt, "bob@example.com", "203.0.113.9", NULL, "QD5", NOW_MS, NULL),
+	                 OG_ACT_ACCEPT);
+	logged = capture_end(&cap);
+	assert_int_equal(status_evidence_errors(&rt), 4);
+	assert_int_equal(atomic_load(&rt.counters.messages), 5);
+	assert_int_equal(atomic_load(&rt.counters.internal_errors), 0);
+	assert_string_equal(logged,
+		"outguard: error: evidence: cannot write to /dev/full: No space left on device: the "
+		"record is lost (1 lost so far; this is logged at most once a minute)\n"
+		"outguard: notice: QD2: quarantine: account=sasl:alice@example.com script=- "
+		"client=203.0.113.9 sender=<alice@example.com> rcpts=1 score=10 account-messages=2/1\n");
+	free(logged);
+	og_runtime_destroy(&rt);
+}
+
 /* Redis that does not answer is no internal error: the message is counted locally. */
 static void test_shared_store_away(void **state)
 {
@@ -813,6 +883,7 @@ int main(void)
 		cmocka_unit_test_setup(test_shared_store_away, clean),
 		cmocka_unit_test_setup(test_observing_hit_logged, clean),
 		cmocka_unit_test_setup(test_match_limit, clean),
+		cmocka_unit_test_setup(test_evidence_disk_full, clean),
 		cmocka_unit_test_setup(test_flagged, clean),
 		cmocka_unit_test_setup(test_scope_from_config, clean),
 		cmocka_unit_test_setup(test_reload, clean),
