@@ -835,6 +835,73 @@ static void test_evidence_disk_full(void **state)
 	og_runtime_destroy(&rt);
 }
 
+/* The evidence file NAME holds one record, of queue ID QID. */
+static void only_record(const char *name, const char *qid)
+{
+	size_t n;
+	json_t **r = records(name, &n);
+
+	assert_int_equal(n, 1);
+	assert_string_equal(field(r[0], "queue_id"), qid);
+	free_records(r, n);
+}
+
+/*
+ * The evidence file removed: it is made again by name at the next record.
+ * Removed with its directory, so it cannot be: the verdicts go on, each
+ * record is counted as lost (not written into the deleted file, where no
+ * one would read it), and once the directory is back the records are
+ * written again.
+ */
+static void test_evidence_removed(void **state)
+{
+	struct og_runtime rt;
+	struct og_test_capture cap;
+	char ev_dir[PATH_MAX], ev[PATH_MAX], *logged, *text;
+
+	(void)state;
+	snprintf(ev_dir, sizeof(ev_dir), "%s/ev", tmpdir);
+	snprintf(ev, sizeof(ev), "%s/ev/evidence.jsonl", tmpdir);
+	assert_int_equal(mkdir(ev_dir, 0700), 0);
+	start(&rt, "{ \"socket\": \"inet:8890@127.0.0.1\", \"rules\": \"rules.json\", "
+	           "\"state_file\": null, \"evidence_file\": \"ev/evidence.jsonl\" }\n", rules_v1);
+	judge(&rt, "alice@example.com", "203.0.113.9", NULL, "QR1", NOW_MS, NULL);
+	/* removed: made again */
+	assert_int_equal(unlink(ev), 0);
+	judge(&rt, "bob@example.com", "203.0.113.9", NULL, "QR2", NOW_MS, NULL);
+	only_record("ev/evidence.jsonl", "QR2");
+	assert_int_equal(status_evidence_errors(&rt), 0);
+
+	/* removed with its directory: lost, and counted */
+	assert_int_equal(unlink(ev), 0);
+	assert_int_equal(rmdir(ev_dir), 0);
+	capture_start(&cap);
+	assert_int_equal(judge(&rt, "alice@example.com", "203.0.113.9", NULL, "QR3", NOW_MS, NULL),
+	                 OG_ACT_QUARANTINE);
+	assert_int_equal(judge(&rt, "carol@example.com", "203.0.113.9", NULL, "QR4", NOW_MS, NULL),
+	                 OG_ACT_ACCEPT);
+	logged = capture_end(&cap);
+	assert_int_equal(status_evidence_errors(&rt), 2);
+	text = messages_of(logged);
+	assert_string_equal(text,
+		"outguard: error: evidence: cannot write to DIR/ev/evidence.jsonl: No such file or "
+		"directory: the record is lost (1 lost so far; this is logged at most once a minute)\n"
+		"outguard: notice: QR3: quarantine: account=sasl:alice@example.com script=- "
+		"client=203.0.113.9 sender=<alice@example.com> rcpts=1 score=10 account-messages=2/1\n");
+	free(text);
+	free(logged);
+
+	/* the directory back: written again */
+	assert_int_equal(mkdir(ev_dir, 0700), 0);
+	judge(&rt, "dave@example.com", "203.0.113.9", NULL, "QR5", NOW_MS, NULL);
+	only_record("ev/evidence.jsonl", "QR5");
+	assert_int_equal(status_evidence_errors(&rt), 2);
+	assert_int_equal(atomic_load(&rt.counters.messages), 5);
+	og_runtime_destroy(&rt);
+	unlink(ev);
+	rmdir(ev_dir);
+}
+
 /* Redis that does not answer is no internal error: the message is counted locally. */
 static void test_shared_store_away(void **state)
 {
@@ -884,6 +951,7 @@ int main(void)
 		cmocka_unit_test_setup(test_observing_hit_logged, clean),
 		cmocka_unit_test_setup(test_match_limit, clean),
 		cmocka_unit_test_setup(test_evidence_disk_full, clean),
+		cmocka_unit_test_setup(test_evidence_removed, clean),
 		cmocka_unit_test_setup(test_flagged, clean),
 		cmocka_unit_test_setup(test_scope_from_config, clean),
 		cmocka_unit_test_setup(test_reload, clean),
