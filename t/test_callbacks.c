@@ -960,6 +960,49 @@ static void test_hostile_input(void **state)
 	reload_rules(*state, rules_quarantine);
 }
 
+/*
+ * Bytes an attacker chose reach the log line and the X-Outguard header
+ * escaped as \xHH (printable ASCII, nothing a terminal or a header parser
+ * would act on), and the evidence as JSON with U+FFFD.
+ */
+static void test_hostile_bytes_escaped(void **state)
+{
+	static const char want_log[] =
+		"outguard: notice: QHB1: quarantine: account=sasl:ca\\xffrol\\x1b@example.com script=- "
+		"client=127.0.0.2 sender=<ca\\xffrol\\x0a@example.com> rcpts=60 score=10 "
+		"many-recipients=60/50\n";
+	struct og_test_capture cap;
+	SMFICTX ctx;
+	json_t *r;
+	char *logged, *got;
+	(void)state;
+
+	memset(&ctx, 0, sizeof(ctx));
+	connect_from(&ctx, "127.0.0.2", 40010, "mx");
+	fake_macro(&ctx, "{auth_authen}", "ca\xffrol\x1b@example.com");
+	fake_macro(&ctx, "i", "QHB1");
+	og_log_set_stderr(1);
+	og_test_capture_start(&cap, dir);
+	assert_int_equal(message(&ctx, "<ca\xffrol\n@example.com>", 60, NULL, NULL), SMFIS_ACCEPT);
+	logged = og_test_capture_end(&cap);
+	og_log_set_stderr(0);
+	assert_true(ctx.quarantined);
+	assert_string_equal(fake_added(&ctx, "X-Outguard"),
+	                    "quarantine; score=10 many-recipients=60/50; "
+	                    "account=sasl:ca\\xffrol\\x1b@example.com");
+	assert_string_equal(logged, want_log);
+	free(logged);
+	r = last_record();
+	got = text_at(r, "keys/account");
+	assert_string_equal(got, "sasl:ca" FFFD "rol\x1b@example.com");
+	free(got);
+	got = text_at(r, "sender");
+	assert_string_equal(got, "ca" FFFD "rol\n@example.com");
+	free(got);
+	json_decref(r);
+	desc.xxfi_close(&ctx);
+}
+
 static const char *const rules_dropped =
 	"{ \"outguard_rules\": 1,\n"
 	"  \"thresholds\": { \"tag\": 5, \"quarantine\": 10 },\n"
@@ -1301,6 +1344,7 @@ int main(void)
 		cmocka_unit_test(test_body_is_read_and_skipped),
 		cmocka_unit_test(test_noreply_over_unix),
 		cmocka_unit_test(test_hostile_input),
+		cmocka_unit_test(test_hostile_bytes_escaped),
 		cmocka_unit_test(test_dropped_at_every_stage),
 		cmocka_unit_test(test_fail_policy_replies),
 	};
