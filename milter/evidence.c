@@ -11,10 +11,12 @@
  * on a file opened O_APPEND, so records of different threads never
  * interleave; EINTR and short writes are retried.  Before writing it
  * reopens the file by name if a reopen was requested (logrotate moved it,
- * then sent SIGUSR1) or if the open file has been deleted.
+ * then sent SIGUSR1) or if the open file has been deleted.  A moved file
+ * that cannot be reopened is written on; a deleted one is closed.
  *
  * Errors: a failed open or write is counted (og_evidence_errors) and logged
- * at most once a minute; the record is lost, filtering goes on.  Out of
+ * at most once a minute; the record is lost, filtering goes on.  So is a
+ * record while the file is deleted and cannot be made again.  Out of
  * memory while formatting returns NULL.
  *
  * Locks: a good write takes none.  The descriptor is an atomic; a writer
@@ -552,38 +554,53 @@ static bool may_complain(struct og_evidence *e)
 	return true;
 }
 
-/* Must FD be replaced: a reopen was asked for, the file was deleted, or there is none? */
-static bool needs_reopen(struct og_evidence *e, int fd)
+/* Has the file open on FD been deleted? */
+static bool deleted(int fd)
 {
 	struct stat st;
 
-	if (fd < 0 || atomic_load(&reopen_requests) != atomic_load(&e->seen))
-		return true;
-	return fstat(fd, &st) == 0 && st.st_nlink == 0;
+	return fd >= 0 && fstat(fd, &st) == 0 && st.st_nlink == 0;
 }
 
-/*
- * Under e->lock: reopen by name if it is still needed.  If the reopen
- * fails, the old file (if any) is kept: a record in a moved file is better
- * than none.  The old descriptor is closed once no write uses it.
- * Returns 0, or errno of a failed reopen.
- */
-static int reopen_locked(struct og_evidence *e)
+/* Must FD be replaced: a reopen was asked for, the file was deleted, or there is none? */
+static bool needs_reopen(struct og_evidence *e, int fd)
 {
-	int req = atomic_load(&reopen_requests), fd, old;
-	unsigned old_epoch;
+	return fd < 0 || atomic_load(&reopen_requests) != atomic_load(&e->seen) || deleted(fd);
+}
 
-	if (!needs_reopen(e, atomic_load(&e->fd)))
-		return 0;
-	if ((fd = open_path(e->path)) < 0)
-		return errno;
-	old = atomic_exchange(&e->fd, fd);
-	atomic_store(&e->seen, req);
-	old_epoch = atomic_fetch_add(&e->epoch, 1) & 1;
+/* Under e->lock: FD (-1: none) replaces the descriptor; the old is closed once no write uses it. */
+static void swap_fd(struct og_evidence *e, int fd)
+{
+	int old = atomic_exchange(&e->fd, fd);
+	unsigned old_epoch = atomic_fetch_add(&e->epoch, 1) & 1;
+
 	while (atomic_load(&e->writers[old_epoch]) != 0)
 		sched_yield();
 	if (old >= 0)
 		close(old);
+}
+
+/*
+ * Under e->lock: reopen by name if it is still needed.  If the reopen
+ * fails, a moved file is kept: a record in it is better than none.  A
+ * deleted file is not: no one would read a record written there, and it
+ * would keep its disk space; it is closed, and records count as lost until
+ * the file can be made again.  Returns 0, or errno of a failed reopen.
+ */
+static int reopen_locked(struct og_evidence *e)
+{
+	int req = atomic_load(&reopen_requests), fd, err;
+
+	if (!needs_reopen(e, atomic_load(&e->fd)))
+		return 0;
+	if ((fd = open_path(e->path)) < 0) {
+		err = errno;
+		if (deleted(atomic_load(&e->fd)))
+			swap_fd(e, -1);
+		return err;
+	}
+	swap_fd(e, fd);
+	atomic_store(&e->seen, req);
 	return 0;
 }
 

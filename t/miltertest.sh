@@ -12,6 +12,8 @@ if [ -z "$MILTERTEST" ] || [ ! -x "$MILTERTEST" ]; then
 	echo "skip: miltertest not installed (apt-get install miltertest)"
 	exit 77
 fi
+# python3 drives the raw-socket clients of t/milter/rawdrop.py; without it they are skipped
+PYTHON3=${PYTHON3:-$(command -v python3)}
 tmp=$(mktemp -d "$builddir/t/tmp-miltertest-XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT INT TERM
 filter="$builddir/outguard"
@@ -39,7 +41,8 @@ for script in "$srcdir"/t/milter/*.lua; do
 CONF
 	export OG_VALGRIND_LOG="$dir/valgrind.log"
 	if "$MILTERTEST" -D filter="$filter" -D conf="$dir/outguard.conf" \
-		-D sock="unix:$dir/outguard.sock" -D srcdir="$srcdir" -s "$script" >"$dir/out" 2>&1 &&
+		-D sock="unix:$dir/outguard.sock" -D srcdir="$srcdir" \
+		-D evidence="$dir/evidence.jsonl" -D python="$PYTHON3" -s "$script" >"$dir/out" 2>&1 &&
 		! grep -q -E 'Sanitizer|runtime error' "$dir/out" &&
 		! [ -s "$dir/valgrind.log" ]; then
 		echo "ok - $name"

@@ -104,18 +104,31 @@ static void replace_all(struct og_buf *b, const char *from, const char *to)
 	*b = out;
 }
 
+/* TEXT with the temporary directory written as DIR. Caller frees. */
+static char *messages_of(const char *text)
+{
+	struct og_buf b;
+
+	og_buf_init(&b);
+	assert_int_equal(og_buf_puts(&b, text), 0);
+	replace_all(&b, tmpreal, "DIR");
+	replace_all(&b, tmpdir, "DIR");
+	return b.data;
+}
+
 /* The messages of D, one a line, the temporary directory written as DIR. Caller frees. */
 static char *messages(const struct og_diag *d)
 {
 	struct og_buf b;
+	char *text;
 
 	og_buf_init(&b);
 	assert_int_equal(og_buf_append(&b, "", 0), 0);
 	for (size_t i = 0; i < d->n; i++)
 		assert_int_equal(og_buf_printf(&b, "%s\n", d->msgs[i]), 0);
-	replace_all(&b, tmpreal, "DIR");
-	replace_all(&b, tmpdir, "DIR");
-	return b.data;
+	text = messages_of(b.data);
+	og_buf_free(&b);
+	return text;
 }
 
 /* stderr, where og_log writes in tests, diverted to a file and back. */
@@ -706,6 +719,189 @@ static void test_fail_policy(void **state)
 	}
 }
 
+/*
+ * A header regex made to backtrack ends at the match limit as no match,
+ * and the rule's result says limited; the same value without the bait
+ * matches and is not limited.  The record of the bait has no hit for it.
+ */
+static void test_match_limit(void **state)
+{
+	static const char *const rules_slow =
+		"{ \"outguard_rules\": 1,\n"
+		"  \"thresholds\": { \"tag\": 5, \"quarantine\": 10 },\n"
+		"  \"rules\": [\n"
+		"    { \"id\": \"slow\", \"check\": \"header\", \"score\": 1, \"header\": \"X-Slow\",\n"
+		"      \"pattern\": \"^(a+)+$\" }\n"
+		"  ] }\n";
+	static const struct { const char *label; char last; bool limited; size_t hits; } rows[] = {
+		{ "990 a's and a b: backtracks", 'b', true, 0 },
+		{ "991 a's: matches at once", 'a', false, 1 },
+	};
+	struct og_runtime rt;
+	char value[992];
+
+	(void)state;
+	start(&rt, CONFIG(""), rules_slow);
+	for (size_t i = 0; i < N_ROWS(rows); i++) {
+		struct og_policy *p = og_runtime_policy(&rt);
+		struct og_facts f;
+		struct og_identity id;
+		struct og_verdict *v = malloc(sizeof(*v));
+		json_t **r;
+		size_t n;
+
+		assert_non_null(v);
+		memset(value, 'a', 990);
+		value[990] = rows[i].last;
+		value[991] = '\0';
+		message(&f, "alice@example.com", "<alice@example.com>", "203.0.113.9", NULL, "QL1");
+		og_facts_want(&f, (const char *const *)p->rules->want_headers, p->rules->n_want_headers,
+		              p->rules->body_bytes);
+		assert_int_equal(og_facts_add_header(&f, "X-Slow", value), 0);
+		alarm(60);      /* without the limit the search would not end */
+		assert_int_equal(og_runtime_judge(&rt, p, &f, NOW_MS, &id, v), 0);
+		alarm(0);
+		assert_int_equal(v->n_results, 1);
+		if (v->result[0].limited != rows[i].limited || v->n_hits != rows[i].hits)
+			fail_msg("row %s: limited %d, %zu hits", rows[i].label, v->result[0].limited,
+			         v->n_hits);
+		assert_true(v->result[0].applies);
+		r = records("evidence.jsonl", &n);
+		assert_int_equal(n, i + 1);
+		assert_int_equal(json_array_size(json_object_get(r[i], "hits")), rows[i].hits);
+		free_records(r, n);
+		og_identity_free(&id);
+		og_facts_free(&f);
+		og_policy_release(p);
+		free(v);
+	}
+	og_runtime_destroy(&rt);
+}
+
+/* The counter of lost records as outguard-ctl status shows it. */
+static json_int_t status_evidence_errors(struct og_runtime *rt)
+{
+	char err[256];
+	json_t *st;
+	json_int_t n;
+
+	assert_int_equal(og_admin_status(rt, NOW_MS, &st, err, sizeof(err)), 0);
+	n = json_integer_value(json_object_get(json_object_get(st, "counters"), "evidence_errors"));
+	json_decref(st);
+	return n;
+}
+
+/*
+ * Evidence on a full disk (/dev/full): every message still gets its
+ * verdict, each lost record is counted in the status, the failure is
+ * logged once, and a reopen (SIGUSR1) does not stop the counting.
+ */
+static void test_evidence_disk_full(void **state)
+{
+	struct og_runtime rt;
+	struct og_test_capture cap;
+	char *logged;
+	int fd;
+
+	(void)state;
+	if ((fd = open("/dev/full", O_WRONLY)) < 0)
+		skip();
+	close(fd);
+	start(&rt, "{ \"socket\": \"inet:8890@127.0.0.1\", \"rules\": \"rules.json\", "
+	           "\"state_file\": null, \"evidence_file\": \"/dev/full\" }\n", rules_v1);
+	capture_start(&cap);
+	assert_int_equal(judge(&rt, "alice@example.com", "203.0.113.9", NULL, "QD1", NOW_MS, NULL),
+	                 OG_ACT_ACCEPT);
+	assert_int_equal(judge(&rt, "alice@example.com", "203.0.113.9", NULL, "QD2", NOW_MS, NULL),
+	                 OG_ACT_QUARANTINE);
+	assert_int_equal(judge(&rt, "lists@example.com", "203.0.113.9", NULL, "QD3", NOW_MS, NULL),
+	                 OG_ACT_ACCEPT);
+	/* inbound mail has no record: nothing lost */
+	assert_int_equal(judge(&rt, NULL, "198.51.100.1", "mx", "QD4", NOW_MS, NULL), OG_ACT_ACCEPT);
+	assert_int_equal(status_evidence_errors(&rt), 3);
+	og_evidence_request_reopen();
+	assert_int_equal(judge(&rt, "bob@example.com", "203.0.113.9", NULL, "QD5", NOW_MS, NULL),
+	                 OG_ACT_ACCEPT);
+	logged = capture_end(&cap);
+	assert_int_equal(status_evidence_errors(&rt), 4);
+	assert_int_equal(atomic_load(&rt.counters.messages), 5);
+	assert_int_equal(atomic_load(&rt.counters.internal_errors), 0);
+	assert_string_equal(logged,
+		"outguard: error: evidence: cannot write to /dev/full: No space left on device: the "
+		"record is lost (1 lost so far; this is logged at most once a minute)\n"
+		"outguard: notice: QD2: quarantine: account=sasl:alice@example.com script=- "
+		"client=203.0.113.9 sender=<alice@example.com> rcpts=1 score=10 account-messages=2/1\n");
+	free(logged);
+	og_runtime_destroy(&rt);
+}
+
+/* The evidence file NAME holds one record, of queue ID QID. */
+static void only_record(const char *name, const char *qid)
+{
+	size_t n;
+	json_t **r = records(name, &n);
+
+	assert_int_equal(n, 1);
+	assert_string_equal(field(r[0], "queue_id"), qid);
+	free_records(r, n);
+}
+
+/*
+ * The evidence file removed: it is made again by name at the next record.
+ * Removed with its directory, so it cannot be: the verdicts go on, each
+ * record is counted as lost (not written into the deleted file, where no
+ * one would read it), and once the directory is back the records are
+ * written again.
+ */
+static void test_evidence_removed(void **state)
+{
+	struct og_runtime rt;
+	struct og_test_capture cap;
+	char ev_dir[PATH_MAX], ev[PATH_MAX], *logged, *text;
+
+	(void)state;
+	snprintf(ev_dir, sizeof(ev_dir), "%s/ev", tmpdir);
+	snprintf(ev, sizeof(ev), "%s/ev/evidence.jsonl", tmpdir);
+	assert_int_equal(mkdir(ev_dir, 0700), 0);
+	start(&rt, "{ \"socket\": \"inet:8890@127.0.0.1\", \"rules\": \"rules.json\", "
+	           "\"state_file\": null, \"evidence_file\": \"ev/evidence.jsonl\" }\n", rules_v1);
+	judge(&rt, "alice@example.com", "203.0.113.9", NULL, "QR1", NOW_MS, NULL);
+	/* removed: made again */
+	assert_int_equal(unlink(ev), 0);
+	judge(&rt, "bob@example.com", "203.0.113.9", NULL, "QR2", NOW_MS, NULL);
+	only_record("ev/evidence.jsonl", "QR2");
+	assert_int_equal(status_evidence_errors(&rt), 0);
+
+	/* removed with its directory: lost, and counted */
+	assert_int_equal(unlink(ev), 0);
+	assert_int_equal(rmdir(ev_dir), 0);
+	capture_start(&cap);
+	assert_int_equal(judge(&rt, "alice@example.com", "203.0.113.9", NULL, "QR3", NOW_MS, NULL),
+	                 OG_ACT_QUARANTINE);
+	assert_int_equal(judge(&rt, "carol@example.com", "203.0.113.9", NULL, "QR4", NOW_MS, NULL),
+	                 OG_ACT_ACCEPT);
+	logged = capture_end(&cap);
+	assert_int_equal(status_evidence_errors(&rt), 2);
+	text = messages_of(logged);
+	assert_string_equal(text,
+		"outguard: error: evidence: cannot write to DIR/ev/evidence.jsonl: No such file or "
+		"directory: the record is lost (1 lost so far; this is logged at most once a minute)\n"
+		"outguard: notice: QR3: quarantine: account=sasl:alice@example.com script=- "
+		"client=203.0.113.9 sender=<alice@example.com> rcpts=1 score=10 account-messages=2/1\n");
+	free(text);
+	free(logged);
+
+	/* the directory back: written again */
+	assert_int_equal(mkdir(ev_dir, 0700), 0);
+	judge(&rt, "dave@example.com", "203.0.113.9", NULL, "QR5", NOW_MS, NULL);
+	only_record("ev/evidence.jsonl", "QR5");
+	assert_int_equal(status_evidence_errors(&rt), 2);
+	assert_int_equal(atomic_load(&rt.counters.messages), 5);
+	og_runtime_destroy(&rt);
+	unlink(ev);
+	rmdir(ev_dir);
+}
+
 /* Redis that does not answer is no internal error: the message is counted locally. */
 static void test_shared_store_away(void **state)
 {
@@ -753,6 +949,9 @@ int main(void)
 		cmocka_unit_test_setup(test_fail_policy, clean),
 		cmocka_unit_test_setup(test_shared_store_away, clean),
 		cmocka_unit_test_setup(test_observing_hit_logged, clean),
+		cmocka_unit_test_setup(test_match_limit, clean),
+		cmocka_unit_test_setup(test_evidence_disk_full, clean),
+		cmocka_unit_test_setup(test_evidence_removed, clean),
 		cmocka_unit_test_setup(test_flagged, clean),
 		cmocka_unit_test_setup(test_scope_from_config, clean),
 		cmocka_unit_test_setup(test_reload, clean),
