@@ -748,6 +748,8 @@ int main(int argc, char **argv)
 	}
 	n_all = 0;
 	for (unsigned i = 0; i < o.conns; i++) {
+		if (w[i].n_lat == 0)
+			continue;               /* a connection that sent nothing has no latencies */
 		memcpy(all + n_all, w[i].lat, w[i].n_lat * sizeof(*all));
 		n_all += w[i].n_lat;
 	}
