@@ -397,6 +397,82 @@ static void test_redis_away_and_back(void **state)
 	og_rate_free(t);
 }
 
+static int64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A Redis that stops answering (stopped, swapping, a slow command): a
+ * message waits no longer than command_timeout_ms, counts locally, and the
+ * next ones do not wait at all until the backoff has passed; once Redis
+ * answers again the counts are shared again.  The bounds asserted are wide
+ * (a loaded machine) but far below "waits for Redis".
+ */
+static void test_redis_stalled(void **state)
+{
+	struct og_redis_config cfg = {
+		.server = unix_server(), .prefix = (char *)"t:",
+		.connect_timeout_ms = 50, .command_timeout_ms = 50,
+	};
+	struct og_ratetable *t = og_rate_new(1000);
+	struct og_state *s = og_state_new(t);
+	struct og_redis *r;
+	struct og_redis_status st;
+	struct og_test_capture cap;
+	struct og_count c;
+	char err[256], *log;
+	int64_t t0, waited;
+	uint64_t connects;
+	(void)state;
+
+	assert_non_null(r = og_redis_new(&cfg, err, sizeof(err)));
+	og_state_set_shared(s, &og_redis_ops, r);
+	c = add_of("msgs", "sasl:sam", 3600, 1);
+	assert_int_equal(og_state_count(s, &c, 1, 30000), 0);
+	assert_true(c.shared);
+
+	assert_int_equal(kill(redis_pid, SIGSTOP), 0);
+	og_test_capture_start(&cap, tmpdir);
+	og_log_set_stderr(1);
+	t0 = ms_now();
+	c = add_of("msgs", "sasl:sam", 3600, 1);
+	assert_int_equal(og_state_count(s, &c, 1, 30001), 0);
+	waited = ms_now() - t0;
+	assert_false(c.shared);
+	assert_int_equal(c.figure, 2);
+	assert_true(waited >= 40);                /* it did wait for the reply, as long as allowed */
+	assert_true(waited < 2000);               /* and no longer (50 ms, with room for valgrind) */
+	/* within the backoff nobody tries: no new connection, so no wait */
+	og_redis_status(r, &st);
+	connects = st.connects;
+	for (int i = 0; i < 20; i++) {
+		c = add_of("msgs", "sasl:sam", 3600, 1);
+		assert_int_equal(og_state_count(s, &c, 1, 30001), 0);
+		assert_false(c.shared);
+	}
+	og_redis_status(r, &st);
+	assert_int_equal(st.connects, connects);
+	assert_false(st.up);
+	assert_int_equal(c.figure, 22);
+	assert_int_equal(og_state_fallbacks(s), 21);
+	log = og_test_capture_end(&cap);
+	assert_non_null(strstr(log, "counting locally until it answers again"));
+	free(log);
+
+	assert_int_equal(kill(redis_pid, SIGCONT), 0);
+	usleep(1100 * 1000);                      /* past the first backoff */
+	c = add_of("msgs", "sasl:sam", 3600, 1);
+	assert_int_equal(og_state_count(s, &c, 1, 30002), 0);
+	assert_true(c.shared);
+	assert_int_equal(c.figure, 23);           /* the local count is the larger */
+	og_state_free(s);
+	og_rate_free(t);
+}
+
 /* A Redis that forgot the script (SCRIPT FLUSH, a restart) gets it again. */
 static void test_script_loaded_again(void **state)
 {
@@ -763,6 +839,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_distinct_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_servers_add_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redis_away_and_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redis_stalled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_script_loaded_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_and_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_data, setup, teardown),
