@@ -22,9 +22,9 @@
  * and inflating may run in threads of the reader's (og_trace_set_threads);
  * everything else, and every call here, is of the caller's thread.
  *
- * Also here: time parsing for the command line, and a small counting table
- * of strings that the subcommands share.  The HTML report is trace_report.c
- * (declared at the end).
+ * Also here: time parsing for the command line (trace_time.c), and a small
+ * counting table of strings that the subcommands share (trace_counter.c).
+ * The HTML report is trace_report.c (declared at the end).
  */
 #ifndef OG_TRACE_READ_H
 #define OG_TRACE_READ_H
