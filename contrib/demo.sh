@@ -174,7 +174,8 @@ if [ "$nheld" -gt 0 ]; then
 	[ "$nheld" -gt 8 ] && printf '  ...'
 	echo
 fi
-jq=$(command -v jq >/dev/null && echo jq || echo "jq (apt-get install jq)")
+# outguard-trace as installed (sbin), here from the build tree
+trace=$BUILD_DIR/outguard-trace
 echo
 echo "Working with held mail (as root; here add -c $PFX_ETC to each postfix command):"
 cmd()
@@ -185,9 +186,9 @@ cmd "postqueue -p" "list the queue; held messages are marked !"
 cmd "postcat -q $first" "read one, with outguard's X-Outguard header"
 cmd "postsuper -H $first" "release it: delivered at the next queue run"
 cmd "postsuper -d $first hold" "delete it"
-echo "  $jq -r 'select(.keys.account==\"sasl:bob\" and .applied==\"quarantine\") | .queue_id' \\"
+echo "  $trace queue-ids sasl:bob --action quarantine \\"
 echo "      $PFX_EVIDENCE | postsuper -d - hold"
-cmd "" "delete all of bob's held mail"
+cmd "" "delete all of bob's held mail (postsuper -H - releases it)"
 echo
 if [ $keep = 1 ]; then
 	echo "Evidence and logs:"
@@ -195,9 +196,10 @@ else
 	echo "Evidence and logs (removed at the end; contrib/demo.sh --keep keeps them):"
 fi
 printf '  %-14s %s\n' "evidence" "$PFX_EVIDENCE" "outguard log" "$PFX_MILTER_LOG" "Postfix log" "$PFX_MAILLOG"
-echo "  $jq -c 'select(.applied != \"accept\") | {queue_id, account: .keys.account, applied, hits}' \\"
-echo "      $PFX_EVIDENCE"
-cmd "" "what was stopped, and why"
+echo "  $trace summary $PFX_EVIDENCE"
+cmd "" "what was stopped, and why, per key and per hour"
+echo "  $trace report sasl:bob -o bob.html $PFX_EVIDENCE"
+cmd "" "an incident report of bob's account for the ticket"
 echo
 if [ $keep = 1 ]; then
 	echo "Left running (--keep), configuration in $PFX_ETC.  Send more with:"
